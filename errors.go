@@ -1,0 +1,123 @@
+package accesstoken
+
+import "errors"
+
+// Sentinel errors. Every error returned by this package matches one of them
+// with [errors.Is]; detail is added around them, never instead of them.
+var (
+	// ErrMalformed reports a secret that is not a well-formed token of the
+	// configured format: wrong length, prefix, alphabet or checksum. It is
+	// decided without touching the store.
+	ErrMalformed = errors.New("accesstoken: malformed token")
+
+	// ErrUnknownToken reports a well-formed secret that matches no stored
+	// token.
+	ErrUnknownToken = errors.New("accesstoken: unknown token")
+
+	// ErrExpired reports a token whose expiry time has passed.
+	ErrExpired = errors.New("accesstoken: token expired")
+
+	// ErrRevoked reports a token that was revoked (or rotated, which revokes
+	// the old token).
+	ErrRevoked = errors.New("accesstoken: token revoked")
+
+	// ErrWrongTarget reports a valid token used on a repository it does not
+	// target.
+	ErrWrongTarget = errors.New("accesstoken: token does not cover this repository")
+
+	// ErrMissingScope reports a valid token that lacks the scope the
+	// operation requires.
+	ErrMissingScope = errors.New("accesstoken: token lacks the required scope")
+
+	// ErrOwnerDenied reports that the token's owner may not, at present,
+	// perform the operation on the repository: the forge's [Authorizer]
+	// said no. A token never grants more than its owner has.
+	ErrOwnerDenied = errors.New("accesstoken: token owner is not permitted")
+
+	// ErrStoreFailure reports that the [Store] failed (database down, query
+	// error, cancelled context). The request was not decided; callers must
+	// fail closed (HTTP 503), never treat it as valid.
+	ErrStoreFailure = errors.New("accesstoken: token store failure")
+
+	// ErrAuthorizerFailure reports that the forge's [Authorizer] returned an
+	// error. Like [ErrStoreFailure] the request was not decided.
+	ErrAuthorizerFailure = errors.New("accesstoken: permission check failure")
+
+	// ErrForbidden reports that the acting user may not manage (issue, list,
+	// revoke, rotate) tokens of the target.
+	ErrForbidden = errors.New("accesstoken: not permitted to manage these tokens")
+
+	// ErrNotFound is returned by a [Store] when no token has the given ID or
+	// digest, and by [Manager] methods that look a token up by ID.
+	ErrNotFound = errors.New("accesstoken: token not found")
+
+	// ErrDuplicate is returned by a [Store] when a token with the same ID or
+	// digest already exists.
+	ErrDuplicate = errors.New("accesstoken: duplicate token")
+
+	// ErrInvalidInput is matched by every error about a bad request to issue
+	// a token (and by the more specific errors below), so a forge can answer
+	// HTTP 400 for all of them.
+	ErrInvalidInput = errors.New("accesstoken: invalid input")
+
+	// ErrUnknownScope reports a scope that is neither built in nor
+	// registered with [WithScopes].
+	ErrUnknownScope = errors.New("accesstoken: unknown scope")
+
+	// ErrNoScopes reports a request for a token without any scope.
+	ErrNoScopes = errors.New("accesstoken: a token needs at least one scope")
+
+	// ErrBadExpiry reports an expiry time that is not in the future, or that
+	// exceeds the maximum lifetime set with [WithMaxLifetime].
+	ErrBadExpiry = errors.New("accesstoken: invalid expiry")
+
+	// ErrBadDescription reports a description that is too long or not
+	// printable UTF-8.
+	ErrBadDescription = errors.New("accesstoken: invalid description")
+
+	// ErrBadOwner reports an empty or otherwise invalid owner (or actor).
+	ErrBadOwner = errors.New("accesstoken: invalid owner")
+
+	// ErrBadTarget reports an invalid target or resource: empty project,
+	// identity too long or not printable UTF-8.
+	ErrBadTarget = errors.New("accesstoken: invalid target")
+)
+
+// Temporary reports whether err means the request could not be decided
+// because the store or the permission check failed ([ErrStoreFailure] or
+// [ErrAuthorizerFailure]). An HTTP server answers such errors with 503 and
+// must never let the request through.
+func Temporary(err error) bool {
+	return errors.Is(err, ErrStoreFailure) || errors.Is(err, ErrAuthorizerFailure)
+}
+
+// inputError is an [ErrInvalidInput] with a specific kind and message.
+type inputError struct {
+	kind error
+	msg  string
+}
+
+func (e *inputError) Error() string { return e.msg }
+func (e *inputError) Unwrap() []error {
+	return []error{ErrInvalidInput, e.kind}
+}
+
+func invalid(kind error, msg string) error {
+	return &inputError{kind: kind, msg: kind.Error() + ": " + msg}
+}
+
+// malformedError is an [ErrMalformed] with a reason. The values are
+// preallocated so that rejecting a malformed token does not allocate; they
+// never contain any part of the secret.
+type malformedError struct{ msg string }
+
+func (e *malformedError) Error() string { return e.msg }
+func (e *malformedError) Unwrap() error { return ErrMalformed }
+
+var (
+	errEmpty    = &malformedError{"accesstoken: malformed token: empty"}
+	errLength   = &malformedError{"accesstoken: malformed token: wrong length"}
+	errPrefix   = &malformedError{"accesstoken: malformed token: wrong prefix"}
+	errAlphabet = &malformedError{"accesstoken: malformed token: character outside the token alphabet"}
+	errChecksum = &malformedError{"accesstoken: malformed token: checksum mismatch (mistyped or truncated)"}
+)

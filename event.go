@@ -1,0 +1,98 @@
+package accesstoken
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// EventKind says what happened to a token.
+type EventKind string
+
+// The kinds of [Event].
+const (
+	EventIssued   EventKind = "issued"
+	EventRevoked  EventKind = "revoked"
+	EventRotated  EventKind = "rotated"
+	EventDeleted  EventKind = "deleted"
+	EventUsed     EventKind = "used"
+	EventRejected EventKind = "rejected"
+)
+
+// Event is one entry of the audit trail passed to the function set with
+// [WithEvents]. It never holds a secret or a digest.
+type Event struct {
+	Kind EventKind
+	Time time.Time
+	// TokenID is the token concerned; [uuid.Nil] when a rejected secret
+	// matched no token, and for EventDeleted.
+	TokenID uuid.UUID
+	// ReplacedBy is the new token's ID, for EventRotated.
+	ReplacedBy uuid.UUID
+	// Owner is the token's owner, when known.
+	Owner string
+	// Actor is who issued, revoked or rotated the token.
+	Actor string
+	// Target is the token's target, or the deleted target.
+	Target Target
+	// Resource and Scope are what a used or rejected token was presented
+	// for.
+	Resource Resource
+	Scope    Scope
+	// Err is why a token was rejected.
+	Err error
+	// Count is how many tokens EventDeleted deleted.
+	Count int
+}
+
+func (m *Manager) emit(ctx context.Context, ev Event) {
+	if m.events != nil {
+		ev.Time = m.now()
+		m.events(ctx, ev)
+	}
+}
+
+// SlogEvents returns an event function for [WithEvents] that logs every
+// event to l: rejections at Warn, uses at Debug, the rest at Info.
+func SlogEvents(l *slog.Logger) func(context.Context, Event) {
+	return func(ctx context.Context, ev Event) {
+		level := slog.LevelInfo
+		switch ev.Kind {
+		case EventUsed:
+			level = slog.LevelDebug
+		case EventRejected:
+			level = slog.LevelWarn
+		}
+		if !l.Enabled(ctx, level) {
+			return
+		}
+		attrs := []slog.Attr{slog.String("event", string(ev.Kind))}
+		if ev.TokenID != uuid.Nil {
+			attrs = append(attrs, slog.String("token_id", ev.TokenID.String()))
+		}
+		if ev.ReplacedBy != uuid.Nil {
+			attrs = append(attrs, slog.String("replaced_by", ev.ReplacedBy.String()))
+		}
+		if ev.Owner != "" {
+			attrs = append(attrs, slog.String("owner", ev.Owner))
+		}
+		if ev.Actor != "" {
+			attrs = append(attrs, slog.String("actor", ev.Actor))
+		}
+		if ev.Target != (Target{}) {
+			attrs = append(attrs, slog.String("target", ev.Target.String()))
+		}
+		if ev.Resource != (Resource{}) {
+			attrs = append(attrs, slog.String("resource", ev.Resource.String()), slog.String("scope", string(ev.Scope)))
+		}
+		if ev.Err != nil {
+			attrs = append(attrs, slog.String("reason", ev.Err.Error()))
+		}
+		if ev.Kind == EventDeleted {
+			attrs = append(attrs, slog.Int("count", ev.Count))
+		}
+		l.LogAttrs(ctx, level, "access token "+string(ev.Kind), attrs...)
+	}
+}

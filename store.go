@@ -1,0 +1,104 @@
+package accesstoken
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Digest is the stored form of a secret: SHA-256 of the token string, or
+// HMAC-SHA256 keyed with the server-side pepper set by [WithPepper]. The
+// plaintext cannot be recovered from it.
+type Digest [32]byte
+
+// Record is a token as a [Store] keeps it: the token and the digest of its
+// secret.
+type Record struct {
+	Token
+	Digest Digest
+}
+
+// Query selects tokens for [Store.List]. Exactly one of Owner and Target is
+// set.
+type Query struct {
+	// Owner selects the tokens owned by this user.
+	Owner string
+	// Target selects the tokens whose target is exactly Target (a project
+	// target selects project tokens only, not the project's repository
+	// tokens), unless Covering is set.
+	Target *Target
+	// Covering, with a repository Target, also selects the project tokens
+	// of that repository's project: every token that can be used on the
+	// repository. Launchpad's repository page lists these.
+	Covering bool
+	// Active, when not zero, leaves out tokens revoked or expired at that
+	// time.
+	Active time.Time
+}
+
+// Store keeps tokens. Every method takes a context first and must honour its
+// cancellation. All methods must be safe for concurrent use by multiple
+// goroutines, and by multiple processes where the store is shared (a
+// database): what one caller commits is seen by every later call of any
+// caller.
+//
+// "Not found" is a normal answer, reported with [ErrNotFound]; every other
+// error is a system error (the database is down, a query failed, the
+// context was cancelled), which [Manager] turns into [ErrStoreFailure] and
+// never treats as valid. A Store must not return a token it is unsure of.
+//
+// Times are stored with at least microsecond precision and returned in UTC;
+// [Manager] truncates every time it stores to the microsecond, so a store
+// round-trips them exactly. A zero time (never expires, never used, not
+// revoked) is stored as such (NULL in SQL) and returned as the zero
+// [time.Time].
+//
+// Records returned are the caller's: a Store must not keep or share the
+// Scopes slice it returns. The conformance suite in package storetest checks
+// all of this; run it against any implementation.
+type Store interface {
+	// Insert stores a new record. It returns an error matching
+	// [ErrDuplicate] if a record with the same ID or digest exists, and
+	// stores nothing then.
+	Insert(ctx context.Context, rec *Record) error
+
+	// ByDigest returns the record whose digest is d, whatever its state
+	// (revoked and expired records too), or [ErrNotFound].
+	ByDigest(ctx context.Context, d Digest) (*Record, error)
+
+	// ByID returns the record with the given ID, or [ErrNotFound].
+	ByID(ctx context.Context, id uuid.UUID) (*Record, error)
+
+	// List returns the records q selects, oldest first (by CreatedAt, then by
+	// the bytes of ID). It returns an empty list, not an error, when nothing matches.
+	List(ctx context.Context, q Query) ([]*Record, error)
+
+	// Revoke marks the record revoked at the given time by the given user
+	// and returns it. Revoking a revoked record changes nothing and returns
+	// it as it is (the first revocation stands). It returns [ErrNotFound]
+	// if there is no such record.
+	Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (*Record, error)
+
+	// Rotate atomically revokes the record oldID (at, by, ReplacedBy set
+	// to next.ID) and inserts next: both happen or neither does. It returns
+	// [ErrNotFound] if oldID does not exist, an error matching [ErrRevoked]
+	// if it is already revoked (so two concurrent rotations produce one new
+	// token), and [ErrDuplicate] as Insert does.
+	Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next *Record) error
+
+	// TouchLastUsed sets LastUsedAt to at if it is zero or at least
+	// interval older than at, and reports whether it wrote. The condition
+	// is checked and written atomically, so concurrent callers (and, for a
+	// shared database, other processes) write at most once per interval.
+	// It must not wait on locks held by other writers: when it cannot write
+	// at once it may skip the write and return false. A missing record is
+	// not an error (false, nil).
+	TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, interval time.Duration) (bool, error)
+
+	// DeleteTarget deletes the records of a deleted repository or project
+	// and returns how many it deleted. For a repository target it deletes
+	// that repository's tokens; for a project target every token whose
+	// Target.Project is that project (project and repository tokens).
+	DeleteTarget(ctx context.Context, t Target) (int, error)
+}

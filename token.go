@@ -1,0 +1,383 @@
+package accesstoken
+
+import (
+	"crypto/rand"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/google/uuid"
+)
+
+// Target is what a token is for: one repository, or every repository of one
+// project. Identities are opaque strings chosen by the forge (names or
+// database IDs); the library only compares them. A repository is identified
+// by the pair (Project, Repository), so repository names need only be unique
+// within their project.
+type Target struct {
+	// Project is the project's identity. It is never empty for a project
+	// target. For a repository target it may be empty when the forge has
+	// repositories outside any project (personal repositories).
+	Project string
+	// Repository is the repository's identity, or empty for a project
+	// target.
+	Repository string
+}
+
+// ProjectTarget returns the target covering every repository of project.
+func ProjectTarget(project string) Target { return Target{Project: project} }
+
+// RepositoryTarget returns the target covering one repository.
+func RepositoryTarget(project, repository string) Target {
+	return Target{Project: project, Repository: repository}
+}
+
+// IsProject reports whether t is a project target.
+func (t Target) IsProject() bool { return t.Repository == "" }
+
+// Covers reports whether a token for t may be used on the repository res:
+// a project target covers every repository of its project, a repository
+// target only itself.
+func (t Target) Covers(res Resource) bool {
+	if t.Repository == "" {
+		return t.Project != "" && t.Project == res.Project
+	}
+	return t.Repository == res.Repository && t.Project == res.Project
+}
+
+// String returns "project/repository" or "project/*".
+func (t Target) String() string {
+	if t.IsProject() {
+		return t.Project + "/*"
+	}
+	return t.Project + "/" + t.Repository
+}
+
+// Validate reports whether t is a usable target, as an error matching
+// [ErrBadTarget] and [ErrInvalidInput].
+func (t Target) Validate() error {
+	if t.Repository == "" && t.Project == "" {
+		return invalid(ErrBadTarget, "empty project")
+	}
+	if err := checkIdentity("project", t.Project, t.Repository != ""); err != nil {
+		return err
+	}
+	return checkIdentity("repository", t.Repository, true)
+}
+
+// Resource is the repository a request accesses, as the forge resolved it
+// from the URL: the same identities it uses in [Target].
+type Resource struct {
+	Project    string
+	Repository string
+}
+
+// Validate reports whether r names a repository.
+func (r Resource) Validate() error {
+	if r.Repository == "" {
+		return invalid(ErrBadTarget, "empty repository")
+	}
+	if err := checkIdentity("project", r.Project, true); err != nil {
+		return err
+	}
+	return checkIdentity("repository", r.Repository, false)
+}
+
+// String returns "project/repository".
+func (r Resource) String() string { return r.Project + "/" + r.Repository }
+
+// MaxIdentityLen is the longest owner, project or repository identity
+// accepted, in bytes.
+const MaxIdentityLen = 255
+
+func checkIdentity(what, s string, emptyOK bool) error {
+	switch {
+	case s == "" && emptyOK:
+		return nil
+	case s == "":
+		return invalid(ErrBadTarget, "empty "+what)
+	case len(s) > MaxIdentityLen:
+		return invalid(ErrBadTarget, fmt.Sprintf("%s longer than %d bytes", what, MaxIdentityLen))
+	case !printable(s):
+		return invalid(ErrBadTarget, what+" is not printable UTF-8")
+	}
+	return nil
+}
+
+func checkOwner(what, s string) error {
+	switch {
+	case s == "":
+		return invalid(ErrBadOwner, "empty "+what)
+	case len(s) > MaxIdentityLen:
+		return invalid(ErrBadOwner, fmt.Sprintf("%s longer than %d bytes", what, MaxIdentityLen))
+	case !printable(s):
+		return invalid(ErrBadOwner, what+" is not printable UTF-8")
+	}
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Token is the stored description of an access token. It never holds the
+// secret: that is returned once, by [Manager.Issue] or [Manager.Rotate], as
+// a [Secret].
+type Token struct {
+	// ID identifies the token in lists, URLs and audit logs. It is not
+	// secret and cannot be used to authenticate.
+	ID uuid.UUID
+	// Owner is the user the token acts as. It is the user who issued it.
+	Owner string
+	// Description is the owner's note saying what the token is for.
+	Description string
+	// Target is the repository or project the token is for.
+	Target Target
+	// Scopes are the operations the token allows, in canonical order.
+	Scopes []Scope
+	// CreatedAt is when the token was issued.
+	CreatedAt time.Time
+	// ExpiresAt is when the token stops working; zero means never.
+	ExpiresAt time.Time
+	// LastUsedAt is when the token last authenticated a request, recorded
+	// at most once per [WithLastUsedInterval]; zero means never.
+	LastUsedAt time.Time
+	// RevokedAt is when the token was revoked; zero means it was not.
+	RevokedAt time.Time
+	// RevokedBy is the user who revoked the token.
+	RevokedBy string
+	// ReplacedBy is the ID of the token that replaced this one when it
+	// was rotated; [uuid.Nil] otherwise.
+	ReplacedBy uuid.UUID
+}
+
+// HasScope reports whether the token has scope s.
+func (t *Token) HasScope(s Scope) bool { return slices.Contains(t.Scopes, s) }
+
+// Revoked reports whether the token was revoked.
+func (t *Token) Revoked() bool { return !t.RevokedAt.IsZero() }
+
+// Expired reports whether the token's expiry has passed at now.
+func (t *Token) Expired(now time.Time) bool {
+	return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)
+}
+
+// Active reports whether the token is neither revoked nor expired at now.
+func (t *Token) Active(now time.Time) bool { return !t.Revoked() && !t.Expired(now) }
+
+// String describes the token for logs. There is no secret in a Token.
+func (t *Token) String() string {
+	return fmt.Sprintf("token %s (owner %q, target %s, scopes %v)", t.ID, t.Owner, t.Target, t.Scopes)
+}
+
+// Secret is the plaintext of a token, returned once when it is issued or
+// rotated. It never prints: String, fmt verbs, JSON and [log/slog] all see
+// "[REDACTED]". Call [Secret.Reveal] at the one place that shows it to the
+// user.
+type Secret struct{ s string }
+
+// Reveal returns the plaintext token, the string a git client sends.
+func (s Secret) Reveal() string { return s.s }
+
+const redacted = "[REDACTED]"
+
+// String returns "[REDACTED]".
+func (s Secret) String() string { return redacted }
+
+// GoString returns "[REDACTED]", so %#v does not print the secret.
+func (s Secret) GoString() string { return redacted }
+
+// Format prints "[REDACTED]" for every verb.
+func (s Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(redacted)) }
+
+// LogValue returns "[REDACTED]" for [log/slog].
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON returns "[REDACTED]": a secret is never serialised by
+// accident. Put [Secret.Reveal] in the response explicitly.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText returns "[REDACTED]".
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Issued is the result of [Manager.Issue] and [Manager.Rotate]: the stored
+// token and its secret, which is not stored and cannot be recovered.
+type Issued struct {
+	Token  *Token
+	Secret Secret
+}
+
+// The token format. A token is
+//
+//	PREFIX "_" PAYLOAD CHECKSUM
+//
+// where PAYLOAD is 32 bytes from crypto/rand in fixed-width base62 (43
+// characters) and CHECKSUM is the CRC-32 (IEEE) of PREFIX "_" PAYLOAD in
+// fixed-width base62 (6 characters).
+const (
+	payloadLen  = 43
+	checksumLen = 6
+	// DefaultPrefix is the token prefix used unless [WithPrefix] sets
+	// another.
+	DefaultPrefix = "gat"
+	// MaxPrefixLen is the longest prefix [WithPrefix] accepts.
+	MaxPrefixLen = 16
+)
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// base62Val maps a byte to its base62 value plus one; zero means the byte is
+// not in the alphabet.
+var base62Val = func() (t [256]uint8) {
+	for i := range len(base62) {
+		t[base62[i]] = uint8(i + 1)
+	}
+	return
+}()
+
+// Format is a token format: the prefix, an underscore, the random payload and
+// the checksum. The zero value is not usable; use [NewFormat].
+type Format struct {
+	prefix string // including the trailing underscore
+}
+
+// NewFormat returns the format with the given prefix: a lower-case letter
+// followed by up to 15 lower-case letters or digits, like GitHub's "ghp" or a
+// GitLab instance prefix. Pick one that identifies your forge so that secret
+// scanners can attribute leaked tokens.
+func NewFormat(prefix string) (Format, error) {
+	if len(prefix) == 0 || len(prefix) > MaxPrefixLen || prefix[0] < 'a' || prefix[0] > 'z' {
+		return Format{}, fmt.Errorf("accesstoken: invalid token prefix %q: want a lower-case letter followed by up to %d lower-case letters or digits", truncateForError(prefix), MaxPrefixLen-1)
+	}
+	for i := 1; i < len(prefix); i++ {
+		if c := prefix[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return Format{}, fmt.Errorf("accesstoken: invalid token prefix %q: want a lower-case letter followed by up to %d lower-case letters or digits", truncateForError(prefix), MaxPrefixLen-1)
+		}
+	}
+	return Format{prefix: prefix + "_"}, nil
+}
+
+// DefaultFormat is the format with [DefaultPrefix].
+var DefaultFormat = Format{prefix: DefaultPrefix + "_"}
+
+// Prefix returns the format's prefix, without the underscore.
+func (f Format) Prefix() string { return strings.TrimSuffix(f.prefix, "_") }
+
+// Len returns the length of every token of this format.
+func (f Format) Len() int { return len(f.prefix) + payloadLen + checksumLen }
+
+// Generate returns a new random token of this format.
+func (f Format) Generate() (Secret, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return Secret{}, fmt.Errorf("accesstoken: reading random bytes: %w", err)
+	}
+	b := make([]byte, 0, f.Len())
+	b = append(b, f.prefix...)
+	b = appendBase62(b, raw[:], payloadLen)
+	sum := crc32.ChecksumIEEE(b)
+	b = appendBase62(b, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)}, checksumLen)
+	return Secret{s: string(b)}, nil
+}
+
+// appendBase62 appends the big-endian number in num as exactly width base62
+// digits. width must be large enough for any value of len(num) bytes.
+func appendBase62(dst, num []byte, width int) []byte {
+	n := slices.Clone(num)
+	digits := make([]byte, width)
+	for i := width - 1; i >= 0; i-- {
+		var rem uint
+		for j := range n {
+			acc := rem<<8 | uint(n[j])
+			n[j] = byte(acc / 62)
+			rem = acc % 62
+		}
+		digits[i] = base62[rem]
+	}
+	return append(dst, digits...)
+}
+
+// Check reports whether s is a well-formed token of this format, without
+// looking anything up: the length, prefix, alphabet and checksum. A mistyped
+// or truncated token fails the checksum. The error matches [ErrMalformed]
+// and never contains any part of s. Check does not allocate.
+func (f Format) Check(s string) error {
+	switch {
+	case len(s) == 0:
+		return errEmpty
+	case len(s) != f.Len():
+		return errLength
+	case s[:len(f.prefix)] != f.prefix:
+		return errPrefix
+	}
+	body := s[len(f.prefix):]
+	for i := 0; i < len(body); i++ {
+		if base62Val[body[i]] == 0 {
+			return errAlphabet
+		}
+	}
+	if !checksumOK(s) {
+		return errChecksum
+	}
+	return nil
+}
+
+// checksumOK verifies the trailing checksum of a token whose length and
+// alphabet are already checked.
+func checksumOK(s string) bool {
+	n := len(s) - checksumLen
+	want := crc32.Update(0, crc32.IEEETable, unsafeBytes(s[:n]))
+	var got uint64
+	for i := n; i < len(s); i++ {
+		got = got*62 + uint64(base62Val[s[i]]-1)
+	}
+	return got == uint64(want)
+}
+
+// FindAll returns every well-formed token of this format in text, in order:
+// for scanning pushed content, logs or pastes for leaked tokens. A candidate
+// must stand on its own (not be part of a longer word) and have a valid
+// checksum, so random text almost never matches.
+func (f Format) FindAll(text string) []string {
+	var found []string
+	for i := 0; ; {
+		j := strings.Index(text[i:], f.prefix)
+		if j < 0 {
+			return found
+		}
+		start := i + j
+		end := start + f.Len()
+		i = start + 1
+		if start > 0 && isWordByte(text[start-1]) {
+			continue
+		}
+		if end > len(text) || (end < len(text) && isWordByte(text[end])) {
+			continue
+		}
+		if f.Check(text[start:end]) == nil {
+			found = append(found, text[start:end])
+			i = end
+		}
+	}
+}
+
+func isWordByte(c byte) bool { return base62Val[c] != 0 || c == '_' }
+
+// unsafeBytes views s as a byte slice without copying; the slice must not
+// be modified.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -1,0 +1,307 @@
+package accesstoken
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+	"time"
+)
+
+// Authorizer is the forge's own permission model, which every [Manager]
+// consults. Tokens authenticate; they do not authorize: a token acts as its
+// owner and never grants more than the owner may do at the moment of the
+// request. If the owner loses access to a repository, so do their tokens.
+//
+// Implementations must be safe for concurrent use. An error means the
+// question could not be answered (the forge's database is down); the
+// Manager then fails closed with [ErrAuthorizerFailure].
+type Authorizer interface {
+	// CanAccess reports whether user may, now, perform an operation that
+	// needs scope on the repository res: for [ScopePull], may the user
+	// read the repository; for [ScopePush], write to it; and so on.
+	CanAccess(ctx context.Context, user string, res Resource, scope Scope) (bool, error)
+
+	// CanManage reports whether user may issue tokens for target and list
+	// and revoke other users' tokens of it. Launchpad allows this to those
+	// who may edit the repository or project.
+	CanManage(ctx context.Context, user string, target Target) (bool, error)
+}
+
+// AuthorizerFuncs adapts two functions to an [Authorizer].
+type AuthorizerFuncs struct {
+	Access func(ctx context.Context, user string, res Resource, scope Scope) (bool, error)
+	Manage func(ctx context.Context, user string, target Target) (bool, error)
+}
+
+// CanAccess calls f.Access.
+func (f AuthorizerFuncs) CanAccess(ctx context.Context, user string, res Resource, scope Scope) (bool, error) {
+	return f.Access(ctx, user, res, scope)
+}
+
+// CanManage calls f.Manage.
+func (f AuthorizerFuncs) CanManage(ctx context.Context, user string, target Target) (bool, error) {
+	return f.Manage(ctx, user, target)
+}
+
+// InsecureAllowAll returns an [Authorizer] that allows every user
+// everything. It is for tests and examples only: with it a token's power no
+// longer follows its owner's.
+func InsecureAllowAll() Authorizer { return allowAll{} }
+
+type allowAll struct{}
+
+func (allowAll) CanAccess(context.Context, string, Resource, Scope) (bool, error) { return true, nil }
+func (allowAll) CanManage(context.Context, string, Target) (bool, error)          { return true, nil }
+
+// Defaults.
+const (
+	// DefaultLastUsedInterval is how often, at most, the last-used time of
+	// a token is written: every 10 minutes, as Launchpad does.
+	DefaultLastUsedInterval = 10 * time.Minute
+	// MaxDescriptionLen is the longest description accepted, in
+	// characters (runes).
+	MaxDescriptionLen = 255
+	// lastUsedTimeout bounds the last-used write so that it never holds a
+	// verification up for long.
+	lastUsedTimeout = 2 * time.Second
+)
+
+// Manager issues, verifies, lists, rotates and revokes tokens. Build one
+// with [New]; it is safe for concurrent use.
+type Manager struct {
+	store       Store
+	authz       Authorizer
+	format      Format
+	scopes      *scopeSet
+	now         func() time.Time
+	pepper      []byte
+	hmacPool    sync.Pool
+	interval    time.Duration
+	maxLifetime time.Duration
+	events      func(context.Context, Event)
+}
+
+// Option configures a [Manager].
+type Option func(*Manager) error
+
+// WithPrefix sets the token prefix (see [NewFormat]). The default is
+// [DefaultPrefix]. Changing it invalidates every token issued before.
+func WithPrefix(prefix string) Option {
+	return func(m *Manager) error {
+		f, err := NewFormat(prefix)
+		m.format = f
+		return err
+	}
+}
+
+// WithScopes registers scopes beyond the built-in ones, such as
+// "repository:admin" or "lfs:write". Names must satisfy [ValidScopeName].
+func WithScopes(extra ...Scope) Option {
+	return func(m *Manager) error {
+		s, err := newScopeSet(extra)
+		m.scopes = s
+		return err
+	}
+}
+
+// WithClock sets the function that tells the time; the default is
+// [time.Now]. Tests use it to move time on.
+func WithClock(now func() time.Time) Option {
+	return func(m *Manager) error {
+		if now == nil {
+			return errors.New("accesstoken: nil clock")
+		}
+		m.now = now
+		return nil
+	}
+}
+
+// WithPepper keys the stored digests with a server-side secret (HMAC-SHA256
+// instead of SHA-256), so that a copy of the database alone does not allow
+// checking guesses. Keep the pepper out of the database. It must be at
+// least 32 bytes. Changing it invalidates every token issued before.
+func WithPepper(pepper []byte) Option {
+	return func(m *Manager) error {
+		if len(pepper) < 32 {
+			return errors.New("accesstoken: pepper shorter than 32 bytes")
+		}
+		m.pepper = append([]byte(nil), pepper...)
+		return nil
+	}
+}
+
+// WithLastUsedInterval sets how often, at most, a token's last-used time is
+// written. The default is [DefaultLastUsedInterval]; a negative value
+// turns recording off.
+func WithLastUsedInterval(d time.Duration) Option {
+	return func(m *Manager) error { m.interval = d; return nil }
+}
+
+// WithMaxLifetime sets a maximum lifetime policy, as GitLab administrators
+// can: a token must expire at most d after it is issued, and a token issued
+// without an expiry expires after d. The default is no limit.
+func WithMaxLifetime(d time.Duration) Option {
+	return func(m *Manager) error {
+		if d <= 0 {
+			return errors.New("accesstoken: maximum lifetime must be positive")
+		}
+		m.maxLifetime = d
+		return nil
+	}
+}
+
+// WithEvents sets a function called for every [Event]: issued, revoked,
+// rotated, deleted, used and rejected tokens, for an audit log. It is
+// called synchronously, so it should be quick. Events never contain a
+// secret. See [SlogEvents] for a ready one.
+func WithEvents(f func(context.Context, Event)) Option {
+	return func(m *Manager) error { m.events = f; return nil }
+}
+
+// New returns a Manager over store. The forge's [Authorizer] is required:
+// a token never authorizes on its own (use [InsecureAllowAll] in tests).
+func New(store Store, authz Authorizer, opts ...Option) (*Manager, error) {
+	if store == nil {
+		return nil, errors.New("accesstoken: nil Store")
+	}
+	if authz == nil {
+		return nil, errors.New("accesstoken: nil Authorizer: a token acts as its owner, so the forge must say what the owner may do (InsecureAllowAll is for tests)")
+	}
+	m := &Manager{
+		store:    store,
+		authz:    authz,
+		format:   DefaultFormat,
+		now:      time.Now,
+		interval: DefaultLastUsedInterval,
+	}
+	m.scopes, _ = newScopeSet(nil)
+	for _, o := range opts {
+		if err := o(m); err != nil {
+			return nil, err
+		}
+	}
+	if m.pepper != nil {
+		m.hmacPool.New = func() any { return hmac.New(sha256.New, m.pepper) }
+	}
+	return m, nil
+}
+
+// Format returns the token format the Manager issues and accepts.
+func (m *Manager) Format() Format { return m.format }
+
+// Scopes returns the scopes the Manager accepts, in canonical order.
+func (m *Manager) Scopes() []Scope { return append([]Scope(nil), m.scopes.order...) }
+
+// clock returns the current time in UTC, truncated to the microsecond as
+// stores keep it.
+func (m *Manager) clock() time.Time { return m.now().UTC().Truncate(time.Microsecond) }
+
+// Digest returns the stored form of a token string. Use it only to look a
+// token up in a store of your own; [Manager.Verify] does it for you.
+func (m *Manager) Digest(secret string) Digest {
+	if m.pepper == nil {
+		return sha256.Sum256(unsafeBytes(secret))
+	}
+	h := m.hmacPool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(unsafeBytes(secret))
+	var d Digest
+	h.Sum(d[:0])
+	m.hmacPool.Put(h)
+	return d
+}
+
+// Verify authenticates a request: secret is the token the client sent, res
+// the repository it accesses (as the forge resolved it from the URL) and
+// scope what the operation needs ([ScopePull] for a fetch, [ScopePush] for
+// a push). It returns the token, whose Owner the request then acts as, or
+// an error that says why not, matching one of [ErrMalformed],
+// [ErrUnknownToken], [ErrRevoked], [ErrExpired], [ErrWrongTarget],
+// [ErrMissingScope], [ErrOwnerDenied], [ErrStoreFailure] or
+// [ErrAuthorizerFailure]. Only a nil error means yes.
+//
+// The secret is checked for form (and checksum) first, so a malformed one
+// never reaches the store. Then its digest is looked up and compared in
+// constant time, the token's state, target and scopes are checked, and
+// last the forge's [Authorizer] is asked whether the owner may, now, do
+// what the scope allows on res. On success the last-used time is
+// recorded, at most once per interval; a failure to record it is ignored.
+func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope Scope) (*Token, error) {
+	tok, err := m.verify(ctx, secret, res, scope)
+	if m.events != nil {
+		ev := Event{Time: m.now(), Resource: res, Scope: scope}
+		if tok != nil {
+			ev.TokenID, ev.Owner, ev.Target = tok.ID, tok.Owner, tok.Target
+		}
+		if err != nil {
+			ev.Kind, ev.Err = EventRejected, err
+		} else {
+			ev.Kind = EventUsed
+		}
+		m.events(ctx, ev)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// verify does the work of Verify. On failure it returns the token too when
+// one was found, for the event.
+func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope Scope) (*Token, error) {
+	if err := m.format.Check(secret); err != nil {
+		return nil, err
+	}
+	d := m.Digest(secret)
+	rec, err := m.store.ByDigest(ctx, d)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrUnknownToken
+		}
+		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+	}
+	if rec == nil || subtle.ConstantTimeCompare(rec.Digest[:], d[:]) != 1 {
+		// A store that returns a record for another digest is broken;
+		// never let it authenticate.
+		return nil, fmt.Errorf("%w: store returned a record for another digest", ErrStoreFailure)
+	}
+	tok := &rec.Token
+	now := m.clock()
+	switch {
+	case tok.Revoked():
+		return tok, ErrRevoked
+	case tok.Expired(now):
+		return tok, ErrExpired
+	case !tok.Target.Covers(res):
+		return tok, ErrWrongTarget
+	case !tok.HasScope(scope):
+		return tok, ErrMissingScope
+	}
+	ok, err := m.authz.CanAccess(ctx, tok.Owner, res, scope)
+	if err != nil {
+		return tok, fmt.Errorf("%w: %w", ErrAuthorizerFailure, err)
+	}
+	if !ok {
+		return tok, ErrOwnerDenied
+	}
+	m.touch(ctx, tok, now)
+	return tok, nil
+}
+
+// touch records that tok was used at now, if it was not within the
+// interval. Errors are ignored: recording use never fails a verification.
+func (m *Manager) touch(ctx context.Context, tok *Token, now time.Time) {
+	if m.interval < 0 || (!tok.LastUsedAt.IsZero() && now.Sub(tok.LastUsedAt) < m.interval) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastUsedTimeout)
+	defer cancel()
+	if ok, err := m.store.TouchLastUsed(ctx, tok.ID, now, m.interval); err == nil && ok {
+		tok.LastUsedAt = now
+	}
+}
