@@ -167,7 +167,9 @@ func TestIssueBadInput(t *testing.T) {
 		{"no scopes", func(r *accesstoken.IssueRequest) { r.Scopes = nil }, accesstoken.ErrNoScopes},
 		{"unknown scope", func(r *accesstoken.IssueRequest) { r.Scopes = []accesstoken.Scope{"repository:admin"} }, accesstoken.ErrUnknownScope},
 		{"misspelt scope", func(r *accesstoken.IssueRequest) { r.Scopes = []accesstoken.Scope{"repository:Pull"} }, accesstoken.ErrUnknownScope},
-		{"huge scope", func(r *accesstoken.IssueRequest) { r.Scopes = []accesstoken.Scope{accesstoken.Scope(strings.Repeat("x", 1<<20))} }, accesstoken.ErrUnknownScope},
+		{"huge scope", func(r *accesstoken.IssueRequest) {
+			r.Scopes = []accesstoken.Scope{accesstoken.Scope(strings.Repeat("x", 1<<20))}
+		}, accesstoken.ErrUnknownScope},
 		{"expiry now", func(r *accesstoken.IssueRequest) { r.ExpiresAt = e.clock.Now() }, accesstoken.ErrBadExpiry},
 		{"expiry in the past", func(r *accesstoken.IssueRequest) { r.ExpiresAt = e.clock.Now().Add(-time.Hour) }, accesstoken.ErrBadExpiry},
 		{"description too long", func(r *accesstoken.IssueRequest) { r.Description = strings.Repeat("é", 256) }, accesstoken.ErrBadDescription},

@@ -155,7 +155,7 @@ func TestFindAll(t *testing.T) {
 	a, b := mustGenerate(t, f), mustGenerate(t, f)
 	broken := flipLast(a)
 	text := strings.Join([]string{
-		"password=" + a,                // after punctuation: found
+		"password=" + a,                 // after punctuation: found
 		"url: https://u:" + b + "@host", // inside a URL: found
 		"x" + a,                         // glued to a word: not a token
 		a + "x",                         // glued to a word: not a token
