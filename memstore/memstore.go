@@ -33,8 +33,8 @@ type Store struct {
 	scopeSets map[string][]accesstoken.Scope
 }
 
-// entry is a compact record: times as Unix microseconds (0 for the zero
-// time), strings interned, scope lists shared between tokens and never
+// entry is a compact record: times as Unix microseconds (zeroTime for the
+// zero time), strings interned, scope lists shared between tokens and never
 // modified. Fields other than lastUsed change only under Store.mu held for
 // writing.
 type entry struct {
@@ -61,15 +61,15 @@ func New() *Store {
 
 var _ accesstoken.Store = (*Store)(nil)
 
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
+// zeroTime is the zero [time.Time] in Unix microseconds. It stands for "no
+// time" in an entry; 0 cannot, since it is the Unix epoch, a time like any
+// other.
+var zeroTime = time.Time{}.UnixMicro()
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time {
-	if us == 0 {
+	if us == zeroTime {
 		return time.Time{}
 	}
 	return time.UnixMicro(us).UTC()
@@ -213,7 +213,7 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.R
 		if !match(e) {
 			continue
 		}
-		if active != 0 && (e.revoked != 0 || (e.expires != 0 && e.expires <= active)) {
+		if active != zeroTime && (e.revoked != zeroTime || (e.expires != zeroTime && e.expires <= active)) {
 			continue
 		}
 		out = append(out, e.record())
@@ -238,7 +238,7 @@ func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by strin
 	if !ok {
 		return nil, accesstoken.ErrNotFound
 	}
-	if e.revoked == 0 {
+	if e.revoked == zeroTime {
 		e.revoked, e.revokedBy = micros(at), by
 	}
 	return e.record(), nil
@@ -255,7 +255,7 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 	if !ok {
 		return accesstoken.ErrNotFound
 	}
-	if e.revoked != 0 {
+	if e.revoked != zeroTime {
 		return accesstoken.ErrRevoked
 	}
 	if err := s.insertLocked(next); err != nil {
@@ -280,7 +280,7 @@ func (s *Store) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, i
 	now := micros(at)
 	for {
 		last := e.lastUsed.Load()
-		if last != 0 && now-last < interval.Microseconds() {
+		if last != zeroTime && now-last < interval.Microseconds() {
 			return false, nil
 		}
 		if e.lastUsed.CompareAndSwap(last, now) {

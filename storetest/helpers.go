@@ -1,0 +1,267 @@
+package storetest
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+// clock is a fake clock for [accesstoken.WithClock]: time stands still until
+// the test moves it on, so expiry and last-used intervals are tested without
+// sleeping. It is safe for concurrent use.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// clockStart is where every fake clock starts: not in UTC and with
+// nanoseconds, so that the Manager's conversion to stored times is exercised.
+var clockStart = time.Date(2026, time.March, 4, 5, 6, 7, 123456789, time.FixedZone("UTC+1", 3600))
+
+func newClock() *clock { return &clock{now: clockStart} }
+
+// Now returns the current fake time.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the fake time on by d.
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Set sets the fake time to now.
+func (c *clock) Set(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
+}
+
+// Stored returns the current fake time as a Manager stores it: in UTC,
+// truncated to the microsecond.
+func (c *clock) Stored() time.Time { return c.Now().UTC().Truncate(time.Microsecond) }
+
+// base is the creation time of the records the direct tests make: in UTC,
+// with microseconds.
+var base = time.Date(2026, time.January, 2, 3, 4, 5, 678901000, time.UTC)
+
+// elsewhere is a time zone that is not UTC, for times the tests hand to the
+// store, which must return them in UTC.
+var elsewhere = time.FixedZone("UTC-7", -7*3600)
+
+// newRecord returns a record with a new random ID and digest, scope
+// [accesstoken.ScopePull] and the given owner, target and creation time.
+// Its description is name, which the tests use to report which record is
+// wrong.
+func newRecord(name, owner string, target accesstoken.Target, created time.Time) *accesstoken.Record {
+	var d accesstoken.Digest
+	_, _ = rand.Read(d[:]) // crypto/rand.Read never fails
+	return &accesstoken.Record{
+		Token: accesstoken.Token{
+			ID:          uuid.New(),
+			Owner:       owner,
+			Description: name,
+			Target:      target,
+			Scopes:      []accesstoken.Scope{accesstoken.ScopePull},
+			CreatedAt:   created,
+		},
+		Digest: d,
+	}
+}
+
+// clone returns a deep copy of rec, so that a store cannot change what a
+// test expects by changing what it was given.
+func clone(rec *accesstoken.Record) *accesstoken.Record {
+	c := *rec
+	c.Scopes = slices.Clone(rec.Scopes)
+	return &c
+}
+
+// mustInsert inserts copies of recs, failing the test on any error.
+func mustInsert(t *testing.T, st accesstoken.Store, recs ...*accesstoken.Record) {
+	t.Helper()
+	for _, rec := range recs {
+		require.NoErrorf(t, st.Insert(t.Context(), clone(rec)), "Insert(%q)", rec.Description)
+	}
+}
+
+// timeProblem describes how got differs from the time a store should
+// return for want, or returns "".
+func timeProblem(got, want time.Time) string {
+	switch {
+	case want.IsZero() && !got.IsZero():
+		return fmt.Sprintf("got %v; want the zero time", got)
+	case want.IsZero():
+		return ""
+	case !got.Equal(want):
+		return fmt.Sprintf("got %v; want %v", got, want.UTC())
+	case got.Location() != time.UTC:
+		return fmt.Sprintf("got %v in location %q; want the same instant in UTC", got, got.Location())
+	}
+	return ""
+}
+
+// checkRecord fails the test unless got holds exactly what want does, as
+// the Store contract says it must come back: every field equal, times equal
+// and in UTC, zero times zero, scopes in the same order.
+func checkRecord(t *testing.T, what string, got, want *accesstoken.Record) {
+	t.Helper()
+	if got == nil {
+		t.Fatalf("%s: got a nil record; want %q", what, want.Description)
+	}
+	ok := true
+	errorf := func(format string, args ...any) {
+		t.Helper()
+		ok = false
+		t.Errorf("%s: record %q: "+format, append([]any{what, want.Description}, args...)...)
+	}
+	if got.ID != want.ID {
+		errorf("ID: got %v; want %v", got.ID, want.ID)
+	}
+	if got.Digest != want.Digest {
+		errorf("Digest: got %x; want %x", got.Digest, want.Digest)
+	}
+	if got.Owner != want.Owner {
+		errorf("Owner: got %q; want %q", got.Owner, want.Owner)
+	}
+	if got.Description != want.Description {
+		errorf("Description: got %q; want %q", got.Description, want.Description)
+	}
+	if got.Target != want.Target {
+		errorf("Target: got %#v; want %#v", got.Target, want.Target)
+	}
+	if !slices.Equal(got.Scopes, want.Scopes) {
+		errorf("Scopes: got %q; want %q", got.Scopes, want.Scopes)
+	}
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"CreatedAt", got.CreatedAt, want.CreatedAt},
+		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
+		{"LastUsedAt", got.LastUsedAt, want.LastUsedAt},
+		{"RevokedAt", got.RevokedAt, want.RevokedAt},
+	} {
+		if p := timeProblem(f.got, f.want); p != "" {
+			errorf("%s: %s", f.name, p)
+		}
+	}
+	if got.RevokedBy != want.RevokedBy {
+		errorf("RevokedBy: got %q; want %q", got.RevokedBy, want.RevokedBy)
+	}
+	if got.ReplacedBy != want.ReplacedBy {
+		errorf("ReplacedBy: got %v; want %v", got.ReplacedBy, want.ReplacedBy)
+	}
+	if !ok {
+		t.FailNow()
+	}
+}
+
+// names lists the descriptions of recs, which name them in messages.
+func names(recs []*accesstoken.Record) string {
+	s := make([]string, len(recs))
+	for i, r := range recs {
+		if r == nil {
+			s[i] = "<nil>"
+		} else {
+			s[i] = fmt.Sprintf("%q", r.Description)
+		}
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+// checkList fails the test unless got holds the records of want, in that
+// order, each exactly as checkRecord demands.
+func checkList(t *testing.T, what string, got []*accesstoken.Record, want ...*accesstoken.Record) {
+	t.Helper()
+	same := len(got) == len(want)
+	for i := 0; same && i < len(got); i++ {
+		same = got[i] != nil && got[i].ID == want[i].ID
+	}
+	if !same {
+		t.Fatalf("%s: got %s; want %s", what, names(got), names(want))
+	}
+	for i := range got {
+		checkRecord(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i])
+	}
+}
+
+// byID fetches a record that must exist.
+func byID(t *testing.T, st accesstoken.Store, id uuid.UUID) *accesstoken.Record {
+	t.Helper()
+	rec, err := st.ByID(t.Context(), id)
+	require.NoErrorf(t, err, "ByID(%v)", id)
+	require.NotNilf(t, rec, "ByID(%v) returned no record and no error", id)
+	return rec
+}
+
+// checkStored fails the test unless st holds want, by ID and by digest.
+func checkStored(t *testing.T, st accesstoken.Store, want *accesstoken.Record) {
+	t.Helper()
+	checkRecord(t, "ByID", byID(t, st, want.ID), want)
+	rec, err := st.ByDigest(t.Context(), want.Digest)
+	require.NoErrorf(t, err, "ByDigest(digest of %q)", want.Description)
+	checkRecord(t, "ByDigest", rec, want)
+}
+
+// checkAbsent fails the test unless st has nothing with rec's ID or digest.
+func checkAbsent(t *testing.T, st accesstoken.Store, rec *accesstoken.Record) {
+	t.Helper()
+	got, err := st.ByID(t.Context(), rec.ID)
+	if !errors.Is(err, accesstoken.ErrNotFound) || got != nil {
+		t.Fatalf("ByID(ID of %q): got %s, %v; want no record, ErrNotFound", rec.Description, names([]*accesstoken.Record{got}), err)
+	}
+	got, err = st.ByDigest(t.Context(), rec.Digest)
+	if !errors.Is(err, accesstoken.ErrNotFound) || got != nil {
+		t.Fatalf("ByDigest(digest of %q): got %s, %v; want no record, ErrNotFound", rec.Description, names([]*accesstoken.Record{got}), err)
+	}
+}
+
+// list runs a query that must succeed.
+func list(t *testing.T, st accesstoken.Store, q accesstoken.Query) []*accesstoken.Record {
+	t.Helper()
+	recs, err := st.List(t.Context(), q)
+	require.NoErrorf(t, err, "List(%s)", queryString(q))
+	return recs
+}
+
+// queryString describes q for messages.
+func queryString(q accesstoken.Query) string {
+	var parts []string
+	if q.Owner != "" {
+		parts = append(parts, fmt.Sprintf("Owner %q", q.Owner))
+	}
+	if q.Target != nil {
+		parts = append(parts, fmt.Sprintf("Target %#v", *q.Target))
+	}
+	if q.Covering {
+		parts = append(parts, "Covering")
+	}
+	if !q.Active.IsZero() {
+		parts = append(parts, "Active "+q.Active.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// target returns a pointer to t, for [accesstoken.Query].
+func target(t accesstoken.Target) *accesstoken.Target { return &t }
+
+// start returns a channel that the goroutines of a concurrent test wait on,
+// so that they begin together, and the function that releases them.
+func start() (<-chan struct{}, func()) {
+	c := make(chan struct{})
+	return c, func() { close(c) }
+}

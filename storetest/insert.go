@@ -1,0 +1,149 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+// testRoundTrip: every field of an inserted record comes back exactly from
+// ByID, ByDigest and List, times in UTC and zero times zero.
+func (s suite) testRoundTrip(t *testing.T) {
+	st := s.store(t)
+	full := newRecord("Déploiement CI ✓ — every field set", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base.In(elsewhere))
+	// Not the canonical order: a store keeps the order it is given.
+	full.Scopes = []accesstoken.Scope{accesstoken.ScopeBuildStatus, accesstoken.ScopePull, accesstoken.ScopePush}
+	full.ExpiresAt = base.Add(90 * 24 * time.Hour).In(elsewhere)
+	full.LastUsedAt = base.Add(time.Hour + time.Microsecond)
+	full.RevokedAt = base.Add(2*time.Hour + 999999*time.Microsecond).In(elsewhere)
+	full.RevokedBy = "admin"
+	full.ReplacedBy = uuid.New()
+
+	zero := newRecord("", "bob", accesstoken.ProjectTarget("alpha"), base.Add(time.Second))
+	zero.Scopes = []accesstoken.Scope{accesstoken.ScopePush}
+
+	mustInsert(t, st, full, zero)
+	for _, want := range []*accesstoken.Record{full, zero} {
+		checkStored(t, st, want)
+	}
+	checkList(t, "List by owner alice", list(t, st, accesstoken.Query{Owner: "alice"}), full)
+	checkList(t, "List by owner bob", list(t, st, accesstoken.Query{Owner: "bob"}), zero)
+	checkList(t, "List covering alpha/r1",
+		list(t, st, accesstoken.Query{Target: target(accesstoken.RepositoryTarget("alpha", "r1")), Covering: true}),
+		full, zero)
+}
+
+// testTimeRange: times far from now round-trip too, including the Unix
+// epoch, which is not the zero time.
+func (s suite) testTimeRange(t *testing.T) {
+	st := s.store(t)
+	rec := newRecord("times around the epoch and far ahead", "alice", accesstoken.ProjectTarget("alpha"), time.Unix(0, 0).UTC())
+	rec.ExpiresAt = time.Date(2999, time.December, 31, 23, 59, 59, 999999000, time.UTC)
+	rec.LastUsedAt = time.UnixMicro(-1).UTC()
+	rec.RevokedAt = time.UnixMicro(1).In(elsewhere)
+	rec.RevokedBy = "admin"
+	mustInsert(t, st, rec)
+	checkStored(t, st, rec)
+}
+
+// testCallerOwnsRecords: a store neither keeps the Scopes slice it is given
+// nor shares the one it returns, with its own state or between records.
+func (s suite) testCallerOwnsRecords(t *testing.T) {
+	st := s.store(t)
+	ctx := t.Context()
+	scopes := []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}
+	a := newRecord("a", "alice", accesstoken.ProjectTarget("alpha"), base)
+	a.Scopes = scopes
+	b := newRecord("b, same scopes as a", "alice", accesstoken.ProjectTarget("alpha"), base.Add(time.Second))
+	b.Scopes = scopes
+
+	in := clone(a)
+	require.NoError(t, st.Insert(ctx, in), "Insert(a)")
+	mustInsert(t, st, b)
+	scribble(in.Scopes)
+	checkStored(t, st, a)
+
+	got, err := st.ByID(ctx, a.ID)
+	require.NoError(t, err, "ByID(a)")
+	scribble(got.Scopes)
+	checkStored(t, st, a)
+	checkStored(t, st, b)
+
+	got, err = st.ByDigest(ctx, a.Digest)
+	require.NoError(t, err, "ByDigest(a)")
+	scribble(got.Scopes)
+	checkStored(t, st, a)
+	checkStored(t, st, b)
+
+	for _, r := range list(t, st, accesstoken.Query{Owner: "alice"}) {
+		scribble(r.Scopes)
+	}
+	checkList(t, "List after changing the scopes of a listing", list(t, st, accesstoken.Query{Owner: "alice"}), a, b)
+
+	at := base.Add(time.Hour)
+	got, err = st.Revoke(ctx, a.ID, at, "admin")
+	require.NoError(t, err, "Revoke(a)")
+	scribble(got.Scopes)
+	a.RevokedAt, a.RevokedBy = at, "admin"
+	checkStored(t, st, a)
+	checkStored(t, st, b)
+}
+
+// scribble overwrites every element of sc up to its capacity, as a caller
+// that owns the slice may.
+func scribble(sc []accesstoken.Scope) {
+	sc = sc[:cap(sc)]
+	for i := range sc {
+		sc[i] = "scribbled:over"
+	}
+}
+
+// testDuplicateID: a second record with the same ID is refused with
+// ErrDuplicate and nothing of it is stored.
+func (s suite) testDuplicateID(t *testing.T) {
+	st := s.store(t)
+	a := newRecord("a", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base)
+	mustInsert(t, st, a)
+	dup := newRecord("same ID as a", "mallory", accesstoken.ProjectTarget("beta"), base.Add(time.Second))
+	dup.ID = a.ID
+	err := st.Insert(t.Context(), clone(dup))
+	require.ErrorIsf(t, err, accesstoken.ErrDuplicate, "Insert(record with an existing ID): got %v; want ErrDuplicate", err)
+
+	checkStored(t, st, a)
+	rec, err := st.ByDigest(t.Context(), dup.Digest)
+	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByDigest(digest of the refused record): got %s, %v; want ErrNotFound", names([]*accesstoken.Record{rec}), err)
+	checkList(t, "List by the refused record's owner", list(t, st, accesstoken.Query{Owner: "mallory"}))
+	checkList(t, "List by the refused record's target", list(t, st, accesstoken.Query{Target: target(dup.Target)}))
+}
+
+// testDuplicateDigest: a second record with the same digest is refused with
+// ErrDuplicate and nothing of it is stored.
+func (s suite) testDuplicateDigest(t *testing.T) {
+	st := s.store(t)
+	a := newRecord("a", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base)
+	mustInsert(t, st, a)
+	dup := newRecord("same digest as a", "mallory", accesstoken.ProjectTarget("beta"), base.Add(time.Second))
+	dup.Digest = a.Digest
+	err := st.Insert(t.Context(), clone(dup))
+	require.ErrorIsf(t, err, accesstoken.ErrDuplicate, "Insert(record with an existing digest): got %v; want ErrDuplicate", err)
+
+	checkStored(t, st, a)
+	rec, err := st.ByID(t.Context(), dup.ID)
+	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByID(ID of the refused record): got %s, %v; want ErrNotFound", names([]*accesstoken.Record{rec}), err)
+	checkList(t, "List by the refused record's owner", list(t, st, accesstoken.Query{Owner: "mallory"}))
+	checkList(t, "List by the refused record's target", list(t, st, accesstoken.Query{Target: target(dup.Target)}))
+}
+
+// testNotFound: unknown IDs and digests are ErrNotFound, in an empty store
+// and in one that holds other records.
+func (s suite) testNotFound(t *testing.T) {
+	st := s.store(t)
+	unknown := newRecord("never inserted", "alice", accesstoken.ProjectTarget("alpha"), base)
+	checkAbsent(t, st, unknown)
+	mustInsert(t, st, newRecord("other", "alice", accesstoken.ProjectTarget("alpha"), base))
+	checkAbsent(t, st, unknown)
+	checkAbsent(t, st, &accesstoken.Record{Token: accesstoken.Token{Description: "zero ID and digest"}})
+}

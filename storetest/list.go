@@ -1,0 +1,250 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/google/uuid"
+)
+
+// world is a store's worth of tokens over three projects and a personal
+// repository. Project "alpha2" has a name that starts with "alpha", and
+// repository "r1" exists in alpha, alpha2, beta and outside any project, so
+// that a store matching by prefix, or by repository name alone, is caught.
+type world struct {
+	all []*accesstoken.Record // in CreatedAt order
+
+	alphaProj  *accesstoken.Record // alice, project alpha
+	alphaR1a   *accesstoken.Record // alice, alpha/r1
+	alphaR1b   *accesstoken.Record // bob, alpha/r1
+	alphaR2    *accesstoken.Record // alice, alpha/r2
+	alpha2Proj *accesstoken.Record // bob, project alpha2
+	alpha2R1   *accesstoken.Record // alice, alpha2/r1
+	betaProj   *accesstoken.Record // alice, project beta
+	betaR1     *accesstoken.Record // bob, beta/r1
+	personalR1 *accesstoken.Record // alice, repository r1 outside any project
+}
+
+// newWorld inserts a world into st, newest first so that insertion order
+// is not the listing order.
+func newWorld(t *testing.T, st accesstoken.Store) *world {
+	t.Helper()
+	w := &world{}
+	mk := func(name, owner string, tg accesstoken.Target) *accesstoken.Record {
+		r := newRecord(name, owner, tg, base.Add(time.Duration(len(w.all))*time.Second))
+		w.all = append(w.all, r)
+		return r
+	}
+	w.alphaProj = mk("alpha/*", "alice", accesstoken.ProjectTarget("alpha"))
+	w.alphaR1a = mk("alpha/r1 (alice)", "alice", accesstoken.RepositoryTarget("alpha", "r1"))
+	w.alphaR1b = mk("alpha/r1 (bob)", "bob", accesstoken.RepositoryTarget("alpha", "r1"))
+	w.alphaR2 = mk("alpha/r2", "alice", accesstoken.RepositoryTarget("alpha", "r2"))
+	w.alpha2Proj = mk("alpha2/*", "bob", accesstoken.ProjectTarget("alpha2"))
+	w.alpha2R1 = mk("alpha2/r1", "alice", accesstoken.RepositoryTarget("alpha2", "r1"))
+	w.betaProj = mk("beta/*", "alice", accesstoken.ProjectTarget("beta"))
+	w.betaR1 = mk("beta/r1", "bob", accesstoken.RepositoryTarget("beta", "r1"))
+	w.personalR1 = mk("personal r1", "alice", accesstoken.RepositoryTarget("", "r1"))
+	for _, r := range slices.Backward(w.all) {
+		mustInsert(t, st, r)
+	}
+	return w
+}
+
+// owned returns the records of w.all owned by owner and not in gone.
+func (w *world) owned(owner string, gone ...*accesstoken.Record) []*accesstoken.Record {
+	var out []*accesstoken.Record
+	for _, r := range w.all {
+		if r.Owner == owner && !slices.Contains(gone, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkOnly fails the test unless st holds every record of w except gone,
+// unchanged, and nothing of gone.
+func (w *world) checkOnly(t *testing.T, st accesstoken.Store, gone ...*accesstoken.Record) {
+	t.Helper()
+	for _, r := range w.all {
+		if slices.Contains(gone, r) {
+			checkAbsent(t, st, r)
+		} else {
+			checkStored(t, st, r)
+		}
+	}
+	for _, owner := range []string{"alice", "bob"} {
+		checkList(t, fmt.Sprintf("List by owner %q", owner), list(t, st, accesstoken.Query{Owner: owner}), w.owned(owner, gone...)...)
+	}
+}
+
+// listCase is one query and the records it must return, in order.
+type listCase struct {
+	name string
+	in   accesstoken.Query
+	want []*accesstoken.Record
+}
+
+func runListCases(t *testing.T, st accesstoken.Store, cases []listCase) {
+	t.Helper()
+	for _, c := range cases {
+		checkList(t, fmt.Sprintf("%s: List(%s)", c.name, queryString(c.in)), list(t, st, c.in), c.want...)
+	}
+}
+
+// testListEmptyStore: an empty store lists nothing, without error.
+func (s suite) testListEmptyStore(t *testing.T) {
+	st := s.store(t)
+	runListCases(t, st, []listCase{
+		{name: "owner", in: accesstoken.Query{Owner: "alice"}},
+		{name: "project", in: accesstoken.Query{Target: target(accesstoken.ProjectTarget("alpha"))}},
+		{name: "repository", in: accesstoken.Query{Target: target(accesstoken.RepositoryTarget("alpha", "r1"))}},
+		{name: "covering", in: accesstoken.Query{Target: target(accesstoken.RepositoryTarget("alpha", "r1")), Covering: true}},
+		{name: "active", in: accesstoken.Query{Owner: "alice", Active: base}},
+	})
+}
+
+// testListByOwner: an owner query returns that owner's tokens, whatever
+// their target.
+func (s suite) testListByOwner(t *testing.T) {
+	st := s.store(t)
+	w := newWorld(t, st)
+	runListCases(t, st, []listCase{
+		{"alice", accesstoken.Query{Owner: "alice"}, []*accesstoken.Record{w.alphaProj, w.alphaR1a, w.alphaR2, w.alpha2R1, w.betaProj, w.personalR1}},
+		{"bob", accesstoken.Query{Owner: "bob"}, []*accesstoken.Record{w.alphaR1b, w.alpha2Proj, w.betaR1}},
+		{"owner with no tokens", accesstoken.Query{Owner: "carol"}, nil},
+		{"owner name is a prefix", accesstoken.Query{Owner: "ali"}, nil},
+	})
+}
+
+// testListByProjectTarget: a project target selects that project's project
+// tokens only, not its repositories' tokens.
+func (s suite) testListByProjectTarget(t *testing.T) {
+	st := s.store(t)
+	w := newWorld(t, st)
+	runListCases(t, st, []listCase{
+		{"alpha", accesstoken.Query{Target: target(accesstoken.ProjectTarget("alpha"))}, []*accesstoken.Record{w.alphaProj}},
+		{"alpha2", accesstoken.Query{Target: target(accesstoken.ProjectTarget("alpha2"))}, []*accesstoken.Record{w.alpha2Proj}},
+		{"beta", accesstoken.Query{Target: target(accesstoken.ProjectTarget("beta"))}, []*accesstoken.Record{w.betaProj}},
+		{"project without tokens", accesstoken.Query{Target: target(accesstoken.ProjectTarget("gamma"))}, nil},
+	})
+}
+
+// testListByRepositoryTarget: a repository target selects that repository's
+// tokens only: not project tokens, not a repository of the same name in
+// another project.
+func (s suite) testListByRepositoryTarget(t *testing.T) {
+	st := s.store(t)
+	w := newWorld(t, st)
+	repo := func(p, r string) *accesstoken.Target { return target(accesstoken.RepositoryTarget(p, r)) }
+	runListCases(t, st, []listCase{
+		{"alpha/r1", accesstoken.Query{Target: repo("alpha", "r1")}, []*accesstoken.Record{w.alphaR1a, w.alphaR1b}},
+		{"alpha/r2", accesstoken.Query{Target: repo("alpha", "r2")}, []*accesstoken.Record{w.alphaR2}},
+		{"alpha2/r1", accesstoken.Query{Target: repo("alpha2", "r1")}, []*accesstoken.Record{w.alpha2R1}},
+		{"beta/r1", accesstoken.Query{Target: repo("beta", "r1")}, []*accesstoken.Record{w.betaR1}},
+		{"personal r1", accesstoken.Query{Target: repo("", "r1")}, []*accesstoken.Record{w.personalR1}},
+		{"repository without tokens", accesstoken.Query{Target: repo("alpha", "r3")}, nil},
+	})
+}
+
+// testListCovering: a repository target with Covering adds the project
+// tokens of its project, and nothing of sibling repositories or other
+// projects.
+func (s suite) testListCovering(t *testing.T) {
+	st := s.store(t)
+	w := newWorld(t, st)
+	covering := func(p, r string) accesstoken.Query {
+		return accesstoken.Query{Target: target(accesstoken.RepositoryTarget(p, r)), Covering: true}
+	}
+	runListCases(t, st, []listCase{
+		{"alpha/r1", covering("alpha", "r1"), []*accesstoken.Record{w.alphaProj, w.alphaR1a, w.alphaR1b}},
+		{"alpha/r2", covering("alpha", "r2"), []*accesstoken.Record{w.alphaProj, w.alphaR2}},
+		{"alpha repository without tokens of its own", covering("alpha", "r3"), []*accesstoken.Record{w.alphaProj}},
+		{"alpha2/r1", covering("alpha2", "r1"), []*accesstoken.Record{w.alpha2Proj, w.alpha2R1}},
+		{"beta/r1", covering("beta", "r1"), []*accesstoken.Record{w.betaProj, w.betaR1}},
+		{"personal r1", covering("", "r1"), []*accesstoken.Record{w.personalR1}},
+		{"project without tokens", covering("gamma", "r1"), nil},
+	})
+}
+
+// testListActive: Active leaves out tokens revoked, or expired at that time
+// (expiring exactly then counts as expired), and Active zero leaves out
+// nothing.
+func (s suite) testListActive(t *testing.T) {
+	st := s.store(t)
+	now := base.Add(10 * time.Hour)
+	repo := accesstoken.RepositoryTarget("alpha", "r1")
+	var all []*accesstoken.Record
+	mk := func(name string, tg accesstoken.Target) *accesstoken.Record {
+		r := newRecord(name, "alice", tg, base.Add(time.Duration(len(all))*time.Second))
+		all = append(all, r)
+		return r
+	}
+	never := mk("never expires", repo)
+	later := mk("expires a microsecond later", repo)
+	later.ExpiresAt = now.Add(time.Microsecond)
+	exact := mk("expires exactly then", repo)
+	exact.ExpiresAt = now
+	expired := mk("expired an hour before", repo)
+	expired.ExpiresAt = now.Add(-time.Hour)
+	revoked := mk("revoked", repo)
+	revoked.RevokedAt, revoked.RevokedBy = now.Add(-time.Hour), "admin"
+	rotated := mk("rotated", repo)
+	rotated.RevokedAt, rotated.RevokedBy, rotated.ReplacedBy = now.Add(-time.Minute), "alice", never.ID
+	revokedLater := mk("not expired, revoked", repo)
+	revokedLater.ExpiresAt, revokedLater.RevokedAt, revokedLater.RevokedBy = now.Add(time.Hour), now.Add(-time.Second), "alice"
+	proj := mk("project, expires later", accesstoken.ProjectTarget("alpha"))
+	proj.ExpiresAt = now.Add(time.Hour)
+	projRevoked := mk("project, revoked", accesstoken.ProjectTarget("alpha"))
+	projRevoked.RevokedAt, projRevoked.RevokedBy = now.Add(-time.Hour), "admin"
+	mustInsert(t, st, all...)
+
+	byOwner := accesstoken.Query{Owner: "alice"}
+	activeByOwner := byOwner
+	activeByOwner.Active = now.In(elsewhere)
+	covering := accesstoken.Query{Target: &repo, Covering: true, Active: now}
+	runListCases(t, st, []listCase{
+		{"owner, all", byOwner, all},
+		{"owner, active", activeByOwner, []*accesstoken.Record{never, later, proj}},
+		{"repository, active", accesstoken.Query{Target: &repo, Active: now}, []*accesstoken.Record{never, later}},
+		{"covering, active", covering, []*accesstoken.Record{never, later, proj}},
+		{"project, active", accesstoken.Query{Target: target(accesstoken.ProjectTarget("alpha")), Active: now}, []*accesstoken.Record{proj}},
+		{"owner, active a microsecond before the exact expiry", accesstoken.Query{Owner: "alice", Active: now.Add(-time.Microsecond)}, []*accesstoken.Record{never, later, exact, proj}},
+	})
+}
+
+// testListOrder: lists are ordered oldest first by CreatedAt (to the
+// microsecond, whatever the time zone the times were given in), then by the
+// bytes of the ID.
+func (s suite) testListOrder(t *testing.T) {
+	st := s.store(t)
+	id := func(s string) uuid.UUID { return uuid.MustParse(s) }
+	mk := func(name, uid string, created time.Time) *accesstoken.Record {
+		r := newRecord(name, "alice", accesstoken.RepositoryTarget("alpha", "r1"), created)
+		r.ID = id(uid)
+		return r
+	}
+	// The want order.
+	east := time.FixedZone("UTC+5", 5*3600)
+	recs := []*accesstoken.Record{
+		mk("a minute earlier, given in UTC+5", "ffffffff-ffff-4fff-bfff-ffffffffffff", base.Add(-time.Minute).In(east)),
+		mk("tie, ID 00…", "00000000-0000-4000-8000-000000000001", base),
+		mk("tie, ID 7f…fe", "7fffffff-ffff-4fff-bfff-fffffffffffe", base),
+		mk("tie, ID 7f…ff", "7fffffff-ffff-4fff-bfff-ffffffffffff", base),
+		mk("tie, ID 80…", "80000000-0000-4000-8000-000000000000", base.In(elsewhere)),
+		mk("tie, ID ff…", "ffffffff-ffff-4fff-bfff-fffffffffffe", base),
+		mk("a microsecond later, ID 00…", "00000000-0000-4000-8000-000000000000", base.Add(time.Microsecond)),
+		mk("a second later", "10000000-0000-4000-8000-000000000000", base.Add(time.Second)),
+	}
+	for _, i := range []int{3, 7, 0, 5, 1, 6, 4, 2} {
+		mustInsert(t, st, recs[i])
+	}
+	runListCases(t, st, []listCase{
+		{"owner", accesstoken.Query{Owner: "alice"}, recs},
+		{"repository", accesstoken.Query{Target: target(accesstoken.RepositoryTarget("alpha", "r1"))}, recs},
+		{"covering", accesstoken.Query{Target: target(accesstoken.RepositoryTarget("alpha", "r1")), Covering: true}, recs},
+		{"active", accesstoken.Query{Owner: "alice", Active: base}, recs},
+	})
+}
