@@ -1,0 +1,444 @@
+package httpauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/forgekit/accesstoken"
+)
+
+// Repo is a repository as the forge resolved it from a URL.
+type Repo struct {
+	// Resource is the repository's identity, the one tokens target:
+	// what [accesstoken.Manager.Verify] is asked about.
+	Resource accesstoken.Resource
+	// Dir is the repository's directory relative to the project root
+	// (GIT_PROJECT_ROOT for [Backend]), slash-separated, such as
+	// "alice/hello.git" or "repos/ab/1234.git". It must be clean and
+	// relative, without ".." segments; the middleware answers 500
+	// ([ErrBadRepo]) otherwise. The backend serves exactly this directory
+	// and never looks at the request path.
+	Dir string
+	// Public reports whether anyone may pull the repository without a
+	// token. Anonymous pulls of a public repository pass the middleware;
+	// pushes never do. A token sent to a public repository is still
+	// checked, and refused if invalid.
+	Public bool
+}
+
+// Resolver maps the repository part of a URL path to a repository: it is
+// the forge's URL layout. repoPath is the path without its leading slash
+// and without the route ([SplitPath]): "alice/hello.git" on a Gitea-like
+// forge, "~alice/demo/+git/hello" on a Launchpad-like one. The middleware
+// has already rejected unsafe paths, but the Resolver decides what is a
+// repository: it must accept only the paths of its layout, exactly.
+//
+// It returns [ErrRepoNotFound] (possibly wrapped) for a path that names no
+// repository. Any other error fails closed with 503. It must be safe for
+// concurrent use. The Repo returned must not be modified afterwards; the
+// same *Repo may be returned for every request.
+type Resolver interface {
+	ResolveRepo(r *http.Request, repoPath string) (*Repo, error)
+}
+
+// ResolverFunc adapts a function to a [Resolver].
+type ResolverFunc func(r *http.Request, repoPath string) (*Repo, error)
+
+// ResolveRepo calls f(r, repoPath).
+func (f ResolverFunc) ResolveRepo(r *http.Request, repoPath string) (*Repo, error) {
+	return f(r, repoPath)
+}
+
+// Access is what the middleware decided about a request, passed to the
+// next handler in the request's context ([FromContext]).
+type Access struct {
+	// Repo is the repository, as the [Resolver] returned it.
+	Repo *Repo
+	// Operation is what the request does.
+	Operation Operation
+	// Token is the verified token, or nil for an anonymous pull of a
+	// public repository.
+	Token *accesstoken.Token
+	// Owner is the user the request acts as (Token.Owner), or "" when
+	// anonymous.
+	Owner string
+}
+
+type contextKey struct{ name string }
+
+var accessKey = &contextKey{"httpauth access"}
+
+// NewContext returns a copy of ctx that carries a.
+func NewContext(ctx context.Context, a *Access) context.Context {
+	return context.WithValue(ctx, accessKey, a)
+}
+
+// FromContext returns the [Access] the middleware stored in ctx, and
+// whether there was one.
+func FromContext(ctx context.Context) (*Access, bool) {
+	a, ok := ctx.Value(accessKey).(*Access)
+	return a, ok && a != nil
+}
+
+// Option configures [Middleware].
+type Option func(*config)
+
+type config struct {
+	realm         string
+	errorFunc     ErrorFunc
+	ownerUsername bool
+	maxBody       int64
+}
+
+// WithRealm sets the realm of the WWW-Authenticate challenge. The default
+// is "git". Double quotes and control characters are removed.
+func WithRealm(realm string) Option {
+	return func(c *config) {
+		c.realm = strings.Map(func(r rune) rune {
+			if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
+				return -1
+			}
+			return r
+		}, realm)
+	}
+}
+
+// WithErrorFunc sets the function that answers refused requests. The
+// default is [DefaultErrorFunc].
+func WithErrorFunc(f ErrorFunc) Option {
+	return func(c *config) {
+		if f != nil {
+			c.errorFunc = f
+		}
+	}
+}
+
+// WithOwnerUsername requires HTTP Basic credentials to carry the token's
+// owner as user name and the token as password, as Launchpad does; the
+// token-as-user-name form is then refused. Bearer tokens are not affected.
+// By default any user name is accepted.
+func WithOwnerUsername() Option {
+	return func(c *config) { c.ownerUsername = true }
+}
+
+// WithMaxBatchBody sets the largest LFS batch request body the middleware
+// reads to classify it; a larger one is refused with 413. The default is
+// [DefaultMaxBatchBody] (1 MiB).
+func WithMaxBatchBody(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxBody = n
+		}
+	}
+}
+
+type middleware struct {
+	m       *accesstoken.Manager
+	resolve Resolver
+	next    http.Handler
+	config
+	challenge string
+}
+
+// Middleware returns the middleware that authenticates git HTTP requests
+// with tokens of m, for the repositories resolve names. It panics if m or
+// resolve is nil.
+//
+// A refused request never reaches next: see the package documentation for
+// the order of checks and the status codes. A request that passes reaches
+// next with the [Access] in its context and without its Authorization,
+// Proxy-Authorization and Cookie headers (removed from r.Header), so that
+// a CGI backend and git's hooks never see the token.
+//
+// A valid token that may not do what the request does gets 403 on a
+// public repository. On a private one it gets 403 only when the token's
+// target covers the repository and it lacks the scope (its holder was
+// given a token for this repository, so "forbidden" tells them nothing
+// new); when the target does not cover the repository or the owner may not
+// do this, it gets 404 with the same text as a repository that does not
+// exist, so that private repositories cannot be probed.
+func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(http.Handler) http.Handler {
+	if m == nil || resolve == nil {
+		panic("httpauth: Middleware needs a Manager and a Resolver")
+	}
+	c := config{realm: "git", errorFunc: DefaultErrorFunc, maxBody: DefaultMaxBatchBody}
+	for _, o := range opts {
+		o(&c)
+	}
+	return func(next http.Handler) http.Handler {
+		return &middleware{m: m, resolve: resolve, next: next, config: c,
+			challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`}
+	}
+}
+
+func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	acc, err := h.authorize(r)
+	if err != nil {
+		if err.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", h.challenge)
+		}
+		h.errorFunc(w, r, err)
+		return
+	}
+	hdr := r.Header
+	hdr.Del("Authorization")
+	hdr.Del("Proxy-Authorization")
+	hdr.Del("Cookie")
+	h.next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), acc)))
+}
+
+// Prepared messages: the text git users see.
+const (
+	msgBadPath     = "invalid repository path"
+	msgTokenInURL  = "access tokens are not accepted in URLs; send the token as the HTTP password or as a Bearer token"
+	msgNotFound    = "repository not found"
+	msgNotGitRoute = "not found"
+	msgBadRequest  = "malformed git request"
+	msgTooLarge    = "LFS batch request too large"
+	msgAuth        = "authentication required: use an access token as the password"
+	msgBadCreds    = "unsupported or malformed Authorization header: use HTTP Basic with an access token as the password, or a Bearer token"
+	msgUsername    = "the user name must be the token owner's"
+	msgUnavailable = "the access check is temporarily unavailable; try again later"
+	msgBadRepo     = "internal error"
+)
+
+// authorize runs every check and returns the request's Access or why it
+// is refused.
+func (h *middleware) authorize(r *http.Request) (*Access, *Error) {
+	if err := checkPath(r); err != nil {
+		return nil, fail(http.StatusBadRequest, msgBadPath, err)
+	}
+	if r.URL.RawQuery != "" && h.tokenInQuery(r.URL.RawQuery) {
+		return nil, fail(http.StatusBadRequest, msgTokenInURL, ErrTokenInURL)
+	}
+	repoPath, route, err := SplitPath(r.URL.Path[1:])
+	if err != nil {
+		return nil, fail(http.StatusNotFound, msgNotGitRoute, err)
+	}
+	op, err := classify(r.Method, route, r.URL.RawQuery, func() ([]byte, error) { return h.readBody(r) })
+	if err != nil {
+		return nil, classifyError(err)
+	}
+
+	repo, rerr := h.resolve.ResolveRepo(r, repoPath)
+	if rerr == nil && (repo == nil || repo.Resource.Validate() != nil || !dirOK(repo.Dir)) {
+		return nil, fail(http.StatusInternalServerError, msgBadRepo, ErrBadRepo)
+	}
+	if rerr != nil && !errors.Is(rerr, ErrRepoNotFound) {
+		return nil, fail(http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("%w: %w", ErrResolverFailure, rerr))
+	}
+
+	secret, user, present, cerr := credentials(r.Header, h.ownerUsername)
+	if cerr != nil {
+		return nil, fail(http.StatusUnauthorized, msgBadCreds, cerr)
+	}
+	if !present {
+		if rerr == nil && repo.Public && op.Scope == accesstoken.ScopePull {
+			return &Access{Repo: repo, Operation: op}, nil
+		}
+		return nil, fail(http.StatusUnauthorized, msgAuth, ErrNoCredentials)
+	}
+
+	if rerr != nil {
+		// No such repository (or a hidden one). Answer as for a private
+		// repository the token may not see: 401 if the token is bad, 404
+		// if it is good. No token covers this resource, so Verify checks
+		// the token and then fails with ErrWrongTarget.
+		_, err := h.m.Verify(r.Context(), secret, noResource, op.Scope)
+		if e := verifyError(err, op.Scope, false); e.Status != http.StatusNotFound {
+			return nil, e
+		}
+		return nil, fail(http.StatusNotFound, msgNotFound, rerr)
+	}
+
+	tok, err := h.m.Verify(r.Context(), secret, repo.Resource, op.Scope)
+	if err != nil {
+		return nil, verifyError(err, op.Scope, repo.Public)
+	}
+	if h.ownerUsername && user != nil && *user != tok.Owner {
+		return nil, fail(http.StatusUnauthorized, msgUsername, ErrUsernameMismatch)
+	}
+	return &Access{Repo: repo, Operation: op, Token: tok, Owner: tok.Owner}, nil
+}
+
+// noResource is a resource no token can cover (identities are printable),
+// used to check a token where the repository does not exist.
+var noResource = accesstoken.Resource{Project: "\x00", Repository: "\x00"}
+
+func classifyError(err error) *Error {
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return fail(http.StatusRequestEntityTooLarge, msgTooLarge, err)
+	case errors.Is(err, ErrBadRequest):
+		return fail(http.StatusBadRequest, msgBadRequest, err)
+	default:
+		return fail(http.StatusNotFound, msgNotGitRoute, err)
+	}
+}
+
+// verifyError maps an error of Manager.Verify to the reply.
+func verifyError(err error, scope accesstoken.Scope, public bool) *Error {
+	switch {
+	case accesstoken.Temporary(err):
+		return fail(http.StatusServiceUnavailable, msgUnavailable, err)
+	case errors.Is(err, accesstoken.ErrMalformed):
+		return fail(http.StatusUnauthorized, "malformed access token (mistyped or truncated?)", err)
+	case errors.Is(err, accesstoken.ErrUnknownToken):
+		return fail(http.StatusUnauthorized, "invalid access token", err)
+	case errors.Is(err, accesstoken.ErrExpired):
+		return fail(http.StatusUnauthorized, "access token expired", err)
+	case errors.Is(err, accesstoken.ErrRevoked):
+		return fail(http.StatusUnauthorized, "access token revoked", err)
+	case errors.Is(err, accesstoken.ErrMissingScope):
+		return fail(http.StatusForbidden, "this access token does not allow "+verb(scope)+" (it needs the "+string(scope)+" scope)", err)
+	case errors.Is(err, accesstoken.ErrWrongTarget) && public:
+		return fail(http.StatusForbidden, "this access token is not valid for this repository", err)
+	case errors.Is(err, accesstoken.ErrOwnerDenied) && public:
+		return fail(http.StatusForbidden, "the token's owner may not "+verb(scope)+" this repository", err)
+	case errors.Is(err, accesstoken.ErrWrongTarget), errors.Is(err, accesstoken.ErrOwnerDenied):
+		return fail(http.StatusNotFound, msgNotFound, err)
+	default:
+		return fail(http.StatusInternalServerError, msgBadRepo, err)
+	}
+}
+
+func verb(s accesstoken.Scope) string {
+	switch s {
+	case accesstoken.ScopePull:
+		return "pull"
+	case accesstoken.ScopePush:
+		return "push"
+	}
+	return string(s)
+}
+
+// readBody reads the LFS batch body, bounded, and puts it back for the
+// next handler.
+func (h *middleware) readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > h.maxBody {
+		return nil, ErrBodyTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > h.maxBody {
+		return nil, ErrBodyTooLarge
+	}
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.ContentLength = int64(len(b))
+	r.TransferEncoding = nil
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return b, nil
+}
+
+// tokenParams are query parameters that forges (and the failures in
+// SECURITY-NOTES) accept tokens in; their presence alone refuses a request.
+var tokenParams = [...]string{"access_token", "token", "private_token", "oauth_token", "auth_token", "password", "passwd"}
+
+// tokenInQuery reports whether the query names a token parameter or
+// carries a well-formed token of m's format anywhere, or does not parse.
+func (h *middleware) tokenInQuery(q string) bool {
+	f := h.m.Format()
+	if strings.Contains(q, f.Prefix()+"_") && len(f.FindAll(q)) > 0 {
+		return true
+	}
+	for q != "" {
+		var part string
+		part, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(part, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			// Undecidable; refuse rather than guess.
+			return true
+		}
+		for _, p := range tokenParams {
+			if strings.EqualFold(k, p) {
+				return true
+			}
+		}
+		if len(f.FindAll(k)) > 0 || len(f.FindAll(v)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// credentials returns the token of the Authorization header: the password
+// of HTTP Basic credentials, the user name when the password is empty, or
+// a Bearer token. present is false when there is no Authorization header.
+// If wantUser is set, user points to the Basic user name ("" for the
+// token-as-user-name form); it is nil for Bearer. The error never contains
+// any part of the header.
+func credentials(hdr http.Header, wantUser bool) (secret string, user *string, present bool, err error) {
+	vals := hdr["Authorization"]
+	switch len(vals) {
+	case 0:
+		return "", nil, false, nil
+	case 1:
+	default:
+		return "", nil, true, ErrBadCredentials
+	}
+	scheme, rest, _ := strings.Cut(vals[0], " ")
+	rest = strings.TrimLeft(rest, " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		rest = strings.TrimRight(rest, " ")
+		if rest == "" || strings.ContainsAny(rest, " \t") {
+			return "", nil, true, ErrBadCredentials
+		}
+		return rest, nil, true, nil
+	case strings.EqualFold(scheme, "Basic"):
+		// Decode on the stack: a header longer than any real credentials
+		// is refused rather than allocated for.
+		var src [512]byte
+		var dst [384]byte
+		if len(rest) > len(src) {
+			return "", nil, true, ErrBadCredentials
+		}
+		n, derr := base64.StdEncoding.Decode(dst[:], src[:copy(src[:], rest)])
+		if derr != nil {
+			return "", nil, true, ErrBadCredentials
+		}
+		u, p, ok := cutByte(dst[:n], ':')
+		if !ok {
+			return "", nil, true, ErrBadCredentials
+		}
+		if len(p) == 0 {
+			if len(u) == 0 {
+				return "", nil, true, ErrBadCredentials
+			}
+			if wantUser {
+				user = new(string)
+			}
+			return string(u), user, true, nil
+		}
+		if wantUser {
+			s := string(u)
+			user = &s
+		}
+		return string(p), user, true, nil
+	}
+	return "", nil, true, ErrBadCredentials
+}
+
+func cutByte(b []byte, c byte) (before, after []byte, ok bool) {
+	for i, x := range b {
+		if x == c {
+			return b[:i], b[i+1:], true
+		}
+	}
+	return b, nil, false
+}
