@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,11 +118,15 @@ func (s *Store) newEntry(rec *accesstoken.Record) *entry {
 	return e
 }
 
+// internScopes returns the shared copy of sc. The key gives each scope's
+// length before it, so that no two lists have the same key (with a mere
+// separator, ["a b"] and ["a", "b"] would).
 func (s *Store) internScopes(sc []accesstoken.Scope) []accesstoken.Scope {
 	var b strings.Builder
 	for _, x := range sc {
+		b.WriteString(strconv.Itoa(len(x)))
+		b.WriteByte(':')
 		b.WriteString(string(x))
-		b.WriteByte(' ')
 	}
 	key := b.String()
 	if shared, ok := s.scopeSets[key]; ok {
@@ -278,9 +283,12 @@ func (s *Store) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, i
 		return false, nil
 	}
 	now := micros(at)
+	// Times are whole microseconds, so "at least interval older" is at
+	// least interval rounded up to a whole microsecond.
+	minGap := (interval + time.Microsecond - 1) / time.Microsecond
 	for {
 		last := e.lastUsed.Load()
-		if last != zeroTime && now-last < interval.Microseconds() {
+		if last != zeroTime && now-last < int64(minGap) {
 			return false, nil
 		}
 		if e.lastUsed.CompareAndSwap(last, now) {

@@ -49,6 +49,23 @@ func (s suite) testTimeRange(t *testing.T) {
 	checkStored(t, st, rec)
 }
 
+// testAnyState: ByDigest and ByID return records whatever their state:
+// expired, revoked, rotated. Deciding is the Manager's job.
+func (s suite) testAnyState(t *testing.T) {
+	st := s.store(t)
+	expired := newRecord("expired long ago", "alice", accesstoken.ProjectTarget("alpha"), time.Unix(9e8, 0).UTC())
+	expired.ExpiresAt = time.Unix(1e9, 0).UTC()
+	revoked := newRecord("revoked", "alice", accesstoken.ProjectTarget("alpha"), base)
+	revoked.RevokedAt, revoked.RevokedBy = base.Add(time.Hour), "admin"
+	rotated := newRecord("rotated and expired", "alice", accesstoken.RepositoryTarget("alpha", "r1"), time.Unix(9e8, 0).UTC())
+	rotated.ExpiresAt = time.Unix(1e9, 0).UTC()
+	rotated.RevokedAt, rotated.RevokedBy, rotated.ReplacedBy = time.Unix(9e8+60, 0).UTC(), "alice", revoked.ID
+	mustInsert(t, st, expired, revoked, rotated)
+	for _, want := range []*accesstoken.Record{expired, revoked, rotated} {
+		checkStored(t, st, want)
+	}
+}
+
 // testCallerOwnsRecords: a store neither keeps the Scopes slice it is given
 // nor shares the one it returns, with its own state or between records.
 func (s suite) testCallerOwnsRecords(t *testing.T) {

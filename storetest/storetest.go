@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 		{"Insert", []subtest{
 			{"RoundTrip", s.testRoundTrip},
 			{"TimeRange", s.testTimeRange},
+			{"AnyState", s.testAnyState},
 			{"CallerOwnsRecords", s.testCallerOwnsRecords},
 			{"DuplicateID", s.testDuplicateID},
 			{"DuplicateDigest", s.testDuplicateDigest},
