@@ -98,7 +98,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch op.Route {
 	case RouteInfoRefs, RouteUploadPack, RouteReceivePack:
 	default:
-		http.Error(w, "not found", http.StatusNotFound)
+		http.Error(w, "not served by git http-backend", http.StatusNotFound)
 		return
 	}
 	if op.Route == RouteInfoRefs && op.Service == "" {

@@ -2,6 +2,7 @@ package httpauth_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"errors"
 	"fmt"
@@ -348,3 +349,5 @@ type failingStore struct{ accesstoken.Store }
 func (failingStore) ByDigest(context.Context, accesstoken.Digest) (*accesstoken.Record, error) {
 	return nil, errors.New("database is down")
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -1,0 +1,314 @@
+package httpauth_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/httpauth"
+	"github.com/forgekit/accesstoken/memstore"
+)
+
+// unit is a middleware over memstore with a fixed resolver: no git needed.
+type unit struct {
+	m    *accesstoken.Manager
+	repo *httpauth.Repo
+	tok  string // alice, demo/hello, pull+push
+	seen *http.Request
+	body string
+}
+
+func newUnit(t *testing.T) *unit {
+	t.Helper()
+	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{
+		Owner: "alice", Target: accesstoken.RepositoryTarget("demo", "hello"),
+		Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unit{m: m, tok: iss.Secret.Reveal(),
+		repo: &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git"}}
+	return u
+}
+
+func (u *unit) resolver() httpauth.Resolver {
+	return httpauth.ResolverFunc(func(r *http.Request, p string) (*httpauth.Repo, error) {
+		if p == "demo/hello.git" {
+			return u.repo, nil
+		}
+		return nil, httpauth.ErrRepoNotFound
+	})
+}
+
+func (u *unit) handler(m *accesstoken.Manager, res httpauth.Resolver, opts ...httpauth.Option) http.Handler {
+	return httpauth.Middleware(m, res, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.seen = r
+		b, _ := io.ReadAll(r.Body)
+		u.body = string(b)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+}
+
+func (u *unit) do(h http.Handler, method, target, auth, body string, hdr ...string) *httptest.ResponseRecorder {
+	u.seen = nil
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Add(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestMiddlewareContextAndHeaders(t *testing.T) {
+	u := newUnit(t)
+	h := u.handler(u.m, u.resolver())
+	w := u.do(h, "POST", "/demo/hello.git/info/lfs/objects/batch", "Basic "+b64("me:"+u.tok), `{"operation":"upload"}`,
+		"Cookie", "session=1", "Proxy-Authorization", "Basic eDp5")
+	if w.Code != http.StatusTeapot {
+		t.Fatalf("status %d; want the next handler's 418\n%s", w.Code, w.Body)
+	}
+	acc, ok := httpauth.FromContext(u.seen.Context())
+	if !ok || acc.Token == nil || acc.Owner != "alice" || acc.Token.Owner != "alice" || acc.Repo != u.repo ||
+		acc.Operation.Scope != accesstoken.ScopePush || acc.Operation.Route != httpauth.RouteLFSBatch {
+		t.Fatalf("FromContext = %+v, %v", acc, ok)
+	}
+	for _, k := range []string{"Authorization", "Cookie", "Proxy-Authorization"} {
+		if v := u.seen.Header.Get(k); v != "" {
+			t.Errorf("next handler saw %s", k)
+		}
+	}
+	if u.body != `{"operation":"upload"}` {
+		t.Errorf("next handler read body %q; want the LFS batch body restored", u.body)
+	}
+	if _, ok := httpauth.FromContext(context.Background()); ok {
+		t.Error("FromContext of an empty context reported ok")
+	}
+	if _, ok := httpauth.FromContext(httpauth.NewContext(context.Background(), nil)); ok {
+		t.Error("FromContext of a nil Access reported ok")
+	}
+}
+
+func TestMiddlewareCredentialForms(t *testing.T) {
+	u := newUnit(t)
+	h := u.handler(u.m, u.resolver())
+	strict := u.handler(u.m, u.resolver(), httpauth.WithOwnerUsername())
+	target := "/demo/hello.git/info/refs?service=git-upload-pack"
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		auth   string
+		want   int
+		reason error
+	}{
+		{"basic, token as password", h, "Basic " + b64("anyone:" + u.tok), 418, nil},
+		{"basic, token as user name", h, "Basic " + b64(u.tok + ":"), 418, nil},
+		{"basic scheme in other case", h, "bAsIc " + b64("x:" + u.tok), 418, nil},
+		{"bearer", h, "Bearer " + u.tok, 418, nil},
+		{"bearer, trailing space", h, "Bearer " + u.tok + " ", 418, nil},
+		{"bearer, empty", h, "Bearer ", 401, httpauth.ErrBadCredentials},
+		{"bearer, two words", h, "Bearer " + u.tok + " x", 401, httpauth.ErrBadCredentials},
+		{"basic, bad base64", h, "Basic !!!", 401, httpauth.ErrBadCredentials},
+		{"basic, no colon", h, "Basic " + b64(u.tok), 401, httpauth.ErrBadCredentials},
+		{"basic, empty", h, "Basic " + b64(":"), 401, httpauth.ErrBadCredentials},
+		{"basic, huge", h, "Basic " + b64(strings.Repeat("x", 1000)+":"+u.tok), 401, httpauth.ErrBadCredentials},
+		{"digest", h, "Digest username=x", 401, httpauth.ErrBadCredentials},
+		{"token scheme", h, "token " + u.tok, 401, httpauth.ErrBadCredentials},
+		{"bare token", h, u.tok, 401, httpauth.ErrBadCredentials},
+		{"malformed token", h, "Bearer gat_x", 401, accesstoken.ErrMalformed},
+		{"unknown token", h, "Bearer " + otherFormatToken(t, u.m), 401, accesstoken.ErrUnknownToken},
+		{"owner user name required: owner", strict, "Basic " + b64("alice:" + u.tok), 418, nil},
+		{"owner user name required: other", strict, "Basic " + b64("bob:" + u.tok), 401, httpauth.ErrUsernameMismatch},
+		{"owner user name required: token as user name", strict, "Basic " + b64(u.tok + ":"), 401, httpauth.ErrUsernameMismatch},
+		{"owner user name required: bearer", strict, "Bearer " + u.tok, 418, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got error
+			hh := tc.h
+			if tc.reason != nil {
+				hh = u.handler(u.m, u.resolver(), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
+					got = err
+					httpauth.DefaultErrorFunc(w, r, err)
+				}))
+				if tc.h == strict {
+					hh = u.handler(u.m, u.resolver(), httpauth.WithOwnerUsername(), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
+						got = err
+						httpauth.DefaultErrorFunc(w, r, err)
+					}))
+				}
+			}
+			w := u.do(hh, "GET", target, tc.auth, "")
+			if w.Code != tc.want {
+				t.Fatalf("status %d; want %d\n%s", w.Code, tc.want, w.Body)
+			}
+			if tc.reason != nil && !errors.Is(got, tc.reason) {
+				t.Errorf("error %v; want %v", got, tc.reason)
+			}
+			if strings.Contains(w.Body.String(), u.tok) {
+				t.Error("reply contains the token")
+			}
+			if w.Code == 401 && w.Header().Get("WWW-Authenticate") == "" {
+				t.Error("401 without a challenge")
+			}
+		})
+	}
+}
+
+// otherFormatToken returns a well-formed token of m's format that m never
+// issued.
+func otherFormatToken(t *testing.T, m *accesstoken.Manager) string {
+	s, err := m.Format().Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Reveal()
+}
+
+func TestMiddlewareFailsClosed(t *testing.T) {
+	u := newUnit(t)
+	broken, err := accesstoken.New(failingStore{memstore.New()}, accesstoken.InsecureAllowAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	authzDown, err := accesstoken.New(memstore.New(), accesstoken.AuthorizerFuncs{
+		Access: func(context.Context, string, accesstoken.Resource, accesstoken.Scope) (bool, error) {
+			return false, errors.New("permission service down")
+		},
+		Manage: func(context.Context, string, accesstoken.Target) (bool, error) { return true, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := authzDown.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+		Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolverDown := httpauth.ResolverFunc(func(*http.Request, string) (*httpauth.Repo, error) {
+		return nil, errors.New("database down")
+	})
+	badDir := httpauth.ResolverFunc(func(*http.Request, string) (*httpauth.Repo, error) {
+		return &httpauth.Repo{Resource: u.repo.Resource, Dir: "../etc"}, nil
+	})
+	nilRepo := httpauth.ResolverFunc(func(*http.Request, string) (*httpauth.Repo, error) { return nil, nil })
+	target := "/demo/hello.git/info/refs?service=git-upload-pack"
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		auth string
+		want int
+	}{
+		{"store down", u.handler(broken, u.resolver()), "Bearer " + u.tok, 503},
+		{"authorizer down", u.handler(authzDown, u.resolver()), "Bearer " + iss.Secret.Reveal(), 503},
+		{"resolver down", u.handler(u.m, resolverDown), "Bearer " + u.tok, 503},
+		{"resolver down, anonymous", u.handler(u.m, resolverDown), "", 503},
+		{"resolver returns an unsafe Dir", u.handler(u.m, badDir), "Bearer " + u.tok, 500},
+		{"resolver returns nil", u.handler(u.m, nilRepo), "Bearer " + u.tok, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := u.do(tc.h, "GET", target, tc.auth, "")
+			if w.Code != tc.want {
+				t.Fatalf("status %d; want %d\n%s", w.Code, tc.want, w.Body)
+			}
+			if tc.name == "store down" {
+				// A missing repository too: the token could not be checked.
+				if w := u.do(tc.h, "GET", "/demo/nope.git/info/refs?service=git-upload-pack", tc.auth, ""); w.Code != 503 {
+					t.Errorf("missing repository: status %d; want 503", w.Code)
+				}
+			}
+			if u.seen != nil {
+				t.Fatal("the next handler was called")
+			}
+			if tc.want == 503 && w.Header().Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+		})
+	}
+}
+
+func TestMiddlewareErrorFunc(t *testing.T) {
+	u := newUnit(t)
+	var got error
+	h := u.handler(u.m, u.resolver(), httpauth.WithRealm(`My "Forge"`), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		w.WriteHeader(httpauth.StatusCode(err))
+		_, _ = io.WriteString(w, "custom")
+	}))
+	w := u.do(h, "GET", "/demo/hello.git/info/refs?service=git-upload-pack", "", "")
+	if w.Code != 401 || w.Body.String() != "custom" || !errors.Is(got, httpauth.ErrNoCredentials) {
+		t.Fatalf("got %d %q %v", w.Code, w.Body, got)
+	}
+	if c := w.Header().Get("WWW-Authenticate"); c != `Basic realm="My Forge", charset="UTF-8"` {
+		t.Errorf("challenge %q", c)
+	}
+	var e *httpauth.Error
+	if !errors.As(got, &e) || e.Status != 401 || e.Message == "" {
+		t.Errorf("error %#v; want an *Error with status 401", got)
+	}
+	if httpauth.StatusCode(errors.New("x")) != 500 {
+		t.Error("StatusCode of a plain error is not 500")
+	}
+}
+
+func TestMiddlewareVisibility(t *testing.T) {
+	u := newUnit(t)
+	other := &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "secret"}, Dir: "demo/secret.git"}
+	public := &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "pub"}, Dir: "demo/pub.git", Public: true}
+	res := httpauth.ResolverFunc(func(r *http.Request, p string) (*httpauth.Repo, error) {
+		switch p {
+		case "demo/hello.git":
+			return u.repo, nil
+		case "demo/secret.git":
+			return other, nil
+		case "demo/pub.git":
+			return public, nil
+		}
+		return nil, httpauth.ErrRepoNotFound
+	})
+	pullOnly, err := u.m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+		Target: accesstoken.RepositoryTarget("demo", "hello"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := u.handler(u.m, res)
+	for _, tc := range []struct {
+		name, target, auth string
+		want               int
+	}{
+		{"private, token for another repository", "/demo/secret.git/info/refs?service=git-upload-pack", "Bearer " + u.tok, 404},
+		{"missing repository", "/demo/nope.git/info/refs?service=git-upload-pack", "Bearer " + u.tok, 404},
+		{"private, covered, missing scope", "/demo/hello.git/info/refs?service=git-receive-pack", "Bearer " + pullOnly.Secret.Reveal(), 403},
+		{"public, token for another repository", "/demo/pub.git/info/refs?service=git-receive-pack", "Bearer " + u.tok, 403},
+		{"public, anonymous pull", "/demo/pub.git/info/refs?service=git-upload-pack", "", 418},
+		{"public, anonymous push", "/demo/pub.git/info/refs?service=git-receive-pack", "", 401},
+		{"public, token for another repository, pull", "/demo/pub.git/info/refs?service=git-upload-pack", "Bearer " + u.tok, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := u.do(h, "GET", tc.target, tc.auth, "")
+			if w.Code != tc.want {
+				t.Fatalf("status %d; want %d\n%s", w.Code, tc.want, w.Body)
+			}
+			if w.Code == 404 && w.Body.String() != "repository not found\n" {
+				t.Errorf("404 body %q differs from a missing repository's", w.Body)
+			}
+		})
+	}
+	// An anonymous pull carries no token and no owner.
+	u.do(h, "GET", "/demo/pub.git/info/refs?service=git-upload-pack", "", "")
+	if acc, ok := httpauth.FromContext(u.seen.Context()); !ok || acc.Token != nil || acc.Owner != "" {
+		t.Errorf("anonymous access = %+v", acc)
+	}
+}
