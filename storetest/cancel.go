@@ -55,7 +55,7 @@ func (s suite) testCancelledByDigest(t *testing.T) {
 		d    accesstoken.Digest
 	}{
 		{"ByDigest(existing digest)", rec.Digest},
-		{"ByDigest(unknown digest)", newRecord("", "", accesstoken.Target{}, base).Digest},
+		{"ByDigest(unknown digest)", randomDigest()},
 	} {
 		got, err := st.ByDigest(cancelled(t), c.d)
 		checkCancelledErr(t, c.name, err)

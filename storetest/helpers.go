@@ -67,8 +67,6 @@ var elsewhere = time.FixedZone("UTC-7", -7*3600)
 // Its description is name, which the tests use to report which record is
 // wrong.
 func newRecord(name, owner string, target accesstoken.Target, created time.Time) *accesstoken.Record {
-	var d accesstoken.Digest
-	_, _ = rand.Read(d[:]) // crypto/rand.Read never fails
 	return &accesstoken.Record{
 		Token: accesstoken.Token{
 			ID:          uuid.New(),
@@ -78,8 +76,15 @@ func newRecord(name, owner string, target accesstoken.Target, created time.Time)
 			Scopes:      []accesstoken.Scope{accesstoken.ScopePull},
 			CreatedAt:   created,
 		},
-		Digest: d,
+		Digest: randomDigest(),
 	}
+}
+
+// randomDigest returns a digest that no other record has.
+func randomDigest() accesstoken.Digest {
+	var d accesstoken.Digest
+	_, _ = rand.Read(d[:]) // crypto/rand.Read never fails
+	return d
 }
 
 // clone returns a deep copy of rec, so that a store cannot change what a
@@ -122,11 +127,15 @@ func checkRecord(t *testing.T, what string, got, want *accesstoken.Record) {
 	if got == nil {
 		t.Fatalf("%s: got a nil record; want %q", what, want.Description)
 	}
+	label := fmt.Sprintf("%q", want.Description)
+	if want.Description == "" {
+		label = "with an empty description, ID " + want.ID.String()
+	}
 	ok := true
 	errorf := func(format string, args ...any) {
 		t.Helper()
 		ok = false
-		t.Errorf("%s: record %q: "+format, append([]any{what, want.Description}, args...)...)
+		t.Errorf("%s: record %s: "+format, append([]any{what, label}, args...)...)
 	}
 	if got.ID != want.ID {
 		errorf("ID: got %v; want %v", got.ID, want.ID)
