@@ -114,9 +114,9 @@ func TestMiddlewareCredentialForms(t *testing.T) {
 		want   int
 		reason error
 	}{
-		{"basic, token as password", h, "Basic " + b64("anyone:" + u.tok), 418, nil},
-		{"basic, token as user name", h, "Basic " + b64(u.tok + ":"), 418, nil},
-		{"basic scheme in other case", h, "bAsIc " + b64("x:" + u.tok), 418, nil},
+		{"basic, token as password", h, "Basic " + b64("anyone:"+u.tok), 418, nil},
+		{"basic, token as user name", h, "Basic " + b64(u.tok+":"), 418, nil},
+		{"basic scheme in other case", h, "bAsIc " + b64("x:"+u.tok), 418, nil},
 		{"bearer", h, "Bearer " + u.tok, 418, nil},
 		{"bearer, trailing space", h, "Bearer " + u.tok + " ", 418, nil},
 		{"bearer, empty", h, "Bearer ", 401, httpauth.ErrBadCredentials},
@@ -130,9 +130,9 @@ func TestMiddlewareCredentialForms(t *testing.T) {
 		{"bare token", h, u.tok, 401, httpauth.ErrBadCredentials},
 		{"malformed token", h, "Bearer gat_x", 401, accesstoken.ErrMalformed},
 		{"unknown token", h, "Bearer " + otherFormatToken(t, u.m), 401, accesstoken.ErrUnknownToken},
-		{"owner user name required: owner", strict, "Basic " + b64("alice:" + u.tok), 418, nil},
-		{"owner user name required: other", strict, "Basic " + b64("bob:" + u.tok), 401, httpauth.ErrUsernameMismatch},
-		{"owner user name required: token as user name", strict, "Basic " + b64(u.tok + ":"), 401, httpauth.ErrUsernameMismatch},
+		{"owner user name required: owner", strict, "Basic " + b64("alice:"+u.tok), 418, nil},
+		{"owner user name required: other", strict, "Basic " + b64("bob:"+u.tok), 401, httpauth.ErrUsernameMismatch},
+		{"owner user name required: token as user name", strict, "Basic " + b64(u.tok+":"), 401, httpauth.ErrUsernameMismatch},
 		{"owner user name required: bearer", strict, "Bearer " + u.tok, 418, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
