@@ -4,6 +4,20 @@
 # the gofmt check, go vet and the race-enabled tests of every package.
 #
 # Extra arguments go to `go test` (for example -run or -v).
+#
+# The tests of package sqlstore use a real PostgreSQL: this script starts a
+# throwaway PostgreSQL 15 cluster (initdb and pg_ctl as an unprivileged user,
+# data in a temporary directory, listening on 127.0.0.1 and a unix socket),
+# exports its URL as ACCESSTOKEN_TEST_POSTGRES, and stops it and removes the
+# directory on exit, whatever happens. Without it the PostgreSQL tests skip,
+# except under CI=true, where they fail.
+#
+#	scripts/test.sh --with-postgres CMD [ARG...]
+#
+# only starts the cluster and runs CMD with ACCESSTOKEN_TEST_POSTGRES set,
+# for example the benchmarks:
+#
+#	scripts/test.sh --with-postgres go test -run '^$' -bench Verify ./sqlstore/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +42,95 @@ need_pkg() { # command package
 	return 0
 }
 
+# PostgreSQL server binaries: on PATH, or where Debian's postgresql-15
+# package puts them (not on PATH).
+pg_bindir() {
+	if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+		dirname "$(command -v pg_ctl)"
+		return 0
+	fi
+	local d
+	for d in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+		if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+			echo "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+PG_TMP=""
+PG_BIN=""
+PG_AS=()
+
+stop_postgres() {
+	if [ -n "$PG_TMP" ]; then
+		if [ -f "$PG_TMP/data/postmaster.pid" ]; then
+			"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate -w stop >/dev/null 2>&1 || true
+		fi
+		rm -rf "$PG_TMP"
+		PG_TMP=""
+	fi
+}
+
+# start_postgres starts the cluster and exports ACCESSTOKEN_TEST_POSTGRES, or
+# reports why it cannot (failing the run under CI=true).
+start_postgres() {
+	if ! PG_BIN=$(pg_bindir); then
+		need_pkg initdb postgresql-15 || true
+		if ! PG_BIN=$(pg_bindir); then
+			log "PostgreSQL server binaries not found: PostgreSQL tests will skip"
+			[ "${CI:-}" = true ] && exit 1
+			return 0
+		fi
+	fi
+	PG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/accesstoken-pg.XXXXXX")
+	trap stop_postgres EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	# initdb and postgres refuse to run as root: run them as the
+	# unprivileged postgres user.
+	if [ "$(id -u)" = 0 ]; then
+		if ! id postgres >/dev/null 2>&1; then
+			useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin postgres
+		fi
+		chown postgres: "$PG_TMP"
+		PG_AS=(runuser -u postgres --)
+	else
+		PG_AS=(env)
+	fi
+	chmod 700 "$PG_TMP"
+	log "starting PostgreSQL ($("$PG_BIN/postgres" --version)) in a temporary cluster"
+	"${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres --auth=trust \
+		--no-sync --encoding=UTF8 --locale=C >"$PG_TMP/initdb.log" 2>&1 ||
+		{ cat "$PG_TMP/initdb.log" >&2; log "initdb failed"; exit 1; }
+	local port tries=0
+	while :; do
+		port=$((20000 + RANDOM % 20000))
+		if "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 30 \
+			-o "-c listen_addresses=127.0.0.1 -p $port -k $PG_TMP -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" \
+			start >/dev/null 2>&1; then
+			break
+		fi
+		tries=$((tries + 1))
+		if [ "$tries" -ge 5 ]; then
+			cat "$PG_TMP/server.log" >&2 || true
+			log "could not start PostgreSQL"
+			exit 1
+		fi
+	done
+	export ACCESSTOKEN_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	log "PostgreSQL listening on 127.0.0.1:$port and in $PG_TMP"
+}
+
+if [ "${1:-}" = --with-postgres ]; then
+	shift
+	start_postgres
+	status=0
+	"$@" || status=$?
+	exit "$status"
+fi
+
 need_pkg git git
 
 log "gofmt"
@@ -38,6 +141,8 @@ fi
 
 log "go vet"
 go vet ./...
+
+start_postgres
 
 log "go test -race"
 go test -race -count=1 "$@" ./...

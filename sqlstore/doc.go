@@ -1,0 +1,126 @@
+// Package sqlstore is an [accesstoken.Store] in a SQL database through
+// database/sql: SQLite, the embedded default for a forge on one machine, and
+// PostgreSQL, for a forge of many instances. It takes a *sql.DB and a
+// [Dialect] and imports no driver; the tests use modernc.org/sqlite (pure
+// Go, driver name "sqlite") and github.com/jackc/pgx/v5/stdlib (driver name
+// "pgx").
+//
+//	db, err := sql.Open("sqlite", "file:tokens.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+//	...
+//	store, err := sqlstore.New(db, sqlstore.SQLite)
+//	...
+//	if err := store.Migrate(ctx); err != nil { ... }
+//	m, err := accesstoken.New(store, forgePermissions)
+//
+// # Schema
+//
+// [Store.Migrate] creates one table, access_tokens by default ([WithTable]
+// names another, optionally in a schema of its own, so that a forge can keep
+// it in its own database), and a table of applied migrations beside it,
+// access_tokens_migrations (version, name, applied_at). The migrations are
+// embedded and versioned; Migrate applies the missing ones in one
+// transaction and may be called by several instances at once. On
+// PostgreSQL the table is:
+//
+//	CREATE TABLE access_tokens (
+//	    id           uuid        PRIMARY KEY,
+//	    digest       bytea       NOT NULL CHECK (octet_length(digest) = 32),
+//	    owner        text        NOT NULL,
+//	    description  text        NOT NULL DEFAULT '',
+//	    target_kind  text        NOT NULL,  -- 'project' or 'repository'
+//	    project      text        NOT NULL DEFAULT '',
+//	    repository   text        NOT NULL DEFAULT '',  -- '' for a project token
+//	    scopes       text        NOT NULL,  -- space-separated, in order
+//	    created_at   timestamptz NOT NULL,
+//	    expires_at   timestamptz,           -- NULL: never
+//	    last_used_at timestamptz,           -- NULL: never used
+//	    revoked_at   timestamptz,           -- NULL: not revoked
+//	    revoked_by   text        NOT NULL DEFAULT '',
+//	    replaced_by  uuid,                  -- NULL unless rotated
+//	    CONSTRAINT access_tokens_target_kind CHECK (
+//	        (target_kind = 'project' AND project <> '' AND repository = '') OR
+//	        (target_kind = 'repository' AND repository <> ''))
+//	);
+//	CREATE UNIQUE INDEX access_tokens_digest ON access_tokens (digest);
+//	CREATE INDEX access_tokens_target ON access_tokens (project, repository, created_at, id);
+//	CREATE INDEX access_tokens_owner ON access_tokens (owner, created_at, id);
+//
+// The CHECK makes every row exactly one kind of target: a project token
+// names a project and no repository, a repository token names a repository
+// (and its project, which may be empty for a repository outside any
+// project). The digest is the SHA-256 (or, with a pepper, HMAC-SHA256) of
+// the secret; the secret itself is never stored. The unique index on it is
+// what a verification looks up; the other two serve the lists by target
+// (and DeleteTarget) and by owner, already in the order they are returned.
+//
+// On SQLite the columns are the same with SQLite types: id and replaced_by
+// are 16-byte BLOBs, digest a 32-byte BLOB, and every time an INTEGER
+// number of microseconds since the Unix epoch, UTC. Integers compare and
+// index as times do, round-trip exactly at the microsecond precision
+// [accesstoken.Manager] keeps, and cost no parsing. A zero time is NULL in
+// both dialects; times are returned in UTC.
+//
+// Scopes are stored as one text column, the names separated by single
+// spaces in the order given, so they round-trip in order. Scope names
+// cannot contain white space ([accesstoken.ValidScopeName]); Insert refuses
+// a scope that does.
+//
+// # Verification cost
+//
+// A verification is one SELECT by digest over the unique index
+// ([Store.ByDigest]), so its cost does not grow with the number of tokens.
+// At most once per token and interval ([accesstoken.WithLastUsedInterval],
+// 10 minutes by default) it is followed by one conditional UPDATE that
+// records the last use:
+//
+//	UPDATE access_tokens SET last_used_at = $1
+//	WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $1 - interval)
+//
+// The condition is checked by the database, so any number of forge
+// instances write at most once per token and interval between them. The
+// write never holds a verification up: on PostgreSQL it locks the row with
+// FOR UPDATE SKIP LOCKED and skips a row another transaction holds; on
+// SQLite it waits at most [DefaultTouchWait] ([WithTouchWait]) for a busy
+// database and then skips the write. A skipped write is not an error, and
+// a failed one does not fail the verification.
+//
+// # Many forge instances
+//
+// This is how the library scales past one machine: run as many forge
+// instances as needed, each with its own *sql.DB pool and Store, against one
+// PostgreSQL database. Nothing is cached in a Store: a token issued through
+// one instance verifies through every other at once, and a token revoked
+// through one is refused by all of them on the very next verification.
+// Insert is one statement; Rotate is one transaction whose conditional
+// UPDATE of the old token makes two concurrent rotations, on any instances,
+// produce one new token. The test TestManyInstances shows it.
+//
+// # SQLite settings
+//
+// Use WAL (readers never wait for the writer), a busy timeout (a writer
+// waits for another instead of failing at once) and, with
+// modernc.org/sqlite, immediate transactions (a transaction takes the write
+// lock when it begins, so it cannot fail to upgrade a read lock later):
+//
+//	file:tokens.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate
+//
+// (github.com/mattn/go-sqlite3 spells these _busy_timeout=5000&_journal_mode=WAL&_txlock=immediate.)
+// SQLite has one writer at a time; a pool of several connections still
+// serves concurrent verifications in parallel. Each connection to
+// ":memory:" has a database of its own: for an in-memory database call
+// db.SetMaxOpenConns(1).
+//
+// # Errors
+//
+// A missing record is [accesstoken.ErrNotFound] and a unique violation (of
+// the ID or the digest) is [accesstoken.ErrDuplicate]; every other error,
+// including a cancelled context, a closed *sql.DB and a lost connection, is
+// a system error, which [accesstoken.Manager] reports as
+// [accesstoken.ErrStoreFailure] and never treats as valid. Unique
+// violations are recognised without importing a driver: an error with a
+// method SQLState() string returning "23505" (pgx, lib/pq), an error with a
+// method Code() int returning SQLite's extended code 2067 or 1555
+// (modernc.org/sqlite), or a message containing "UNIQUE constraint failed"
+// (github.com/mattn/go-sqlite3). Every method honours its context's
+// cancellation; the error then matches the context's error.
+package sqlstore

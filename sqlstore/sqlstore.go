@@ -1,0 +1,644 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/google/uuid"
+)
+
+// Dialect is the SQL dialect of the database behind a [Store].
+type Dialect string
+
+// The supported dialects.
+const (
+	// SQLite is SQLite 3.35 or later (RETURNING), as modernc.org/sqlite
+	// or github.com/mattn/go-sqlite3 provide it.
+	SQLite Dialect = "sqlite"
+	// PostgreSQL is PostgreSQL 12 or later, as github.com/jackc/pgx/v5/stdlib
+	// or github.com/lib/pq provide it.
+	PostgreSQL Dialect = "postgres"
+)
+
+func (d Dialect) dir() string { return string(d) }
+
+// DefaultTable is the table name used unless [WithTable] sets another.
+const DefaultTable = "access_tokens"
+
+// DefaultTouchWait is how long [Store.TouchLastUsed] waits for a busy SQLite
+// database before it gives up the write, unless [WithTouchWait] sets
+// another duration.
+const DefaultTouchWait = 100 * time.Millisecond
+
+// Store is an [accesstoken.Store] in a SQL database. Build one with [New]
+// and create its table with [Store.Migrate]. It is safe for concurrent use,
+// and any number of Stores, in any number of processes, may share one
+// database: every method is one statement or one transaction.
+type Store struct {
+	db        *sql.DB
+	dialect   Dialect
+	table     string // as written in FROM: "name" or "schema.name"
+	tableRef  string // the table in CREATE INDEX ... ON: unqualified on SQLite
+	schema    string // "" unless the table name is qualified
+	name      string // the table name without the schema
+	touchWait time.Duration
+
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt
+
+	qByDigest, qByID, qInsert, qRevoke, qRotateRevoke, qState, qTouch string
+}
+
+// Option configures a [Store].
+type Option func(*Store) error
+
+var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
+
+// WithTable sets the table name; the default is [DefaultTable]. The
+// migrations table is the same name with "_migrations" appended, and the
+// indexes and constraints are named after it too. The name may be
+// qualified with a schema ("forge.access_tokens"): a PostgreSQL schema, or
+// on SQLite the name of an ATTACHed database. Names are lower-case letters,
+// digits and underscores, and are not quoted.
+func WithTable(name string) Option {
+	return func(s *Store) error {
+		schema, table, qualified := strings.Cut(name, ".")
+		if !qualified {
+			schema, table = "", name
+		}
+		if !identRE.MatchString(table) || (qualified && !identRE.MatchString(schema)) {
+			return fmt.Errorf("sqlstore: invalid table name %q: want [schema.]name, each lower-case letters, digits and underscores", name)
+		}
+		s.schema, s.name = schema, table
+		return nil
+	}
+}
+
+// WithTouchWait sets how long [Store.TouchLastUsed] waits on SQLite for a
+// database that another connection is writing to, before it skips the
+// last-used write and reports false; the default is [DefaultTouchWait]. A
+// verification never waits longer than this for its last-used write. (On
+// PostgreSQL the write skips a locked row at once and this does not
+// apply.) It relies on the driver giving up the busy wait when the
+// context is done, as modernc.org/sqlite does.
+func WithTouchWait(d time.Duration) Option {
+	return func(s *Store) error {
+		if d <= 0 {
+			return errors.New("sqlstore: touch wait must be positive")
+		}
+		s.touchWait = d
+		return nil
+	}
+}
+
+// New returns a Store over db in the given dialect. It does not touch the
+// database; call [Store.Migrate] before using the Store. The Store does not
+// own db: [Store.Close] closes its prepared statements, not db.
+func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: nil *sql.DB")
+	}
+	if dialect != SQLite && dialect != PostgreSQL {
+		return nil, fmt.Errorf("sqlstore: unknown dialect %q", dialect)
+	}
+	s := &Store{db: db, dialect: dialect, name: DefaultTable, touchWait: DefaultTouchWait, stmts: map[string]*sql.Stmt{}}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	s.table, s.tableRef = s.name, s.name
+	if s.schema != "" {
+		s.table = s.schema + "." + s.name
+		if dialect == PostgreSQL {
+			s.tableRef = s.table
+		}
+	}
+	s.buildQueries()
+	return s, nil
+}
+
+var _ accesstoken.Store = (*Store)(nil)
+
+// indexName returns the name of an index in CREATE INDEX: on SQLite it
+// carries the schema, on PostgreSQL the index goes to the table's schema.
+func (s *Store) indexName(n string) string {
+	if s.dialect == SQLite && s.schema != "" {
+		return s.schema + "." + s.name + "_" + n
+	}
+	return s.name + "_" + n
+}
+
+const columns = "id, digest, owner, description, project, repository, scopes, created_at, expires_at, last_used_at, revoked_at, revoked_by, replaced_by"
+
+func (s *Store) buildQueries() {
+	t := s.table
+	s.qByDigest = s.rebind("SELECT " + columns + " FROM " + t + " WHERE digest = ?")
+	s.qByID = s.rebind("SELECT " + columns + " FROM " + t + " WHERE id = ?")
+	s.qInsert = s.rebind("INSERT INTO " + t + " (" + columns + ", target_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	s.qRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL RETURNING " + columns)
+	s.qRotateRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ?, replaced_by = ? WHERE id = ? AND revoked_at IS NULL")
+	s.qState = s.rebind("SELECT revoked_at IS NOT NULL FROM " + t + " WHERE id = ?")
+	if s.dialect == PostgreSQL {
+		// The subquery locks the row only if no one else holds it
+		// (SKIP LOCKED), so a touch never waits; the condition is checked
+		// again on the row's latest version once it is locked, so
+		// concurrent touches from any number of instances write once.
+		s.qTouch = "UPDATE " + t + " SET last_used_at = $1 WHERE id = (SELECT id FROM " + t +
+			" WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3) FOR UPDATE SKIP LOCKED)" +
+			" AND (last_used_at IS NULL OR last_used_at <= $3)"
+	} else {
+		// SQLite has one writer at a time: the statement is atomic.
+		s.qTouch = "UPDATE " + t + " SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)"
+	}
+}
+
+// rebind turns ? placeholders into $1, $2, ... for PostgreSQL. The queries
+// of this package have no ? inside string literals.
+func (s *Store) rebind(q string) string {
+	if s.dialect != PostgreSQL {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// stmt returns q prepared on the pool. Statements are prepared on first use
+// and kept until [Store.Close]; a failed preparation is retried next time.
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.mu.RLock()
+	st := s.stmts[q]
+	s.mu.RUnlock()
+	if st != nil {
+		return st, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st = s.stmts[q]; st != nil {
+		return st, nil
+	}
+	if s.stmts == nil {
+		return nil, errors.New("sqlstore: store is closed")
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[q] = st
+	return st, nil
+}
+
+// Close releases the prepared statements. It does not close the *sql.DB.
+// The Store must not be used afterwards.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	s.stmts = nil
+	return errors.Join(errs...)
+}
+
+// DB returns the database the Store uses.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Table returns the table name, qualified if [WithTable] gave a schema.
+func (s *Store) Table() string { return s.table }
+
+// Dialect returns the Store's dialect.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// fail wraps a system error with the operation and, when ctx is done, the
+// context's error, so that errors.Is(err, context.Canceled) holds however
+// the driver reported the interruption.
+func fail(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("sqlstore: %s: %w (%w)", op, cerr, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// Parameter conversions.
+
+func (s *Store) idArg(id uuid.UUID) any {
+	if s.dialect == SQLite {
+		return id[:]
+	}
+	return id.String()
+}
+
+func (s *Store) nullIDArg(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return s.idArg(id)
+}
+
+func (s *Store) timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	if s.dialect == SQLite {
+		return t.UnixMicro()
+	}
+	return t.UTC()
+}
+
+// scopesArg joins the scopes with spaces, in order. Scope names never
+// contain white space ([accesstoken.ValidScopeName]); a scope that does
+// could not be split again and is refused.
+func scopesArg(sc []accesstoken.Scope) (string, error) {
+	var b strings.Builder
+	for i, x := range sc {
+		if x == "" || strings.ContainsAny(string(x), " \t\r\n") {
+			return "", fmt.Errorf("sqlstore: scope %q cannot be stored: empty or contains white space", x)
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(string(x))
+	}
+	return b.String(), nil
+}
+
+// Column scanners, the same for both dialects: SQLite gives integers and
+// blobs, PostgreSQL times and strings.
+
+type idCol struct {
+	id    *uuid.UUID
+	null  bool // NULL allowed (uuid.Nil)
+	label string
+}
+
+func (c idCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		if c.null {
+			*c.id = uuid.Nil
+			return nil
+		}
+	case []byte:
+		if len(v) == 16 {
+			copy(c.id[:], v)
+			return nil
+		}
+		return c.id.Scan(v)
+	case string:
+		return c.id.Scan(v)
+	}
+	return fmt.Errorf("sqlstore: cannot scan %T into %s", src, c.label)
+}
+
+type digestCol struct{ d *accesstoken.Digest }
+
+func (c digestCol) Scan(src any) error {
+	v, ok := src.([]byte)
+	if !ok || len(v) != len(c.d) {
+		return fmt.Errorf("sqlstore: stored digest is %T of length %d, want 32 bytes", src, len(v))
+	}
+	copy(c.d[:], v)
+	return nil
+}
+
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case int64:
+		*c.t = time.UnixMicro(v).UTC()
+	case time.Time:
+		*c.t = v.UTC()
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+type scopesCol struct{ sc *[]accesstoken.Scope }
+
+func (c scopesCol) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into scopes", src)
+	}
+	if s == "" {
+		*c.sc = []accesstoken.Scope{}
+		return nil
+	}
+	out := make([]accesstoken.Scope, 0, strings.Count(s, " ")+1)
+	for x := range strings.SplitSeq(s, " ") {
+		out = append(out, accesstoken.Scope(x))
+	}
+	*c.sc = out
+	return nil
+}
+
+type row interface{ Scan(dest ...any) error }
+
+func scanRecord(r row) (*accesstoken.Record, error) {
+	rec := new(accesstoken.Record)
+	err := r.Scan(
+		idCol{id: &rec.ID, label: "id"},
+		digestCol{&rec.Digest},
+		&rec.Owner,
+		&rec.Description,
+		&rec.Target.Project,
+		&rec.Target.Repository,
+		scopesCol{&rec.Scopes},
+		timeCol{&rec.CreatedAt},
+		timeCol{&rec.ExpiresAt},
+		timeCol{&rec.LastUsedAt},
+		timeCol{&rec.RevokedAt},
+		&rec.RevokedBy,
+		idCol{id: &rec.ReplacedBy, null: true, label: "replaced_by"},
+	)
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (s *Store) insertArgs(rec *accesstoken.Record) ([]any, error) {
+	scopes, err := scopesArg(rec.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	kind := "repository"
+	if rec.Target.IsProject() {
+		kind = "project"
+	}
+	return []any{
+		s.idArg(rec.ID), rec.Digest[:], rec.Owner, rec.Description,
+		rec.Target.Project, rec.Target.Repository, scopes,
+		s.timeArg(rec.CreatedAt), s.timeArg(rec.ExpiresAt), s.timeArg(rec.LastUsedAt), s.timeArg(rec.RevokedAt),
+		rec.RevokedBy, s.nullIDArg(rec.ReplacedBy), kind,
+	}, nil
+}
+
+// Insert implements [accesstoken.Store]. It is one INSERT statement; a
+// unique violation (of the ID or the digest) is [accesstoken.ErrDuplicate].
+func (s *Store) Insert(ctx context.Context, rec *accesstoken.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, "insert", err)
+	}
+	args, err := s.insertArgs(rec)
+	if err != nil {
+		return err
+	}
+	st, err := s.stmt(ctx, s.qInsert)
+	if err != nil {
+		return fail(ctx, "insert", err)
+	}
+	if _, err := st.ExecContext(ctx, args...); err != nil {
+		if s.isUniqueViolation(err) {
+			return fmt.Errorf("%w: sqlstore: %w", accesstoken.ErrDuplicate, err)
+		}
+		return fail(ctx, "insert", err)
+	}
+	return nil
+}
+
+// ByDigest implements [accesstoken.Store]: one SELECT over the unique
+// digest index.
+func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (*accesstoken.Record, error) {
+	return s.queryOne(ctx, "by digest", s.qByDigest, d[:])
+}
+
+// ByID implements [accesstoken.Store].
+func (s *Store) ByID(ctx context.Context, id uuid.UUID) (*accesstoken.Record, error) {
+	return s.queryOne(ctx, "by id", s.qByID, s.idArg(id))
+}
+
+func (s *Store) queryOne(ctx context.Context, op, q string, arg any) (*accesstoken.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fail(ctx, op, err)
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, fail(ctx, op, err)
+	}
+	rec, err := scanRecord(st.QueryRowContext(ctx, arg))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, accesstoken.ErrNotFound
+	case err != nil:
+		return nil, fail(ctx, op, err)
+	}
+	return rec, nil
+}
+
+// List implements [accesstoken.Store]. It uses the (project, repository,
+// created_at, id) index for a target and the (owner, created_at, id) index
+// for an owner.
+func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fail(ctx, "list", err)
+	}
+	var b strings.Builder
+	var args []any
+	b.WriteString("SELECT " + columns + " FROM " + s.table + " WHERE ")
+	switch {
+	case q.Target != nil:
+		b.WriteString("project = ? AND ")
+		args = append(args, q.Target.Project, q.Target.Repository)
+		if q.Covering && q.Target.Project != "" && q.Target.Repository != "" {
+			b.WriteString("repository IN (?, '')")
+		} else {
+			b.WriteString("repository = ?")
+		}
+	case q.Owner != "":
+		b.WriteString("owner = ?")
+		args = append(args, q.Owner)
+	default:
+		return []*accesstoken.Record{}, nil
+	}
+	if !q.Active.IsZero() {
+		b.WriteString(" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
+		args = append(args, s.timeArg(q.Active))
+	}
+	b.WriteString(" ORDER BY created_at, id")
+	st, err := s.stmt(ctx, s.rebind(b.String()))
+	if err != nil {
+		return nil, fail(ctx, "list", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fail(ctx, "list", err)
+	}
+	defer rows.Close()
+	out := []*accesstoken.Record{}
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return nil, fail(ctx, "list", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(ctx, "list", err)
+	}
+	return out, nil
+}
+
+// Revoke implements [accesstoken.Store]: one conditional UPDATE ...
+// RETURNING, then, if it changed nothing, a SELECT of the record as it is.
+func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (*accesstoken.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fail(ctx, "revoke", err)
+	}
+	st, err := s.stmt(ctx, s.qRevoke)
+	if err != nil {
+		return nil, fail(ctx, "revoke", err)
+	}
+	rec, err := scanRecord(st.QueryRowContext(ctx, s.timeArg(at), by, s.idArg(id)))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// Already revoked, or missing.
+		return s.ByID(ctx, id)
+	case err != nil:
+		return nil, fail(ctx, "revoke", err)
+	}
+	return rec, nil
+}
+
+// Rotate implements [accesstoken.Store] in one transaction: a conditional
+// UPDATE of the old record (so of two concurrent rotations one updates and
+// the other finds it revoked) and the INSERT of the new one.
+func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next *accesstoken.Record) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, "rotate", err)
+	}
+	args, err := s.insertArgs(next)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(ctx, "rotate", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	res, err := tx.ExecContext(ctx, s.qRotateRevoke, s.timeArg(at), by, s.idArg(next.ID), s.idArg(oldID))
+	if err != nil {
+		return fail(ctx, "rotate", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fail(ctx, "rotate", err)
+	}
+	if n == 0 {
+		var revoked bool
+		switch err := tx.QueryRowContext(ctx, s.qState, s.idArg(oldID)).Scan(&revoked); {
+		case errors.Is(err, sql.ErrNoRows):
+			return accesstoken.ErrNotFound
+		case err != nil:
+			return fail(ctx, "rotate", err)
+		case revoked:
+			return fmt.Errorf("%w: sqlstore: token %s was rotated or revoked concurrently", accesstoken.ErrRevoked, oldID)
+		default:
+			return fmt.Errorf("sqlstore: rotate: token %s neither updated nor revoked", oldID)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.qInsert, args...); err != nil {
+		if s.isUniqueViolation(err) {
+			return fmt.Errorf("%w: sqlstore: %w", accesstoken.ErrDuplicate, err)
+		}
+		return fail(ctx, "rotate", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(ctx, "rotate", err)
+	}
+	return nil
+}
+
+// TouchLastUsed implements [accesstoken.Store] with one conditional UPDATE
+// ("WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= at -
+// interval)"), so any number of instances sharing the database write at
+// most once per interval. On PostgreSQL it skips a row locked by another
+// transaction (FOR UPDATE SKIP LOCKED) and reports false. On SQLite a
+// database busy with another writer is waited for at most the touch wait
+// ([WithTouchWait]); then it reports (false, nil).
+func (s *Store) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, interval time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fail(ctx, "touch", err)
+	}
+	qctx := ctx
+	if s.dialect == SQLite {
+		var cancel context.CancelFunc
+		qctx, cancel = context.WithTimeout(ctx, s.touchWait)
+		defer cancel()
+	}
+	st, err := s.stmt(qctx, s.qTouch)
+	if err != nil {
+		if ctx.Err() == nil && (qctx.Err() != nil || s.isBusy(err)) {
+			return false, nil
+		}
+		return false, fail(ctx, "touch", err)
+	}
+	res, err := st.ExecContext(qctx, s.timeArg(at), s.idArg(id), s.timeArg(at.Add(-interval)))
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil {
+			return n > 0, nil
+		}
+	}
+	if ctx.Err() == nil && (qctx.Err() != nil || s.isBusy(err)) {
+		return false, nil // busy: skip this write
+	}
+	return false, fail(ctx, "touch", err)
+}
+
+// DeleteTarget implements [accesstoken.Store] with one DELETE.
+func (s *Store) DeleteTarget(ctx context.Context, t accesstoken.Target) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fail(ctx, "delete target", err)
+	}
+	q, args := "DELETE FROM "+s.table+" WHERE project = ?", []any{t.Project}
+	if !t.IsProject() {
+		q += " AND repository = ?"
+		args = append(args, t.Repository)
+	}
+	st, err := s.stmt(ctx, s.rebind(q))
+	if err != nil {
+		return 0, fail(ctx, "delete target", err)
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, fail(ctx, "delete target", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fail(ctx, "delete target", err)
+	}
+	return int(n), nil
+}

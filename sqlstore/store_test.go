@@ -1,0 +1,619 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/sqlstore"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+
+func digestOf(s string) accesstoken.Digest { return sha256.Sum256([]byte(s)) }
+
+// rec returns a record with every field set, distinct for each n.
+func rec(n int, target accesstoken.Target) *accesstoken.Record {
+	return &accesstoken.Record{
+		Token: accesstoken.Token{
+			ID:          uuid.New(),
+			Owner:       fmt.Sprintf("user%d", n%3),
+			Description: fmt.Sprintf("token %d ✓", n),
+			Target:      target,
+			Scopes:      []accesstoken.Scope{accesstoken.ScopePush, accesstoken.ScopePull, "lfs:write"},
+			CreatedAt:   t0.Add(time.Duration(n) * time.Second),
+		},
+		Digest: digestOf(fmt.Sprintf("secret %d %s", n, uuid.NewString())),
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+
+		full := rec(1, accesstoken.RepositoryTarget("proj", "repo"))
+		full.ExpiresAt = t0.Add(90 * 24 * time.Hour).Add(time.Microsecond)
+		full.LastUsedAt = t0.Add(time.Minute + 999999*time.Microsecond)
+		full.RevokedAt = t0.Add(time.Hour)
+		full.RevokedBy = "admin"
+		full.ReplacedBy = uuid.New()
+		zero := rec(2, accesstoken.ProjectTarget("proj"))
+		zero.Description = ""
+		zero.Scopes = []accesstoken.Scope{accesstoken.ScopePull}
+		personal := rec(3, accesstoken.RepositoryTarget("", "mine"))
+		old := rec(4, accesstoken.ProjectTarget("ancient"))
+		old.CreatedAt = time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC)
+		old.ExpiresAt = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+
+		for _, r := range []*accesstoken.Record{full, zero, personal, old} {
+			require.NoError(t, s.Insert(ctx, r))
+			got, err := s.ByDigest(ctx, r.Digest)
+			require.NoError(t, err)
+			require.Equal(t, r, got)
+			got, err = s.ByID(ctx, r.ID)
+			require.NoError(t, err)
+			require.Equal(t, r, got)
+			require.Equal(t, time.UTC, got.CreatedAt.Location())
+			// The caller owns what it gets.
+			got.Scopes[0] = "mutated"
+			again, err := s.ByID(ctx, r.ID)
+			require.NoError(t, err)
+			require.Equal(t, r.Scopes, again.Scopes)
+		}
+
+		_, err := s.ByDigest(ctx, digestOf("nothing"))
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+		_, err = s.ByID(ctx, uuid.New())
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+	})
+}
+
+func TestInsertDuplicate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+		a := rec(1, accesstoken.ProjectTarget("p"))
+		require.NoError(t, s.Insert(ctx, a))
+
+		sameID := rec(2, accesstoken.ProjectTarget("p"))
+		sameID.ID = a.ID
+		sameDigest := rec(3, accesstoken.ProjectTarget("p"))
+		sameDigest.Digest = a.Digest
+		for _, r := range []*accesstoken.Record{sameID, sameDigest} {
+			err := s.Insert(ctx, r)
+			require.ErrorIs(t, err, accesstoken.ErrDuplicate)
+		}
+		_, err := s.ByDigest(ctx, sameID.Digest)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound, "a refused insert stored nothing")
+		_, err = s.ByID(ctx, sameDigest.ID)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound, "a refused insert stored nothing")
+		got, err := s.ByID(ctx, a.ID)
+		require.NoError(t, err)
+		require.Equal(t, a, got)
+	})
+}
+
+func TestTargetKindCheck(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+		bad := rec(1, accesstoken.Target{})
+		err := s.Insert(ctx, bad)
+		require.Error(t, err, "a target without project or repository violates the CHECK")
+		require.NotErrorIs(t, err, accesstoken.ErrDuplicate)
+
+		// The CHECK holds for rows written by hand too.
+		q := "INSERT INTO access_tokens (id, digest, owner, target_kind, project, repository, scopes, created_at) VALUES (?, ?, 'o', 'project', 'p', 'r', 's', ?)"
+		var args []any
+		if b.dialect == sqlstore.PostgreSQL {
+			q = "INSERT INTO access_tokens (id, digest, owner, target_kind, project, repository, scopes, created_at) VALUES ($1, $2, 'o', 'project', 'p', 'r', 's', $3)"
+			args = []any{uuid.NewString(), make([]byte, 32), t0}
+		} else {
+			args = []any{make([]byte, 16), make([]byte, 32), t0.UnixMicro()}
+		}
+		_, err = s.DB().ExecContext(ctx, q, args...)
+		require.Error(t, err, "a project token with a repository violates the CHECK")
+	})
+}
+
+func ids(recs []*accesstoken.Record) []uuid.UUID {
+	out := make([]uuid.UUID, len(recs))
+	for i, r := range recs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func TestList(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+
+		repo := accesstoken.RepositoryTarget("p", "r")
+		proj := accesstoken.ProjectTarget("p")
+		other := accesstoken.RepositoryTarget("p", "other")
+		personal := accesstoken.RepositoryTarget("", "r")
+
+		r1 := rec(1, repo)
+		r2 := rec(2, proj)
+		r3 := rec(3, other)
+		r4 := rec(4, repo)
+		r4.RevokedAt, r4.RevokedBy = t0.Add(time.Hour), "x"
+		r5 := rec(5, repo)
+		r5.ExpiresAt = t0.Add(time.Hour)
+		r6 := rec(6, personal)
+		// Two tokens created at the same time are ordered by ID bytes.
+		same1, same2 := rec(7, proj), rec(7, proj)
+		same2.CreatedAt = same1.CreatedAt
+		all := []*accesstoken.Record{r5, r1, same2, r3, r2, r6, r4, same1}
+		for _, r := range all {
+			require.NoError(t, s.Insert(ctx, r))
+		}
+		sameOrder := []uuid.UUID{same1.ID, same2.ID}
+		slices.SortFunc(sameOrder, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+
+		tests := []struct {
+			name string
+			in   accesstoken.Query
+			want []uuid.UUID
+		}{
+			{"repository", accesstoken.Query{Target: &repo}, []uuid.UUID{r1.ID, r4.ID, r5.ID}},
+			{"repository covering", accesstoken.Query{Target: &repo, Covering: true}, append([]uuid.UUID{r1.ID, r2.ID, r4.ID, r5.ID}, sameOrder...)},
+			{"repository covering active", accesstoken.Query{Target: &repo, Covering: true, Active: t0.Add(2 * time.Hour)}, append([]uuid.UUID{r1.ID, r2.ID}, sameOrder...)},
+			{"active just before expiry", accesstoken.Query{Target: &repo, Active: t0.Add(time.Hour - time.Microsecond)}, []uuid.UUID{r1.ID, r5.ID}},
+			{"active at expiry", accesstoken.Query{Target: &repo, Active: t0.Add(time.Hour)}, []uuid.UUID{r1.ID}},
+			{"project", accesstoken.Query{Target: &proj}, append([]uuid.UUID{r2.ID}, sameOrder...)},
+			{"project covering", accesstoken.Query{Target: &proj, Covering: true}, append([]uuid.UUID{r2.ID}, sameOrder...)},
+			{"personal covering", accesstoken.Query{Target: &personal, Covering: true}, []uuid.UUID{r6.ID}},
+			{"owner", accesstoken.Query{Owner: "user1"}, []uuid.UUID{r1.ID, r4.ID, same1.ID, same2.ID}[:2]},
+			{"nobody", accesstoken.Query{Owner: "nobody"}, []uuid.UUID{}},
+			{"nothing", accesstoken.Query{}, []uuid.UUID{}},
+		}
+		// user1 owns r1, r4, and both "same" (n=7: 7%3 == 1).
+		tests[8].want = append([]uuid.UUID{r1.ID, r4.ID}, sameOrder...)
+		for _, tt := range tests {
+			got, err := s.List(ctx, tt.in)
+			require.NoError(t, err, tt.name)
+			require.NotNil(t, got, tt.name)
+			require.Equal(t, tt.want, ids(got), tt.name)
+		}
+	})
+}
+
+func TestRevoke(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+		r := rec(1, accesstoken.ProjectTarget("p"))
+		require.NoError(t, s.Insert(ctx, r))
+
+		got, err := s.Revoke(ctx, r.ID, t0.Add(time.Hour), "alice")
+		require.NoError(t, err)
+		want := *r
+		want.RevokedAt, want.RevokedBy = t0.Add(time.Hour), "alice"
+		require.Equal(t, &want, got)
+
+		got, err = s.Revoke(ctx, r.ID, t0.Add(2*time.Hour), "bob")
+		require.NoError(t, err)
+		require.Equal(t, &want, got, "the first revocation stands")
+
+		_, err = s.Revoke(ctx, uuid.New(), t0, "alice")
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+	})
+}
+
+func TestRotate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+		old := rec(1, accesstoken.ProjectTarget("p"))
+		require.NoError(t, s.Insert(ctx, old))
+
+		next := rec(2, old.Target)
+		at := t0.Add(time.Hour)
+		require.NoError(t, s.Rotate(ctx, old.ID, at, "alice", next))
+		got, err := s.ByID(ctx, old.ID)
+		require.NoError(t, err)
+		require.Equal(t, at, got.RevokedAt)
+		require.Equal(t, "alice", got.RevokedBy)
+		require.Equal(t, next.ID, got.ReplacedBy)
+		gotNext, err := s.ByDigest(ctx, next.Digest)
+		require.NoError(t, err)
+		require.Equal(t, next, gotNext)
+
+		err = s.Rotate(ctx, old.ID, at, "alice", rec(3, old.Target))
+		require.ErrorIs(t, err, accesstoken.ErrRevoked)
+		err = s.Rotate(ctx, uuid.New(), at, "alice", rec(4, old.Target))
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+
+		// A duplicate new record leaves the old one as it was.
+		dup := rec(5, old.Target)
+		dup.Digest = old.Digest
+		err = s.Rotate(ctx, next.ID, at, "alice", dup)
+		require.ErrorIs(t, err, accesstoken.ErrDuplicate)
+		got, err = s.ByID(ctx, next.ID)
+		require.NoError(t, err)
+		require.Equal(t, next, got, "a failed rotation revoked nothing")
+		_, err = s.ByID(ctx, dup.ID)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+	})
+}
+
+func TestRotateConcurrent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := b.open(t)
+		s := newStore(t, db, b.dialect)
+		old := rec(1, accesstoken.ProjectTarget("p"))
+		require.NoError(t, s.Insert(ctx, old))
+
+		const n = 8
+		var ok, revoked atomic.Int32
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				err := s.Rotate(ctx, old.ID, t0.Add(time.Hour), "alice", rec(10+i, old.Target))
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, accesstoken.ErrRevoked):
+					revoked.Add(1)
+				default:
+					t.Errorf("rotate: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		require.EqualValues(t, 1, ok.Load(), "exactly one rotation wins")
+		require.EqualValues(t, n-1, revoked.Load())
+		all, err := s.List(ctx, accesstoken.Query{Target: &old.Target})
+		require.NoError(t, err)
+		require.Len(t, all, 2, "the old token and exactly one new one")
+	})
+}
+
+func TestTouchLastUsed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+		r := rec(1, accesstoken.ProjectTarget("p"))
+		require.NoError(t, s.Insert(ctx, r))
+		const iv = 10 * time.Minute
+
+		steps := []struct {
+			at   time.Time
+			want bool
+			last time.Time
+		}{
+			{t0, true, t0},
+			{t0, false, t0},
+			{t0.Add(iv - time.Microsecond), false, t0},
+			{t0.Add(iv), true, t0.Add(iv)},
+			{t0.Add(iv + time.Second), false, t0.Add(iv)},
+			{t0.Add(3 * iv), true, t0.Add(3 * iv)},
+		}
+		for i, st := range steps {
+			got, err := s.TouchLastUsed(ctx, r.ID, st.at, iv)
+			require.NoError(t, err, "step %d", i)
+			require.Equal(t, st.want, got, "step %d", i)
+			stored, err := s.ByID(ctx, r.ID)
+			require.NoError(t, err)
+			require.Equal(t, st.last, stored.LastUsedAt, "step %d", i)
+		}
+
+		got, err := s.TouchLastUsed(ctx, uuid.New(), t0, iv)
+		require.NoError(t, err)
+		require.False(t, got, "a missing record is not an error")
+
+		// Concurrent touches at the same time write once.
+		r2 := rec(2, accesstoken.ProjectTarget("p"))
+		require.NoError(t, s.Insert(ctx, r2))
+		var writes atomic.Int32
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				ok, err := s.TouchLastUsed(ctx, r2.ID, t0, iv)
+				if err != nil {
+					t.Errorf("touch: %v", err)
+				}
+				if ok {
+					writes.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		require.EqualValues(t, 1, writes.Load())
+	})
+}
+
+func TestDeleteTarget(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+		repo := rec(1, accesstoken.RepositoryTarget("p", "r"))
+		repo2 := rec(2, accesstoken.RepositoryTarget("p", "r2"))
+		proj := rec(3, accesstoken.ProjectTarget("p"))
+		other := rec(4, accesstoken.RepositoryTarget("q", "r"))
+		for _, r := range []*accesstoken.Record{repo, repo2, proj, other} {
+			require.NoError(t, s.Insert(ctx, r))
+		}
+		n, err := s.DeleteTarget(ctx, accesstoken.RepositoryTarget("p", "r"))
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		_, err = s.ByID(ctx, repo.ID)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+
+		n, err = s.DeleteTarget(ctx, accesstoken.ProjectTarget("p"))
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		for _, r := range []*accesstoken.Record{repo2, proj} {
+			_, err = s.ByDigest(ctx, r.Digest)
+			require.ErrorIs(t, err, accesstoken.ErrNotFound)
+		}
+		_, err = s.ByID(ctx, other.ID)
+		require.NoError(t, err)
+
+		n, err = s.DeleteTarget(ctx, accesstoken.ProjectTarget("none"))
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+	})
+}
+
+func TestCancelledContext(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := newStore(t, b.open(t), b.dialect)
+		r := rec(1, accesstoken.ProjectTarget("p"))
+		require.NoError(t, s.Insert(context.Background(), r))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+
+		target := accesstoken.ProjectTarget("p")
+		calls := map[string]func() error{
+			"Insert":   func() error { return s.Insert(ctx, rec(2, target)) },
+			"ByDigest": func() error { _, err := s.ByDigest(ctx, r.Digest); return err },
+			"ByID":     func() error { _, err := s.ByID(ctx, r.ID); return err },
+			"List":     func() error { _, err := s.List(ctx, accesstoken.Query{Target: &target}); return err },
+			"Revoke":   func() error { _, err := s.Revoke(ctx, r.ID, t0, "a"); return err },
+			"Rotate":   func() error { return s.Rotate(ctx, r.ID, t0, "a", rec(3, target)) },
+			"Touch":    func() error { _, err := s.TouchLastUsed(ctx, r.ID, t0, time.Minute); return err },
+			"Delete":   func() error { _, err := s.DeleteTarget(ctx, target); return err },
+			"Migrate":  func() error { return s.Migrate(ctx) },
+		}
+		for name, call := range calls {
+			err := call()
+			require.ErrorIs(t, err, context.Canceled, name)
+		}
+		got, err := s.ByID(context.Background(), r.ID)
+		require.NoError(t, err)
+		require.Equal(t, r, got, "nothing changed")
+	})
+}
+
+// TestCancelMidQuery cancels a context while the query runs: a PostgreSQL
+// statement that sleeps, or a SQLite write waiting on the database lock.
+func TestCancelMidQuery(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		db := b.open(t)
+		s := newStore(t, db, b.dialect)
+		ctx := context.Background()
+		r := rec(1, accesstoken.ProjectTarget("p"))
+		require.NoError(t, s.Insert(ctx, r))
+
+		// Another connection holds the write lock (SQLite) or the row
+		// lock (PostgreSQL) so that Revoke has to wait.
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		lock := "UPDATE access_tokens SET description = 'locked' WHERE id = ?"
+		arg := any(r.ID[:])
+		if b.dialect == sqlstore.PostgreSQL {
+			lock = "UPDATE access_tokens SET description = 'locked' WHERE id = $1"
+			arg = r.ID.String()
+		}
+		_, err = tx.ExecContext(ctx, lock, arg)
+		require.NoError(t, err)
+
+		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err = s.Revoke(cctx, r.ID, t0, "alice")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Less(t, time.Since(start), 3*time.Second, "the cancelled query returned promptly")
+
+		// A touch does not wait on the lock at all, or only briefly.
+		start = time.Now()
+		ok, err := s.TouchLastUsed(ctx, r.ID, t0, time.Minute)
+		require.NoError(t, err)
+		require.False(t, ok, "the touch skipped the locked row")
+		require.Less(t, time.Since(start), time.Second)
+
+		require.NoError(t, tx.Rollback())
+		got, err := s.ByID(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, r, got)
+	})
+}
+
+func TestMigrate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := b.open(t)
+		s, err := sqlstore.New(db, b.dialect)
+		require.NoError(t, err)
+		v, err := s.Version(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 0, v)
+
+		// Several instances starting at once.
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				s, err := sqlstore.New(db, b.dialect)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := s.Migrate(ctx); err != nil {
+					t.Errorf("concurrent Migrate: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		require.NoError(t, s.Migrate(ctx), "Migrate is idempotent")
+		v, err = s.Version(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sqlstore.SchemaVersion, v)
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM access_tokens_migrations").Scan(&n))
+		require.Equal(t, 1, n)
+	})
+}
+
+func TestTableName(t *testing.T) {
+	ctx := context.Background()
+	t.Run("sqlite-attached", func(t *testing.T) {
+		t.Parallel()
+		db := openSQLiteFile(t)
+		db.SetMaxOpenConns(1) // ATTACH is per connection
+		_, err := db.Exec("ATTACH DATABASE ? AS forge", t.TempDir()+"/forge.db")
+		require.NoError(t, err)
+		s := newStore(t, db, sqlstore.SQLite, sqlstore.WithTable("forge.tokens"))
+		require.Equal(t, "forge.tokens", s.Table())
+		exerciseTable(t, s)
+		var n int
+		require.NoError(t, db.QueryRow("SELECT count(*) FROM forge.sqlite_master WHERE name LIKE 'tokens%'").Scan(&n))
+		require.Equal(t, 5, n, "table, migrations table and three indexes in the attached database (the ID's autoindex is unnamed)")
+	})
+	t.Run("postgres-schema", func(t *testing.T) {
+		t.Parallel()
+		schema, open := pgSchema(t)
+		db := open(t)
+		_, err := db.Exec("SET search_path = public") // the name is qualified; search_path must not matter
+		require.NoError(t, err)
+		s := newStore(t, db, sqlstore.PostgreSQL, sqlstore.WithTable(schema+".tokens"))
+		exerciseTable(t, s)
+		var n int
+		require.NoError(t, db.QueryRow("SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'tokens'", schema).Scan(&n))
+		require.Equal(t, 4, n, "primary key, digest, target and owner indexes")
+	})
+	for _, bad := range []string{"", "Tokens", "a.b.c", "x;drop", "1abc", "a."} {
+		_, err := sqlstore.New(openSQLiteMemory(t), sqlstore.SQLite, sqlstore.WithTable(bad))
+		require.Error(t, err, "%q", bad)
+	}
+	_ = ctx
+}
+
+func exerciseTable(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	r := rec(1, accesstoken.RepositoryTarget("p", "r"))
+	require.NoError(t, s.Insert(ctx, r))
+	got, err := s.ByDigest(ctx, r.Digest)
+	require.NoError(t, err)
+	require.Equal(t, r, got)
+	list, err := s.List(ctx, accesstoken.Query{Owner: r.Owner})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+}
+
+// TestQueryPlans checks that the verification lookup and the lists are
+// index hits, not scans.
+func TestQueryPlans(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		db := openSQLiteFile(t)
+		newStore(t, db, sqlstore.SQLite)
+		plans := map[string]string{
+			"SELECT id FROM access_tokens WHERE digest = ?":                                                   "access_tokens_digest",
+			"SELECT id FROM access_tokens WHERE project = ? AND repository IN (?, '') ORDER BY created_at, id": "access_tokens_target",
+			"SELECT id FROM access_tokens WHERE owner = ? ORDER BY created_at, id":                            "access_tokens_owner",
+		}
+		for q, index := range plans {
+			rows, err := db.Query("EXPLAIN QUERY PLAN "+q, make([]any, bytes.Count([]byte(q), []byte("?")))...)
+			require.NoError(t, err)
+			var plan string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+				plan += detail + "\n"
+			}
+			require.NoError(t, rows.Err())
+			require.Contains(t, plan, "INDEX "+index, q)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		db := openPG(t)
+		newStore(t, db, sqlstore.PostgreSQL)
+		conn, err := db.Conn(context.Background())
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = conn.ExecContext(context.Background(), "SET enable_seqscan = off")
+		require.NoError(t, err)
+		var plan string
+		require.NoError(t, conn.QueryRowContext(context.Background(), "EXPLAIN SELECT id FROM access_tokens WHERE digest = $1", make([]byte, 32)).Scan(&plan))
+		require.Contains(t, plan, "access_tokens_digest")
+	})
+}
+
+// TestManager drives the Store through accesstoken.Manager.
+func TestManager(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b.open(t), b.dialect)
+		m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
+		require.NoError(t, err)
+		res := accesstoken.Resource{Project: "demo", Repository: "hello"}
+		iss, err := m.Issue(ctx, accesstoken.IssueRequest{
+			Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
+			Scopes:    []accesstoken.Scope{accesstoken.ScopePush, accesstoken.ScopePull},
+			ExpiresAt: time.Now().Add(time.Hour),
+		})
+		require.NoError(t, err)
+		tok, err := m.Verify(ctx, iss.Secret.Reveal(), res, accesstoken.ScopePull)
+		require.NoError(t, err)
+		require.Equal(t, "alice", tok.Owner)
+		require.False(t, tok.LastUsedAt.IsZero(), "the last-used time was recorded")
+		stored, err := s.ByID(ctx, tok.ID)
+		require.NoError(t, err)
+		require.Equal(t, tok.LastUsedAt, stored.LastUsedAt)
+
+		next, err := m.Rotate(ctx, "alice", tok.ID)
+		require.NoError(t, err)
+		_, err = m.Verify(ctx, iss.Secret.Reveal(), res, accesstoken.ScopePull)
+		require.ErrorIs(t, err, accesstoken.ErrRevoked)
+		_, err = m.Verify(ctx, next.Secret.Reveal(), res, accesstoken.ScopePush)
+		require.NoError(t, err)
+
+		_, err = m.Revoke(ctx, "alice", next.Token.ID)
+		require.NoError(t, err)
+		_, err = m.Verify(ctx, next.Secret.Reveal(), res, accesstoken.ScopePush)
+		require.ErrorIs(t, err, accesstoken.ErrRevoked)
+
+		list, err := m.ListForOwner(ctx, "alice", accesstoken.ListOptions{IncludeInactive: true})
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+
+		var unknown [32]byte
+		rand.Read(unknown[:])
+		_, err = m.Verify(ctx, accesstoken.DefaultFormat.Prefix()+"_"+string(make([]byte, 0)), res, accesstoken.ScopePull)
+		require.ErrorIs(t, err, accesstoken.ErrMalformed)
+		other, err := accesstoken.DefaultFormat.Generate()
+		require.NoError(t, err)
+		_, err = m.Verify(ctx, other.Reveal(), res, accesstoken.ScopePull)
+		require.ErrorIs(t, err, accesstoken.ErrUnknownToken)
+	})
+}
