@@ -536,9 +536,9 @@ func TestQueryPlans(t *testing.T) {
 		db := openSQLiteFile(t)
 		newStore(t, db, sqlstore.SQLite)
 		plans := map[string]string{
-			"SELECT id FROM access_tokens WHERE digest = ?":                                                   "access_tokens_digest",
+			"SELECT id FROM access_tokens WHERE digest = ?":                                                    "access_tokens_digest",
 			"SELECT id FROM access_tokens WHERE project = ? AND repository IN (?, '') ORDER BY created_at, id": "access_tokens_target",
-			"SELECT id FROM access_tokens WHERE owner = ? ORDER BY created_at, id":                            "access_tokens_owner",
+			"SELECT id FROM access_tokens WHERE owner = ? ORDER BY created_at, id":                             "access_tokens_owner",
 		}
 		for q, index := range plans {
 			rows, err := db.Query("EXPLAIN QUERY PLAN "+q, make([]any, bytes.Count([]byte(q), []byte("?")))...)
