@@ -1,0 +1,103 @@
+package httpauth_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/httpauth"
+	"github.com/forgekit/accesstoken/memstore"
+)
+
+// giteaLayout resolves "owner/name.git" URLs, where the owner is the
+// project. A real forge looks the repository up in its database.
+var giteaLayout = httpauth.ResolverFunc(func(r *http.Request, repoPath string) (*httpauth.Repo, error) {
+	owner, name, ok := strings.Cut(repoPath, "/")
+	name, dotGit := strings.CutSuffix(name, ".git")
+	if !ok || !dotGit || owner != "demo" || name != "hello" {
+		return nil, httpauth.ErrRepoNotFound
+	}
+	return &httpauth.Repo{
+		Resource: accesstoken.Resource{Project: owner, Repository: name},
+		Dir:      owner + "/" + name + ".git",
+	}, nil
+})
+
+func ExampleMiddleware() {
+	ctx := context.Background()
+	// alice may do everything on project demo.
+	perms := accesstoken.AuthorizerFuncs{
+		Access: func(_ context.Context, user string, res accesstoken.Resource, _ accesstoken.Scope) (bool, error) {
+			return user == "alice" && res.Project == "demo", nil
+		},
+		Manage: func(_ context.Context, user string, t accesstoken.Target) (bool, error) {
+			return user == "alice" && t.Project == "demo", nil
+		},
+	}
+	m, _ := accesstoken.New(memstore.New(), perms)
+	iss, _ := m.Issue(ctx, accesstoken.IssueRequest{
+		Owner:  "alice",
+		Target: accesstoken.RepositoryTarget("demo", "hello"),
+		Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+	})
+	token := iss.Secret.Reveal()
+
+	// The forge's git handler; in production, httpauth.NewBackend.
+	git := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		acc, _ := httpauth.FromContext(r.Context())
+		fmt.Fprintf(w, "%s %s as %s", acc.Operation.Scope, acc.Repo.Resource, acc.Owner)
+	})
+	h := httpauth.Middleware(m, giteaLayout)(git)
+
+	do := func(method, target, auth string) {
+		r := httptest.NewRequest(method, target, nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		line := fmt.Sprintf("%d %s %s", w.Code, strings.TrimSpace(w.Body.String()), w.Header().Get("WWW-Authenticate"))
+		fmt.Println(strings.TrimSpace(line))
+	}
+	fetch := "/demo/hello.git/info/refs?service=git-upload-pack"
+	do("GET", fetch, "")                                                             // anonymous
+	do("GET", fetch, "Bearer "+token)                                                // the token
+	do("GET", "/demo/hello.git/info/refs?service=git-receive-pack", "Bearer "+token) // a push
+	do("GET", "/demo/other.git/info/refs?service=git-upload-pack", "Bearer "+token)  // no such repository
+	do("GET", fetch+"&access_token="+token, "")                                      // token in the URL
+	do("GET", "/demo/../demo/hello.git/info/refs", "Bearer "+token)                  // path trick
+	// Output:
+	// 401 authentication required: use an access token as the password Basic realm="git", charset="UTF-8"
+	// 200 repository:pull demo/hello as alice
+	// 403 this access token does not allow push (it needs the repository:push scope)
+	// 404 repository not found
+	// 400 access tokens are not accepted in URLs; send the token as the HTTP password or as a Bearer token
+	// 400 invalid repository path
+}
+
+// A complete git server: the middleware in front of git http-backend, with
+// timeouts that do not cut long clones off.
+func ExampleNewBackend() {
+	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll()) // a real forge passes its Authorizer
+	if err != nil {
+		log.Fatal(err)
+	}
+	backend, err := httpauth.NewBackend("/srv/git") // GIT_PROJECT_ROOT
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/git/", http.StripPrefix("/git", httpauth.Middleware(m, giteaLayout)(backend)))
+	srv := &http.Server{
+		Addr:              ":8080",
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second, // not ReadTimeout/WriteTimeout:
+		IdleTimeout:       2 * time.Minute,  // those would cut long clones off
+	}
+	log.Fatal(srv.ListenAndServe())
+}
