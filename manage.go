@@ -108,7 +108,7 @@ func checkDescription(s string) error {
 func (m *Manager) expiry(req, now time.Time) (time.Time, error) {
 	if req.IsZero() {
 		if m.maxLifetime > 0 {
-			return now.Add(m.maxLifetime), nil
+			return now.Add(m.maxLifetime).Truncate(time.Microsecond), nil
 		}
 		return time.Time{}, nil
 	}

@@ -1,11 +1,19 @@
 // Package memstore is an in-memory [accesstoken.Store]: for tests, for
-// single-process forges that rebuild their tokens at start, and as the
-// reference implementation of the Store contract. It has no dependencies
-// beyond the core package and is safe for concurrent use.
+// single-process forges, and as the reference implementation of the Store
+// contract. It has no dependencies beyond the core package and is safe for
+// concurrent use.
 //
 // Its tokens are lost when the process exits; use package sqlstore to keep
-// them. It holds about 400 bytes per token (measured at 1,000,000 tokens;
-// see the README).
+// them.
+//
+// # Memory
+//
+// Tokens are kept in one slice of fixed-size, pointer-free slots, indexed
+// by maps whose keys and values hold no pointers either; owner, project and
+// repository names and scope lists are interned. So a large store costs the
+// garbage collector almost nothing to scan, and takes about 300 bytes per
+// token (measured at 1,000,000 tokens; the README has the figure). Interned
+// names are kept for the life of the Store.
 package memstore
 
 import (
@@ -17,7 +25,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/google/uuid"
@@ -26,45 +33,53 @@ import (
 // Store is an in-memory [accesstoken.Store]. The zero value is not usable;
 // call [New].
 type Store struct {
-	mu        sync.RWMutex
-	byDigest  map[accesstoken.Digest]*entry
-	byID      map[uuid.UUID]*entry
-	byOwner   map[string][]*entry
-	byProject map[string][]*entry
-	scopeSets map[string][]accesstoken.Scope
+	mu    sync.RWMutex
+	slots []slot
+	desc  []string // descriptions, by slot
+	free  []uint32 // slots of deleted tokens, for reuse
+
+	byDigest  map[accesstoken.Digest]uint32
+	byID      map[uuid.UUID]uint32
+	byOwner   map[uint32][]uint32 // owner name → slots
+	byProject map[uint32][]uint32 // project name → slots
+
+	names     []string // interned names; index 0 is ""
+	nameIndex map[string]uint32
+	scopeSets [][]accesstoken.Scope // interned scope lists, never modified
+	scopeKeys map[string]uint32
 }
 
-// entry is a compact record: times as Unix microseconds (zeroTime for the
-// zero time), strings interned, scope lists shared between tokens and never
-// modified. Fields other than lastUsed change only under Store.mu held for
-// writing.
-type entry struct {
-	id                                      uuid.UUID
-	digest                                  accesstoken.Digest
-	owner, description, project, repository string
-	revokedBy                               string
-	scopes                                  []accesstoken.Scope
-	created, expires, revoked               int64
-	lastUsed                                atomic.Int64
-	replacedBy                              uuid.UUID
+// slot is one token. It holds no pointers. Times are Unix microseconds
+// (zeroTime for the zero time); names are indexes into Store.names. Fields
+// other than lastUsed change only with Store.mu held for writing.
+type slot struct {
+	id                              uuid.UUID
+	digest                          accesstoken.Digest
+	replacedBy                      uuid.UUID
+	owner, project, repo, revokedBy uint32
+	scopes                          uint32
+	live                            bool
+	created, expires, revoked       int64
+	lastUsed                        atomic.Int64
 }
 
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		byDigest:  map[accesstoken.Digest]*entry{},
-		byID:      map[uuid.UUID]*entry{},
-		byOwner:   map[string][]*entry{},
-		byProject: map[string][]*entry{},
-		scopeSets: map[string][]accesstoken.Scope{},
+		byDigest:  map[accesstoken.Digest]uint32{},
+		byID:      map[uuid.UUID]uint32{},
+		byOwner:   map[uint32][]uint32{},
+		byProject: map[uint32][]uint32{},
+		names:     []string{""},
+		nameIndex: map[string]uint32{"": 0},
+		scopeKeys: map[string]uint32{},
 	}
 }
 
 var _ accesstoken.Store = (*Store)(nil)
 
-// zeroTime is the zero [time.Time] in Unix microseconds. It stands for "no
-// time" in an entry; 0 cannot, since it is the Unix epoch, a time like any
-// other.
+// zeroTime is the zero time.Time in Unix microseconds: a value no real
+// time stored by the Manager has, unlike 0, which is the Unix epoch.
 var zeroTime = time.Time{}.UnixMicro()
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -76,52 +91,28 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-func intern(s string) string { return unique.Make(s).Value() }
-
-// record copies e into a new Record owned by the caller.
-func (e *entry) record() *accesstoken.Record {
-	return &accesstoken.Record{
-		Token: accesstoken.Token{
-			ID:          e.id,
-			Owner:       e.owner,
-			Description: e.description,
-			Target:      accesstoken.Target{Project: e.project, Repository: e.repository},
-			Scopes:      slices.Clone(e.scopes),
-			CreatedAt:   fromMicros(e.created),
-			ExpiresAt:   fromMicros(e.expires),
-			LastUsedAt:  fromMicros(e.lastUsed.Load()),
-			RevokedAt:   fromMicros(e.revoked),
-			RevokedBy:   e.revokedBy,
-			ReplacedBy:  e.replacedBy,
-		},
-		Digest: e.digest,
+// intern returns the index of name; s.mu must be held for writing.
+func (s *Store) intern(name string) uint32 {
+	if i, ok := s.nameIndex[name]; ok {
+		return i
 	}
+	i := uint32(len(s.names))
+	name = strings.Clone(name)
+	s.names = append(s.names, name)
+	s.nameIndex[name] = i
+	return i
 }
 
-// newEntry converts rec; s.mu must be held for writing.
-func (s *Store) newEntry(rec *accesstoken.Record) *entry {
-	e := &entry{
-		id:          rec.ID,
-		digest:      rec.Digest,
-		owner:       intern(rec.Owner),
-		description: rec.Description,
-		project:     intern(rec.Target.Project),
-		repository:  intern(rec.Target.Repository),
-		revokedBy:   rec.RevokedBy,
-		scopes:      s.internScopes(rec.Scopes),
-		created:     micros(rec.CreatedAt),
-		expires:     micros(rec.ExpiresAt),
-		revoked:     micros(rec.RevokedAt),
-		replacedBy:  rec.ReplacedBy,
-	}
-	e.lastUsed.Store(micros(rec.LastUsedAt))
-	return e
+// lookupName returns the index of name if it was interned.
+func (s *Store) lookupName(name string) (uint32, bool) {
+	i, ok := s.nameIndex[name]
+	return i, ok
 }
 
-// internScopes returns the shared copy of sc. The key gives each scope's
-// length before it, so that no two lists have the same key (with a mere
-// separator, ["a b"] and ["a", "b"] would).
-func (s *Store) internScopes(sc []accesstoken.Scope) []accesstoken.Scope {
+// internScopes returns the index of the scope list; s.mu must be held for
+// writing. The key puts each name's length before it, so that lists that
+// would read alike joined by a separator stay apart.
+func (s *Store) internScopes(sc []accesstoken.Scope) uint32 {
 	var b strings.Builder
 	for _, x := range sc {
 		b.WriteString(strconv.Itoa(len(x)))
@@ -129,12 +120,35 @@ func (s *Store) internScopes(sc []accesstoken.Scope) []accesstoken.Scope {
 		b.WriteString(string(x))
 	}
 	key := b.String()
-	if shared, ok := s.scopeSets[key]; ok {
-		return shared
+	if i, ok := s.scopeKeys[key]; ok {
+		return i
 	}
-	shared := slices.Clip(slices.Clone(sc))
-	s.scopeSets[key] = shared
-	return shared
+	i := uint32(len(s.scopeSets))
+	s.scopeSets = append(s.scopeSets, slices.Clip(slices.Clone(sc)))
+	s.scopeKeys[key] = i
+	return i
+}
+
+// record copies slot i into a new Record owned by the caller; s.mu must be
+// held.
+func (s *Store) record(i uint32) *accesstoken.Record {
+	e := &s.slots[i]
+	return &accesstoken.Record{
+		Token: accesstoken.Token{
+			ID:          e.id,
+			Owner:       s.names[e.owner],
+			Description: s.desc[i],
+			Target:      accesstoken.Target{Project: s.names[e.project], Repository: s.names[e.repo]},
+			Scopes:      slices.Clone(s.scopeSets[e.scopes]),
+			CreatedAt:   fromMicros(e.created),
+			ExpiresAt:   fromMicros(e.expires),
+			LastUsedAt:  fromMicros(e.lastUsed.Load()),
+			RevokedAt:   fromMicros(e.revoked),
+			RevokedBy:   s.names[e.revokedBy],
+			ReplacedBy:  e.replacedBy,
+		},
+		Digest: e.digest,
+	}
 }
 
 // Insert implements [accesstoken.Store].
@@ -154,11 +168,25 @@ func (s *Store) insertLocked(rec *accesstoken.Record) error {
 	if _, dup := s.byDigest[rec.Digest]; dup {
 		return accesstoken.ErrDuplicate
 	}
-	e := s.newEntry(rec)
-	s.byDigest[e.digest] = e
-	s.byID[e.id] = e
-	s.byOwner[e.owner] = append(s.byOwner[e.owner], e)
-	s.byProject[e.project] = append(s.byProject[e.project], e)
+	var i uint32
+	if n := len(s.free); n > 0 {
+		i, s.free = s.free[n-1], s.free[:n-1]
+	} else {
+		i = uint32(len(s.slots))
+		s.slots = append(s.slots, slot{})
+		s.desc = append(s.desc, "")
+	}
+	e := &s.slots[i]
+	e.id, e.digest, e.replacedBy = rec.ID, rec.Digest, rec.ReplacedBy
+	e.owner, e.project, e.repo = s.intern(rec.Owner), s.intern(rec.Target.Project), s.intern(rec.Target.Repository)
+	e.revokedBy, e.scopes = s.intern(rec.RevokedBy), s.internScopes(rec.Scopes)
+	e.created, e.expires, e.revoked = micros(rec.CreatedAt), micros(rec.ExpiresAt), micros(rec.RevokedAt)
+	e.lastUsed.Store(micros(rec.LastUsedAt))
+	s.desc[i] = strings.Clone(rec.Description)
+	s.byDigest[e.digest] = i
+	s.byID[e.id] = i
+	s.byOwner[e.owner] = append(s.byOwner[e.owner], i)
+	s.byProject[e.project] = append(s.byProject[e.project], i)
 	return nil
 }
 
@@ -169,11 +197,11 @@ func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (*accesstoke
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, ok := s.byDigest[d]
+	i, ok := s.byDigest[d]
 	if !ok {
 		return nil, accesstoken.ErrNotFound
 	}
-	return e.record(), nil
+	return s.record(i), nil
 }
 
 // ByID implements [accesstoken.Store].
@@ -183,11 +211,11 @@ func (s *Store) ByID(ctx context.Context, id uuid.UUID) (*accesstoken.Record, er
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, ok := s.byID[id]
+	i, ok := s.byID[id]
 	if !ok {
 		return nil, accesstoken.ErrNotFound
 	}
-	return e.record(), nil
+	return s.record(i), nil
 }
 
 // List implements [accesstoken.Store].
@@ -197,31 +225,39 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.R
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var candidates []*entry
-	match := func(*entry) bool { return true }
+	out := []*accesstoken.Record{}
+	var candidates []uint32
+	match := func(*slot) bool { return true }
 	switch {
 	case q.Target != nil:
-		t := *q.Target
-		candidates = s.byProject[t.Project]
-		match = func(e *entry) bool {
-			if e.repository == t.Repository {
-				return true
-			}
-			return q.Covering && e.repository == "" && t.Project != ""
+		project, ok := s.lookupName(q.Target.Project)
+		if !ok {
+			return out, nil
 		}
+		repo, ok := s.lookupName(q.Target.Repository)
+		if !ok {
+			repo = ^uint32(0) // matches no token's repository
+		}
+		candidates = s.byProject[project]
+		covering := q.Covering && q.Target.Repository != "" && q.Target.Project != ""
+		match = func(e *slot) bool { return e.repo == repo || covering && e.repo == 0 }
 	case q.Owner != "":
-		candidates = s.byOwner[q.Owner]
+		owner, ok := s.lookupName(q.Owner)
+		if !ok {
+			return out, nil
+		}
+		candidates = s.byOwner[owner]
 	}
 	active := micros(q.Active)
-	out := []*accesstoken.Record{}
-	for _, e := range candidates {
+	for _, i := range candidates {
+		e := &s.slots[i]
 		if !match(e) {
 			continue
 		}
-		if active != zeroTime && (e.revoked != zeroTime || (e.expires != zeroTime && e.expires <= active)) {
+		if !q.Active.IsZero() && (e.revoked != zeroTime || (e.expires != zeroTime && e.expires <= active)) {
 			continue
 		}
-		out = append(out, e.record())
+		out = append(out, s.record(i))
 	}
 	slices.SortFunc(out, func(a, b *accesstoken.Record) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
@@ -239,14 +275,14 @@ func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by strin
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.byID[id]
+	i, ok := s.byID[id]
 	if !ok {
 		return nil, accesstoken.ErrNotFound
 	}
-	if e.revoked == zeroTime {
-		e.revoked, e.revokedBy = micros(at), by
+	if e := &s.slots[i]; e.revoked == zeroTime {
+		e.revoked, e.revokedBy = micros(at), s.intern(by)
 	}
-	return e.record(), nil
+	return s.record(i), nil
 }
 
 // Rotate implements [accesstoken.Store].
@@ -256,17 +292,18 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.byID[oldID]
+	i, ok := s.byID[oldID]
 	if !ok {
 		return accesstoken.ErrNotFound
 	}
-	if e.revoked != zeroTime {
+	if s.slots[i].revoked != zeroTime {
 		return accesstoken.ErrRevoked
 	}
 	if err := s.insertLocked(next); err != nil {
 		return err
 	}
-	e.revoked, e.revokedBy, e.replacedBy = micros(at), by, next.ID
+	e := &s.slots[i] // insertLocked may have moved the slots
+	e.revoked, e.revokedBy, e.replacedBy = micros(at), s.intern(by), next.ID
 	return nil
 }
 
@@ -277,18 +314,19 @@ func (s *Store) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, i
 		return false, err
 	}
 	s.mu.RLock()
-	e, ok := s.byID[id]
-	s.mu.RUnlock()
+	defer s.mu.RUnlock()
+	i, ok := s.byID[id]
 	if !ok {
 		return false, nil
 	}
+	e := &s.slots[i]
 	now := micros(at)
 	// Times are whole microseconds, so "at least interval older" is at
 	// least interval rounded up to a whole microsecond.
-	minGap := (interval + time.Microsecond - 1) / time.Microsecond
+	minGap := int64((interval + time.Microsecond - 1) / time.Microsecond)
 	for {
 		last := e.lastUsed.Load()
-		if last != zeroTime && now-last < int64(minGap) {
+		if last != zeroTime && now-last < minGap {
 			return false, nil
 		}
 		if e.lastUsed.CompareAndSwap(last, now) {
@@ -304,29 +342,44 @@ func (s *Store) DeleteTarget(ctx context.Context, t accesstoken.Target) (int, er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	doomed := func(e *entry) bool { return t.IsProject() || e.repository == t.Repository }
-	n := 0
-	keep := s.byProject[t.Project][:0]
-	for _, e := range s.byProject[t.Project] {
-		if !doomed(e) {
-			keep = append(keep, e)
+	project, ok := s.lookupName(t.Project)
+	if !ok {
+		return 0, nil
+	}
+	repo, ok := s.lookupName(t.Repository)
+	if !ok {
+		return 0, nil
+	}
+	doomed := map[uint32]bool{}
+	owners := map[uint32]bool{}
+	keep := s.byProject[project][:0]
+	for _, i := range s.byProject[project] {
+		e := &s.slots[i]
+		if !t.IsProject() && e.repo != repo {
+			keep = append(keep, i)
 			continue
 		}
-		n++
+		doomed[i], owners[e.owner] = true, true
 		delete(s.byDigest, e.digest)
 		delete(s.byID, e.id)
-		s.byOwner[e.owner] = slices.DeleteFunc(s.byOwner[e.owner], func(x *entry) bool { return x == e })
-		if len(s.byOwner[e.owner]) == 0 {
-			delete(s.byOwner, e.owner)
+		*e = slot{}
+		s.desc[i] = ""
+		s.free = append(s.free, i)
+	}
+	if len(keep) == 0 {
+		delete(s.byProject, project)
+	} else {
+		s.byProject[project] = keep
+	}
+	for o := range owners {
+		left := slices.DeleteFunc(s.byOwner[o], func(i uint32) bool { return doomed[i] })
+		if len(left) == 0 {
+			delete(s.byOwner, o)
+		} else {
+			s.byOwner[o] = left
 		}
 	}
-	clear(s.byProject[t.Project][len(keep):])
-	if len(keep) == 0 {
-		delete(s.byProject, t.Project)
-	} else {
-		s.byProject[t.Project] = keep
-	}
-	return n, nil
+	return len(doomed), nil
 }
 
 // Len returns the number of tokens held, revoked and expired ones included.
