@@ -199,7 +199,12 @@ func (m *Manager) Scopes() []Scope { return append([]Scope(nil), m.scopes.order.
 
 // clock returns the current time in UTC, truncated to the microsecond as
 // stores keep it.
-func (m *Manager) clock() time.Time { return m.now().UTC().Truncate(time.Microsecond) }
+func (m *Manager) clock() time.Time {
+	t := m.now()
+	// The same as t.UTC().Truncate(time.Microsecond) for any time after
+	// year 1, at a fraction of the cost.
+	return t.Add(-time.Duration(t.Nanosecond() % 1000)).UTC()
+}
 
 // Digest returns the stored form of a token string. Use it only to look a
 // token up in a store of your own; [Manager.Verify] does it for you.

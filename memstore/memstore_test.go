@@ -66,3 +66,52 @@ func TestTouchLastUsedSubMicrosecondInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestPrefixCollision checks the index on the first 8 bytes of the
+// digest: tokens whose digests share them are told apart, found, deleted
+// and checked for duplicates by their whole digest.
+func TestDigestPrefixCollision(t *testing.T) {
+	ctx := t.Context()
+	s := memstore.New()
+	recs := make([]*accesstoken.Record, 3)
+	for i := range recs {
+		recs[i] = &accesstoken.Record{Token: accesstoken.Token{
+			ID: uuid.New(), Owner: "alice", Target: accesstoken.RepositoryTarget("p", string(rune('a'+i))),
+			Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+		}}
+		copy(recs[i].Digest[:8], "samekey!")
+		recs[i].Digest[31] = byte(i)
+		require.NoError(t, s.Insert(ctx, recs[i]))
+	}
+	dup := *recs[2]
+	dup.ID = uuid.New()
+	require.ErrorIs(t, s.Insert(ctx, &dup), accesstoken.ErrDuplicate)
+	var other accesstoken.Digest
+	copy(other[:8], "samekey!")
+	other[31] = 9
+	_, err := s.ByDigest(ctx, other)
+	require.ErrorIs(t, err, accesstoken.ErrNotFound)
+	for _, r := range recs {
+		got, err := s.ByDigest(ctx, r.Digest)
+		require.NoError(t, err)
+		require.Equal(t, r.ID, got.ID)
+	}
+	// Deleting the indexed one promotes a collided one.
+	n, err := s.DeleteTarget(ctx, recs[0].Target)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = s.ByDigest(ctx, recs[0].Digest)
+	require.ErrorIs(t, err, accesstoken.ErrNotFound)
+	for _, r := range recs[1:] {
+		got, err := s.ByDigest(ctx, r.Digest)
+		require.NoError(t, err)
+		require.Equal(t, r.ID, got.ID)
+	}
+	n, err = s.DeleteTarget(ctx, accesstoken.ProjectTarget("p"))
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	for _, r := range recs {
+		_, err = s.ByDigest(ctx, r.Digest)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+	}
+}
