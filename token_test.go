@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -222,4 +223,14 @@ func TestTargetCovers(t *testing.T) {
 			t.Errorf("%v.Covers(%v) = %v; want %v", tt.t, tt.res, got, tt.want)
 		}
 	}
+}
+
+// TestREADMEToken checks that the sample token in the README is a real
+// token of the documented format.
+func TestREADMEToken(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	found := accesstoken.DefaultFormat.FindAll(string(readme))
+	require.Len(t, found, 1, "README should show one well-formed sample token")
+	require.Regexp(t, `^gat_[0-9A-Za-z]{49}$`, found[0], "the regular expression the README gives scanners")
 }

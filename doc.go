@@ -1,0 +1,40 @@
+// Package accesstoken gives a git forge scoped access tokens: secrets its
+// users mint so that `git clone` and `git push` over HTTPS (or a CI job)
+// can authenticate on their behalf, limited to one repository or one
+// project, to some operations, optionally until an expiry, and revocable at
+// any time. It is modelled on Launchpad's git access tokens, including
+// project-scoped tokens.
+//
+// # Pieces
+//
+//   - [Manager] issues, verifies, lists, rotates and revokes tokens. Build
+//     it with [New] over a [Store] and the forge's [Authorizer].
+//   - A [Target] is one repository or one project; a project token covers
+//     every repository of its project and nothing else. The forge resolves
+//     URLs to identities and hands them over as a [Resource].
+//   - A [Scope] is an operation: [ScopePull], [ScopePush],
+//     [ScopeBuildStatus], or one the forge registers with [WithScopes]. No
+//     scope implies another.
+//   - A [Store] keeps tokens: package memstore in memory, package sqlstore
+//     in SQLite or PostgreSQL. Package storetest checks any implementation.
+//   - Package httpauth puts [Manager.Verify] in front of git's smart-HTTP
+//     protocol.
+//
+// # Authentication, not authorization
+//
+// A token acts as its owner and never grants more than the owner may do at
+// the moment of the request: [Manager.Verify] asks the forge's
+// [Authorizer] every time, so a user who loses access to a repository takes
+// their tokens' access with them. Only users the Authorizer allows to manage
+// a target may issue tokens for it.
+//
+// # Secrets
+//
+// A token's secret is shown once, as the [Secret] returned by
+// [Manager.Issue] or [Manager.Rotate]. Only its SHA-256 (or HMAC-SHA256 with
+// [WithPepper]) is stored, looked up by exact match and compared in constant
+// time. Secrets never appear in lists, errors, events or printed values.
+// The format ([Format]) has a prefix and a checksum, so mistyped tokens are
+// rejected without a store lookup and leaked ones can be found by
+// [Format.FindAll] and by secret scanners.
+package accesstoken
