@@ -136,9 +136,8 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r2.RequestURI = r2.URL.RequestURI()
 	r2.Header = r.Header.Clone()
-	for _, k := range [...]string{"Authorization", "Proxy-Authorization", "Cookie", "Git-Protocol"} {
-		r2.Header.Del(k)
-	}
+	deleteFold(r2.Header)
+	delete(r2.Header, "Git-Protocol")
 	if len(r2.TransferEncoding) > 0 {
 		// Chunked: stream the body without CONTENT_LENGTH; git
 		// http-backend then reads standard input to the end.

@@ -87,6 +87,22 @@ func FromContext(ctx context.Context) (*Access, bool) {
 	return a, ok && a != nil
 }
 
+// accessContext is a context carrying an Access, allocated together with
+// it: what NewContext does, in one allocation instead of two.
+type accessContext struct {
+	context.Context
+	acc Access
+}
+
+func (c *accessContext) Value(key any) any {
+	if key == accessKey {
+		return &c.acc
+	}
+	return c.Context.Value(key)
+}
+
+func (c *accessContext) String() string { return "httpauth.accessContext" }
+
 // Option configures [Middleware].
 type Option func(*config)
 
@@ -145,6 +161,7 @@ type middleware struct {
 	next    http.Handler
 	config
 	challenge string
+	tokPrefix string // the token prefix with its underscore, "gat_"
 }
 
 // Middleware returns the middleware that authenticates git HTTP requests
@@ -174,12 +191,14 @@ func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(h
 	}
 	return func(next http.Handler) http.Handler {
 		return &middleware{m: m, resolve: resolve, next: next, config: c,
-			challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`}
+			challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`,
+			tokPrefix: m.Format().Prefix() + "_"}
 	}
 }
 
 func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	acc, err := h.authorize(r)
+	ctx := &accessContext{Context: r.Context()}
+	err := h.authorize(r, &ctx.acc)
 	if err != nil {
 		if err.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", h.challenge)
@@ -187,11 +206,25 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.errorFunc(w, r, err)
 		return
 	}
+	// The server stores header keys in canonical form. (The Backend also
+	// removes keys a handler may have stored otherwise.)
 	hdr := r.Header
-	hdr.Del("Authorization")
-	hdr.Del("Proxy-Authorization")
-	hdr.Del("Cookie")
-	h.next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), acc)))
+	delete(hdr, "Authorization")
+	delete(hdr, "Proxy-Authorization")
+	delete(hdr, "Cookie")
+	h.next.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// deleteFold removes credential headers stored under a non-canonical key.
+func deleteFold(hdr http.Header) {
+	for k := range hdr {
+		switch len(k) {
+		case len("Authorization"), len("Proxy-Authorization"), len("Cookie"):
+			if strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Proxy-Authorization") || strings.EqualFold(k, "Cookie") {
+				delete(hdr, k)
+			}
+		}
+	}
 }
 
 // Prepared messages: the text git users see.
@@ -209,41 +242,44 @@ const (
 	msgBadRepo     = "internal error"
 )
 
-// authorize runs every check and returns the request's Access or why it
+// authorize runs every check and fills in acc, or returns why the request
 // is refused.
-func (h *middleware) authorize(r *http.Request) (*Access, *Error) {
+func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 	if err := checkPath(r); err != nil {
-		return nil, fail(http.StatusBadRequest, msgBadPath, err)
+		return fail(http.StatusBadRequest, msgBadPath, err)
 	}
 	if r.URL.RawQuery != "" && h.tokenInQuery(r.URL.RawQuery) {
-		return nil, fail(http.StatusBadRequest, msgTokenInURL, ErrTokenInURL)
+		return fail(http.StatusBadRequest, msgTokenInURL, ErrTokenInURL)
 	}
 	repoPath, route, err := SplitPath(r.URL.Path[1:])
 	if err != nil {
-		return nil, fail(http.StatusNotFound, msgNotGitRoute, err)
+		return fail(http.StatusNotFound, msgNotGitRoute, err)
 	}
 	op, err := classify(r.Method, route, r.URL.RawQuery, func() ([]byte, error) { return h.readBody(r) })
 	if err != nil {
-		return nil, classifyError(err)
+		return classifyError(err)
 	}
 
 	repo, rerr := h.resolve.ResolveRepo(r, repoPath)
-	if rerr == nil && (repo == nil || repo.Resource.Validate() != nil || !dirOK(repo.Dir)) {
-		return nil, fail(http.StatusInternalServerError, msgBadRepo, ErrBadRepo)
+	// The Resource needs no deeper check: tokens only target valid
+	// identities, so an invalid one is covered by none.
+	if rerr == nil && (repo == nil || repo.Resource.Repository == "" || !dirOK(repo.Dir)) {
+		return fail(http.StatusInternalServerError, msgBadRepo, ErrBadRepo)
 	}
 	if rerr != nil && !errors.Is(rerr, ErrRepoNotFound) {
-		return nil, fail(http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("%w: %w", ErrResolverFailure, rerr))
+		return fail(http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("%w: %w", ErrResolverFailure, rerr))
 	}
 
 	secret, user, present, cerr := credentials(r.Header, h.ownerUsername)
 	if cerr != nil {
-		return nil, fail(http.StatusUnauthorized, msgBadCreds, cerr)
+		return fail(http.StatusUnauthorized, msgBadCreds, cerr)
 	}
 	if !present {
 		if rerr == nil && repo.Public && op.Scope == accesstoken.ScopePull {
-			return &Access{Repo: repo, Operation: op}, nil
+			*acc = Access{Repo: repo, Operation: op}
+			return nil
 		}
-		return nil, fail(http.StatusUnauthorized, msgAuth, ErrNoCredentials)
+		return fail(http.StatusUnauthorized, msgAuth, ErrNoCredentials)
 	}
 
 	if rerr != nil {
@@ -252,20 +288,23 @@ func (h *middleware) authorize(r *http.Request) (*Access, *Error) {
 		// if it is good. No token covers this resource, so Verify checks
 		// the token and then fails with ErrWrongTarget.
 		_, err := h.m.Verify(r.Context(), secret, noResource, op.Scope)
-		if e := verifyError(err, op.Scope, false); e.Status != http.StatusNotFound {
-			return nil, e
+		if err != nil {
+			if e := verifyError(err, op.Scope, false); e.Status != http.StatusNotFound {
+				return e
+			}
 		}
-		return nil, fail(http.StatusNotFound, msgNotFound, rerr)
+		return fail(http.StatusNotFound, msgNotFound, rerr)
 	}
 
 	tok, err := h.m.Verify(r.Context(), secret, repo.Resource, op.Scope)
 	if err != nil {
-		return nil, verifyError(err, op.Scope, repo.Public)
+		return verifyError(err, op.Scope, repo.Public)
 	}
 	if h.ownerUsername && user != nil && *user != tok.Owner {
-		return nil, fail(http.StatusUnauthorized, msgUsername, ErrUsernameMismatch)
+		return fail(http.StatusUnauthorized, msgUsername, ErrUsernameMismatch)
 	}
-	return &Access{Repo: repo, Operation: op, Token: tok, Owner: tok.Owner}, nil
+	*acc = Access{Repo: repo, Operation: op, Token: tok, Owner: tok.Owner}
+	return nil
 }
 
 // noResource is a resource no token can cover (identities are printable),
@@ -351,7 +390,7 @@ var tokenParams = [...]string{"access_token", "token", "private_token", "oauth_t
 // carries a well-formed token of m's format anywhere, or does not parse.
 func (h *middleware) tokenInQuery(q string) bool {
 	f := h.m.Format()
-	if strings.Contains(q, f.Prefix()+"_") && len(f.FindAll(q)) > 0 {
+	if strings.Contains(q, h.tokPrefix) && len(f.FindAll(q)) > 0 {
 		return true
 	}
 	for q != "" {
@@ -359,8 +398,7 @@ func (h *middleware) tokenInQuery(q string) bool {
 		part, q, _ = strings.Cut(q, "&")
 		k, v, _ := strings.Cut(part, "=")
 		k, err1 := url.QueryUnescape(k)
-		v, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
+		if err1 != nil {
 			// Undecidable; refuse rather than guess.
 			return true
 		}
@@ -369,8 +407,17 @@ func (h *middleware) tokenInQuery(q string) bool {
 				return true
 			}
 		}
-		if len(f.FindAll(k)) > 0 || len(f.FindAll(v)) > 0 {
-			return true
+		// A token (letters, digits, '_') appears as such in the raw
+		// query unless it was percent-encoded; look at decoded parts.
+		if strings.IndexByte(part, '%') >= 0 {
+			v, err2 := url.QueryUnescape(v)
+			if err2 != nil {
+				return true
+			}
+			if strings.Contains(k, h.tokPrefix) && len(f.FindAll(k)) > 0 ||
+				strings.Contains(v, h.tokPrefix) && len(f.FindAll(v)) > 0 {
+				return true
+			}
 		}
 	}
 	return false
@@ -401,18 +448,28 @@ func credentials(hdr http.Header, wantUser bool) (secret string, user *string, p
 		}
 		return rest, nil, true, nil
 	case strings.EqualFold(scheme, "Basic"):
-		// Decode on the stack: a header longer than any real credentials
-		// is refused rather than allocated for.
-		var src [512]byte
-		var dst [384]byte
-		if len(rest) > len(src) {
+		// Decode on the stack when the credentials are of the usual size
+		// (a user name and a token); longer ones, up to 1 KiB, on the heap.
+		var src [128]byte
+		var dst [96]byte
+		var dec []byte
+		switch {
+		case len(rest) <= len(src):
+			n, derr := base64.StdEncoding.Decode(dst[:], src[:copy(src[:], rest)])
+			if derr != nil {
+				return "", nil, true, ErrBadCredentials
+			}
+			dec = dst[:n]
+		case len(rest) <= 1024:
+			b, derr := base64.StdEncoding.DecodeString(rest)
+			if derr != nil {
+				return "", nil, true, ErrBadCredentials
+			}
+			dec = b
+		default:
 			return "", nil, true, ErrBadCredentials
 		}
-		n, derr := base64.StdEncoding.Decode(dst[:], src[:copy(src[:], rest)])
-		if derr != nil {
-			return "", nil, true, ErrBadCredentials
-		}
-		u, p, ok := cutByte(dst[:n], ':')
+		u, p, ok := cutByte(dec, ':')
 		if !ok {
 			return "", nil, true, ErrBadCredentials
 		}

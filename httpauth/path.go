@@ -2,7 +2,6 @@ package httpauth
 
 import (
 	"net/http"
-	"path"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -67,28 +66,48 @@ func rawPathOK(p string) bool {
 }
 
 // cleanPathOK checks the decoded path: absolute, valid UTF-8 without
-// control characters or backslashes, and equal to its cleaned form (so no
-// "//", no "." or ".." segment, no trailing slash).
+// control characters or backslashes, and clean: no empty segment ("//" or
+// a trailing slash), no "." segment and no ".." anywhere. Such a path is
+// its own path.Clean.
 func cleanPathOK(p string) bool {
-	if len(p) < 2 || p[0] != '/' || !utf8.ValidString(p) {
-		return false
-	}
-	for _, c := range p {
-		if c == '\\' || unicode.IsControl(c) || c == utf8.RuneError {
-			return false
-		}
-	}
-	if strings.Contains(p, "..") || strings.Contains(p, "//") {
-		return false
-	}
-	return path.Clean(p) == p
+	return len(p) >= 2 && p[0] == '/' && segmentsOK(p[1:])
 }
 
 // dirOK reports whether dir is a safe directory relative to the project
-// root: non-empty, relative, clean, slash-separated, with no ".." segment
-// and nothing cleanPathOK would reject.
-func dirOK(dir string) bool {
-	return dir != "" && dir[0] != '/' && cleanPathOK("/"+dir)
+// root: what cleanPathOK accepts, without the leading slash.
+func dirOK(dir string) bool { return segmentsOK(dir) }
+
+// segmentsOK checks a relative slash-separated path: non-empty segments,
+// none ".", no "..", no backslash, no control character, valid UTF-8.
+func segmentsOK(p string) bool {
+	if p == "" {
+		return false
+	}
+	start := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '/':
+			if i == start || (i == start+1 && p[start] == '.') {
+				return false
+			}
+			start = i + 1
+		case c == '.':
+			if i+1 < len(p) && p[i+1] == '.' {
+				return false
+			}
+		case c < 0x20 || c == 0x7f || c == '\\':
+			return false
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRuneInString(p[i:])
+			if r == utf8.RuneError || unicode.IsControl(r) {
+				return false
+			}
+			i += n - 1
+		}
+	}
+	last := p[start:]
+	return last != "" && last != "."
 }
 
 func isHex(c byte) bool {

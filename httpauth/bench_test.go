@@ -1,0 +1,193 @@
+package httpauth_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/httpauth"
+	"github.com/forgekit/accesstoken/memstore"
+)
+
+// discard is a ResponseWriter that keeps nothing and allocates nothing.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// BenchmarkMiddleware measures what the middleware adds to a request, with
+// memstore, against the bare handler in the same run: the custom metrics
+// added-ns/op and added-allocs/op are the difference (targets: 2 µs, 10
+// allocations).
+func BenchmarkMiddleware(b *testing.B) {
+	m, err := accesstoken.New(memstore.New(), accesstoken.AuthorizerFuncs{
+		Access: func(_ context.Context, user string, res accesstoken.Resource, _ accesstoken.Scope) (bool, error) {
+			return user == "alice" && res.Project == "demo", nil
+		},
+		Manage: func(context.Context, string, accesstoken.Target) (bool, error) { return true, nil },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Other tokens in the store, as in a real forge.
+	for i := 0; i < 10000; i++ {
+		if _, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: fmt.Sprintf("u%d", i),
+			Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+		Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	repos := map[string]*httpauth.Repo{}
+	for i := 0; i < 100; i++ {
+		name := fmt.Sprintf("r%d", i)
+		repos["demo/"+name+".git"] = &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: name}, Dir: "demo/" + name + ".git"}
+	}
+	resolver := httpauth.ResolverFunc(func(_ *http.Request, p string) (*httpauth.Repo, error) {
+		if r := repos[p]; r != nil {
+			return r, nil
+		}
+		return nil, httpauth.ErrRepoNotFound
+	})
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mw := httpauth.Middleware(m, resolver)(bare)
+
+	for _, tc := range []struct {
+		name, method, target, auth string
+	}{
+		{"basic/info-refs", "GET", "/demo/r42.git/info/refs?service=git-upload-pack", "Basic " + b64("x-token:"+iss.Secret.Reveal())},
+		{"bearer/receive-pack", "POST", "/demo/r42.git/git-receive-pack", "Bearer " + iss.Secret.Reveal()},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := httptest.NewRequest(tc.method, tc.target, nil)
+			auth := []string{tc.auth}
+			w := &discard{h: http.Header{}}
+			// Check once that the request passes.
+			r.Header["Authorization"] = auth
+			rec := httptest.NewRecorder()
+			mw.ServeHTTP(rec, r)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			var ms runtime.MemStats
+			run := func(h http.Handler) (ns, cpu, allocs float64) {
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				a0 := ms.Mallocs
+				c0 := cpuTime()
+				t0 := time.Now()
+				for i := 0; i < b.N; i++ {
+					r.Header["Authorization"] = auth
+					h.ServeHTTP(w, r)
+				}
+				d := time.Since(t0)
+				c := cpuTime() - c0
+				runtime.ReadMemStats(&ms)
+				n := float64(b.N)
+				return float64(d.Nanoseconds()) / n, float64(c) / n, float64(ms.Mallocs-a0) / n
+			}
+			// Manager.Verify alone, for the share of the core library.
+			repo := repos["demo/r42.git"]
+			verify := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = m.Verify(r.Context(), iss.Secret.Reveal(), repo.Resource, accesstoken.ScopePull)
+			})
+			b.ResetTimer()
+			bareNs, bareCPU, bareAllocs := run(bare)
+			mwNs, mwCPU, mwAllocs := run(mw)
+			verifyNs, _, _ := run(verify)
+			b.StopTimer()
+			b.ReportMetric(verifyNs, "verify-ns/op")
+			b.ReportMetric(bareNs, "bare-ns/op")
+			b.ReportMetric(mwNs, "middleware-ns/op")
+			b.ReportMetric(mwNs-bareNs, "added-ns/op")
+			// CPU time, which includes the garbage collector's work but not
+			// time lost to other processes on a busy machine.
+			b.ReportMetric(mwCPU-bareCPU, "added-cpu-ns/op")
+			b.ReportMetric(mwAllocs-bareAllocs, "added-allocs/op")
+		})
+	}
+}
+
+// BenchmarkClone clones a repository of 1,000 commits through the
+// middleware and the Backend, and through git http-backend alone (plain
+// net/http/cgi), alternating in the same run. The custom metric
+// slowdown-% is how much slower the first is (target: at most 5%).
+// Run with -benchtime=20x or more for stable figures.
+func BenchmarkClone(b *testing.B) {
+	f := newForge(b)
+	git := requireGit(b)
+	dir := "big/history.git"
+	f.mustGit("", "init", "-q", "--bare", filepath.Join(f.root, dir))
+	var stream strings.Builder
+	for i := 1; i <= 1000; i++ {
+		content := fmt.Sprintf("line %d\n%s", i, strings.Repeat(fmt.Sprintf("commit %d filler text\n", i), 20))
+		msg := fmt.Sprintf("commit %d", i)
+		fmt.Fprintf(&stream, "commit refs/heads/main\nmark :%d\ncommitter T <t@example.com> %d +0000\ndata %d\n%s\n", i, 1700000000+i, len(msg), msg)
+		if i > 1 {
+			fmt.Fprintf(&stream, "from :%d\n", i-1)
+		}
+		fmt.Fprintf(&stream, "M 644 inline file%d.txt\ndata %d\n%s\n", i%50, len(content), content)
+	}
+	cmd := exec.Command("git", "--git-dir", filepath.Join(f.root, dir), "fast-import", "--quiet")
+	cmd.Env = f.gitEnv()
+	cmd.Stdin = strings.NewReader(stream.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("fast-import: %v\n%s", err, out)
+	}
+	f.mustGit("", "--git-dir", filepath.Join(f.root, dir), "gc", "-q")
+	res := accesstoken.Resource{Project: "big", Repository: "history"}
+	f.repos[res] = &httpauth.Repo{Resource: res, Dir: dir}
+	f.setPerm("alice", "big", write)
+	tok := f.issue("alice", accesstoken.ProjectTarget("big"), accesstoken.ScopePull)
+
+	plain := httptest.NewServer(&cgi.Handler{
+		Path: git, Args: []string{"http-backend"}, Dir: f.root,
+		Env: []string{"GIT_PROJECT_ROOT=" + f.root, "GIT_HTTP_EXPORT_ALL=1"},
+	})
+	defer plain.Close()
+	guarded := f.server()
+	urls := []string{plain.URL + "/" + dir, basicURL(guarded, "x", tok, dir)}
+	tmp := b.TempDir()
+	clone := func(u string) time.Duration {
+		dst := filepath.Join(tmp, "c")
+		t0 := time.Now()
+		if out, err := f.git("", "clone", "-q", u, dst); err != nil {
+			b.Fatalf("clone: %v\n%s", err, out)
+		}
+		d := time.Since(t0)
+		if err := os.RemoveAll(dst); err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	// The guarded URL sends credentials only after a 401; warm both up.
+	clone(urls[0])
+	clone(urls[1])
+	var sum [2]time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		first := i % 2
+		sum[first] += clone(urls[first])
+		sum[1-first] += clone(urls[1-first])
+	}
+	b.StopTimer()
+	plainMs := float64(sum[0].Milliseconds()) / float64(b.N)
+	guardedMs := float64(sum[1].Milliseconds()) / float64(b.N)
+	b.ReportMetric(plainMs, "backend-alone-ms/clone")
+	b.ReportMetric(guardedMs, "middleware+backend-ms/clone")
+	b.ReportMetric(100*(guardedMs-plainMs)/plainMs, "slowdown-%")
+}
