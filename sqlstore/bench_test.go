@@ -1,0 +1,369 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/memstore"
+	"github.com/forgekit/accesstoken/sqlstore"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Benchmarks run only with -bench; the PostgreSQL ones need the server that
+// scripts/test.sh starts:
+//
+//	scripts/test.sh --with-postgres go test -run '^$' -bench Verify -benchtime 20000x ./sqlstore/
+//
+// Every sub-benchmark verifies, through accesstoken.Manager (with
+// InsecureAllowAll and last-used recording on, at the default interval),
+// a rotating set of benchTokens tokens issued through the Manager, in a
+// store that holds 1,000 or 1,000,000 tokens in all; the others are
+// synthetic rows inserted in bulk. Each token is verified once before the
+// timer starts, so the figures are the steady state: one SELECT by digest
+// per verification, the last-used write being due only once per token and
+// interval. The "-write" variants set the interval to a microsecond, so
+// that every verification also writes.
+//
+// Ratios are reported as extra metrics: x-sha256 (to the SHA-256 of a token,
+// the floor of any verification), x-memstore (to memstore at 1k) and x-1k
+// (a 1M store to the same backend at 1k; the target is at most 1.3).
+
+const benchTokens = 1000
+
+// benchEnv is a filled store, kept for the whole run (filling 1M rows takes
+// seconds) and removed by TestMain.
+type benchEnv struct {
+	store  accesstoken.Store
+	m      *accesstoken.Manager
+	tokens []string
+	close  func()
+}
+
+var (
+	benchMu   sync.Mutex
+	benchEnvs = map[string]*benchEnv{}
+	benchNs   = map[string]float64{} // ns/op of the last run of each sub-benchmark
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, e := range benchEnvs {
+		e.close()
+	}
+	if adminDB != nil {
+		adminDB.Close()
+	}
+	os.Exit(code)
+}
+
+func BenchmarkVerify(b *testing.B) {
+	secret, err := accesstoken.DefaultFormat.Generate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	token := []byte(secret.Reveal())
+	if len(token) != 53 {
+		b.Fatalf("token length %d; want 53", len(token))
+	}
+	b.Run("sha256", func(b *testing.B) {
+		b.ReportAllocs()
+		var sink [32]byte
+		for b.Loop() {
+			sink = sha256.Sum256(token)
+		}
+		_ = sink
+		record(b, "sha256", "")
+	})
+	cases := []struct {
+		name    string
+		backend string
+		n       int
+		every   bool
+	}{
+		{"memstore-1k", "memstore", 1000, false},
+		{"sqlite-1k", "sqlite", 1000, false},
+		{"sqlite-1M", "sqlite", 1_000_000, false},
+		{"postgres-1k", "postgres", 1000, false},
+		{"postgres-1M", "postgres", 1_000_000, false},
+		{"sqlite-1k-write", "sqlite", 1000, true},
+		{"postgres-1k-write", "postgres", 1000, true},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			env := benchSetup(b, c.backend, c.n)
+			m := env.m
+			if c.every {
+				var err error
+				m, err = accesstoken.New(env.store, accesstoken.InsecureAllowAll(), accesstoken.WithLastUsedInterval(time.Microsecond))
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			res := accesstoken.Resource{Project: "bench", Repository: "repo"}
+			for _, tok := range env.tokens { // warm up: connections, statements, last-used
+				if _, err := m.Verify(ctx, tok, res, accesstoken.ScopePull); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				if _, err := m.Verify(ctx, env.tokens[i%len(env.tokens)], res, accesstoken.ScopePull); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.StopTimer()
+			base := ""
+			if c.n == 1_000_000 {
+				base = c.backend + "-1k"
+			}
+			record(b, c.name, base)
+		})
+	}
+}
+
+// record stores the ns/op of the sub-benchmark and reports its ratios.
+func record(b *testing.B, name, base1k string) {
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	benchNs[name] = ns
+	if f := benchNs["sha256"]; f > 0 && name != "sha256" {
+		b.ReportMetric(ns/f, "x-sha256")
+	}
+	if m := benchNs["memstore-1k"]; m > 0 && name != "memstore-1k" && name != "sha256" {
+		b.ReportMetric(ns/m, "x-memstore")
+	}
+	if base1k != "" {
+		if k := benchNs[base1k]; k > 0 {
+			b.ReportMetric(ns/k, "x-1k")
+		}
+	}
+}
+
+// benchSetup returns the store for backend filled with n tokens, of which
+// benchTokens are issued through a Manager and returned with their secrets.
+func benchSetup(b *testing.B, backend string, n int) *benchEnv {
+	key := fmt.Sprintf("%s-%d", backend, n)
+	benchMu.Lock()
+	env := benchEnvs[key]
+	benchMu.Unlock()
+	if env != nil {
+		return env
+	}
+	start := time.Now()
+	ctx := context.Background()
+	var store accesstoken.Store
+	env = &benchEnv{close: func() {}}
+	switch backend {
+	case "memstore":
+		ms := memstore.New()
+		store = ms
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "sqlstore-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		path := filepath.Join(dir, "tokens.db")
+		fillSQLite(b, path, n-benchTokens)
+		db, err := sql.Open("sqlite", sqliteDSN(path))
+		if err != nil {
+			b.Fatal(err)
+		}
+		env.close = func() { db.Close(); os.RemoveAll(dir) }
+		s, err := sqlstore.New(db, sqlstore.SQLite)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		store = s
+	case "postgres":
+		u := os.Getenv(postgresEnv)
+		if u == "" {
+			b.Skipf("%s is not set: run the benchmarks through scripts/test.sh --with-postgres", postgresEnv)
+		}
+		schema := randomName("bench")
+		adm, err := sql.Open("pgx", u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := adm.Exec("CREATE SCHEMA " + schema); err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := pgx.ParseConfig(u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.RuntimeParams["search_path"] = schema
+		db := stdlib.OpenDB(*cfg)
+		env.close = func() {
+			db.Close()
+			adm.Exec("DROP SCHEMA " + schema + " CASCADE")
+			adm.Close()
+		}
+		s, err := sqlstore.New(db, sqlstore.PostgreSQL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		fillPostgres(b, db, n-benchTokens)
+		store = s
+	default:
+		b.Fatalf("unknown backend %q", backend)
+	}
+	m, err := accesstoken.New(store, accesstoken.InsecureAllowAll())
+	if err != nil {
+		b.Fatal(err)
+	}
+	env.m, env.store = m, store
+	if backend == "memstore" && n > benchTokens {
+		b.Fatal("memstore is benchmarked at 1k only")
+	}
+	for i := range benchTokens {
+		target := accesstoken.ProjectTarget("bench")
+		if i%2 == 1 {
+			target = accesstoken.RepositoryTarget("bench", "repo")
+		}
+		iss, err := m.Issue(ctx, accesstoken.IssueRequest{
+			Owner: fmt.Sprintf("user%d", i%50), Target: target,
+			Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		env.tokens = append(env.tokens, iss.Secret.Reveal())
+	}
+	b.Logf("%s: %d tokens ready in %v", key, n, time.Since(start).Round(time.Millisecond))
+	benchMu.Lock()
+	benchEnvs[key] = env
+	benchMu.Unlock()
+	return env
+}
+
+// fillSQLite creates the database at path and inserts n synthetic tokens
+// in one transaction, generated by SQLite itself (sequential IDs, random
+// digests), spread over 1,000 projects and 10,000 owners. It is a bulk
+// load: no journal, and the secondary indexes dropped for the fill and
+// built again after it (their definitions are read from the schema, not
+// repeated here). The benchmark then opens the file with the recommended
+// settings (WAL).
+func fillSQLite(b *testing.B, path string, n int) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=cache_size(-524288)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	s, err := sqlstore.New(db, sqlstore.SQLite)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if n <= 0 {
+		return
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	exec := func(q string, args ...any) {
+		b.Helper()
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	indexes := indexDefs(b, conn, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'access_tokens' AND sql IS NOT NULL")
+	exec("BEGIN IMMEDIATE")
+	for name := range indexes {
+		exec("DROP INDEX " + name)
+	}
+	exec(`WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?)
+		INSERT INTO access_tokens (id, digest, owner, description, target_kind, project, repository, scopes, created_at)
+		SELECT unhex(printf('%032x', i)), randomblob(32), 'owner' || (i % 10000), 'synthetic', 'repository',
+		       'project' || (i % 1000), 'repo' || (i % 10), 'repository:pull', ? + i FROM c`,
+		n, time.Now().Add(-time.Hour).UnixMicro())
+	for _, def := range indexes {
+		exec(def)
+	}
+	exec("COMMIT")
+	exec("ANALYZE")
+}
+
+// fillPostgres does the same on the server: one INSERT ... SELECT over
+// generate_series, with SHA-256 of the row number as the digest.
+func fillPostgres(b *testing.B, db *sql.DB, n int) {
+	if n <= 0 {
+		return
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	exec := func(q string, args ...any) {
+		b.Helper()
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	indexes := indexDefs(b, conn, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'access_tokens' AND indexname <> 'access_tokens_pkey'")
+	exec("BEGIN")
+	for name := range indexes {
+		exec("DROP INDEX " + name)
+	}
+	exec(`INSERT INTO access_tokens (id, digest, owner, description, target_kind, project, repository, scopes, created_at)
+		SELECT lpad(to_hex(i), 32, '0')::uuid, sha256(int8send(i)), 'owner' || (i % 10000), 'synthetic', 'repository',
+		       'project' || (i % 1000), 'repo' || (i % 10), 'repository:pull', now() - interval '1 hour' + i * interval '1 microsecond'
+		FROM generate_series(1, $1::bigint) AS i`, n)
+	exec("SET LOCAL maintenance_work_mem = '256MB'")
+	for _, def := range indexes {
+		exec(def)
+	}
+	exec("COMMIT")
+	exec("VACUUM ANALYZE access_tokens")
+}
+
+// indexDefs returns the definitions of the indexes q lists, by name.
+func indexDefs(b *testing.B, conn *sql.Conn, q string) map[string]string {
+	rows, err := conn.QueryContext(context.Background(), q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	defs := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			b.Fatal(err)
+		}
+		defs[name] = def
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	if len(defs) != 3 {
+		b.Fatalf("found indexes %v; want the digest, target and owner indexes", defs)
+	}
+	return defs
+}
