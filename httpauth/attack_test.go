@@ -202,6 +202,8 @@ func TestAttacks(t *testing.T) {
 		{note: "Gogs GHSA-x9p5-w45c-7ffc", name: "?private_token=", method: "GET", target: ir + "?service=git-upload-pack&private_token=" + pullTok, want: 400, contains: "not accepted in URLs"},
 		{note: "Gogs GHSA-x9p5-w45c-7ffc", name: "token as the value of any parameter", method: "GET", target: ir + "?service=git-upload-pack&x=" + pullTok, want: 400, contains: "not accepted in URLs"},
 		{note: "Gogs GHSA-x9p5-w45c-7ffc", name: "query token next to valid Basic credentials", method: "POST", target: rp + "?access_token=" + pushTok, headers: []string{basicAuth("x", pushTok)}, body: pb.body(ref()), want: 400, contains: "not accepted in URLs"},
+		{note: "Gogs GHSA-x9p5-w45c-7ffc", name: "query that does not decode (could hide a token)", method: "POST", target: rp + "?x=%zz", headers: []string{basicAuth("x", pushTok)}, body: pb.body(ref()), want: 400, contains: "malformed git request"},
+		{note: "Gogs GHSA-x9p5-w45c-7ffc", name: "percent-encoded token in the query", method: "GET", target: ir + "?service=git-upload-pack&x=%67" + pullTok[1:], want: 400, contains: "not accepted in URLs"},
 		// Path confusion between the auth layer and the backend.
 		{note: "Gogs CVE-2022-1993", name: "'.' segment (decided before auth: 400, not 401)", method: "GET", target: "/alpha/./one.git/info/refs?service=git-upload-pack", want: 400, contains: "invalid repository path"},
 		{note: "Gogs CVE-2022-1993", name: "trailing slash", method: "GET", target: ir + "/?service=git-upload-pack", headers: []string{basicAuth("x", pullTok)}, want: 400, contains: "invalid repository path"},

@@ -16,7 +16,8 @@ import (
 // Backend serves repositories with `git http-backend` through
 // [net/http/cgi]. It must be behind [Middleware], whose [Access] it
 // serves: it refuses (500) a request without one. Build it with
-// [NewBackend]; it is safe for concurrent use.
+// [NewBackend] (the zero value is not usable); it is safe for concurrent
+// use.
 //
 // For each request it runs git http-backend with
 //

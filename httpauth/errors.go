@@ -27,10 +27,10 @@ var (
 	// take. Status 404.
 	ErrNotGitRoute = errors.New("httpauth: not a git route")
 
-	// ErrBadRequest reports a git route with a malformed query or body: an
+	// ErrBadRequest reports a request with a malformed query or body: an
 	// unknown or repeated ?service= on info/refs, an LFS batch request
 	// whose "operation" is missing, repeated or neither "download" nor
-	// "upload", an unparseable query. Status 400.
+	// "upload", a query that does not decode. Status 400.
 	ErrBadRequest = errors.New("httpauth: malformed git request")
 
 	// ErrBodyTooLarge reports an LFS batch request body over the limit set
@@ -82,7 +82,8 @@ type Error struct {
 	Err error
 }
 
-// Error returns the message and the cause.
+// Error returns the text of the cause, or the message when there is no
+// cause. It may say more than Message; see [Error].
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return "httpauth: " + e.Message

@@ -45,6 +45,7 @@ type Repo struct {
 // concurrent use. The Repo returned must not be modified afterwards; the
 // same *Repo may be returned for every request.
 type Resolver interface {
+	// ResolveRepo returns the repository repoPath names in request r.
 	ResolveRepo(r *http.Request, repoPath string) (*Repo, error)
 }
 
@@ -248,8 +249,14 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 	if err := checkPath(r); err != nil {
 		return fail(http.StatusBadRequest, msgBadPath, err)
 	}
-	if r.URL.RawQuery != "" && h.tokenInQuery(r.URL.RawQuery) {
-		return fail(http.StatusBadRequest, msgTokenInURL, ErrTokenInURL)
+	if r.URL.RawQuery != "" {
+		switch err := h.checkQuery(r.URL.RawQuery); err {
+		case nil:
+		case ErrTokenInURL:
+			return fail(http.StatusBadRequest, msgTokenInURL, err)
+		default:
+			return fail(http.StatusBadRequest, msgBadRequest, err)
+		}
 	}
 	repoPath, route, err := SplitPath(r.URL.Path[1:])
 	if err != nil {
@@ -386,12 +393,13 @@ func (h *middleware) readBody(r *http.Request) ([]byte, error) {
 // SECURITY-NOTES) accept tokens in; their presence alone refuses a request.
 var tokenParams = [...]string{"access_token", "token", "private_token", "oauth_token", "auth_token", "password", "passwd"}
 
-// tokenInQuery reports whether the query names a token parameter or
-// carries a well-formed token of m's format anywhere, or does not parse.
-func (h *middleware) tokenInQuery(q string) bool {
+// checkQuery returns [ErrTokenInURL] if the query names a token parameter
+// or carries a well-formed token of m's format anywhere, and
+// [ErrBadRequest] if it does not decode.
+func (h *middleware) checkQuery(q string) error {
 	f := h.m.Format()
 	if strings.Contains(q, h.tokPrefix) && len(f.FindAll(q)) > 0 {
-		return true
+		return ErrTokenInURL
 	}
 	for q != "" {
 		var part string
@@ -400,11 +408,11 @@ func (h *middleware) tokenInQuery(q string) bool {
 		k, err1 := url.QueryUnescape(k)
 		if err1 != nil {
 			// Undecidable; refuse rather than guess.
-			return true
+			return ErrBadRequest
 		}
 		for _, p := range tokenParams {
 			if strings.EqualFold(k, p) {
-				return true
+				return ErrTokenInURL
 			}
 		}
 		// A token (letters, digits, '_') appears as such in the raw
@@ -412,15 +420,15 @@ func (h *middleware) tokenInQuery(q string) bool {
 		if strings.IndexByte(part, '%') >= 0 {
 			v, err2 := url.QueryUnescape(v)
 			if err2 != nil {
-				return true
+				return ErrBadRequest
 			}
 			if strings.Contains(k, h.tokPrefix) && len(f.FindAll(k)) > 0 ||
 				strings.Contains(v, h.tokPrefix) && len(f.FindAll(v)) > 0 {
-				return true
+				return ErrTokenInURL
 			}
 		}
 	}
-	return false
+	return nil
 }
 
 // credentials returns the token of the Authorization header: the password
