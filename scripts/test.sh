@@ -84,7 +84,11 @@ start_postgres() {
 			return 0
 		fi
 	fi
-	PG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/accesstoken-pg.XXXXXX")
+	# As root the directory is under /tmp, which the postgres user can
+	# reach whatever TMPDIR says.
+	local parent=${TMPDIR:-/tmp}
+	[ "$(id -u)" = 0 ] && parent=/tmp
+	PG_TMP=$(mktemp -d "$parent/accesstoken-pg.XXXXXX")
 	trap stop_postgres EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM

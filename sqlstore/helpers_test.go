@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -184,11 +183,13 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	}
 }
 
-// redact hides the credentials of a URL in messages.
-func redact(u string) string {
-	p, err := url.Parse(u)
+// openPGURL opens a pgx pool on url, closed at the end of the test.
+func openPGURL(t testing.TB, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
 	if err != nil {
-		return "(unparsable URL)"
+		t.Fatal(err)
 	}
-	return p.Redacted()
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -482,7 +481,6 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestTableName(t *testing.T) {
-	ctx := context.Background()
 	t.Run("sqlite-attached", func(t *testing.T) {
 		t.Parallel()
 		db := openSQLiteFile(t)
@@ -512,7 +510,6 @@ func TestTableName(t *testing.T) {
 		_, err := sqlstore.New(openSQLiteMemory(t), sqlstore.SQLite, sqlstore.WithTable(bad))
 		require.Error(t, err, "%q", bad)
 	}
-	_ = ctx
 }
 
 func exerciseTable(t *testing.T, s *sqlstore.Store) {
@@ -607,13 +604,45 @@ func TestManager(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, list, 2)
 
-		var unknown [32]byte
-		rand.Read(unknown[:])
-		_, err = m.Verify(ctx, accesstoken.DefaultFormat.Prefix()+"_"+string(make([]byte, 0)), res, accesstoken.ScopePull)
+		_, err = m.Verify(ctx, accesstoken.DefaultFormat.Prefix()+"_", res, accesstoken.ScopePull)
 		require.ErrorIs(t, err, accesstoken.ErrMalformed)
 		other, err := accesstoken.DefaultFormat.Generate()
 		require.NoError(t, err)
 		_, err = m.Verify(ctx, other.Reveal(), res, accesstoken.ScopePull)
 		require.ErrorIs(t, err, accesstoken.ErrUnknownToken)
 	})
+}
+
+// TestBusySQLite: while another connection (another process, say) holds
+// the SQLite write lock, verifications still succeed at once and skip the
+// last-used write instead of waiting for the lock.
+func TestBusySQLite(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/busy.db"
+	db := openSQLiteDSN(t, sqliteDSN(path))
+	s := newStore(t, db, sqlstore.SQLite)
+	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
+	require.NoError(t, err)
+	iss, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	require.NoError(t, err)
+
+	other := openSQLiteDSN(t, sqliteDSN(path))
+	tx, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock
+	require.NoError(t, err)
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, "UPDATE access_tokens SET description = 'busy'")
+	require.NoError(t, err)
+
+	res := accesstoken.Resource{Project: "demo", Repository: "x"}
+	for range 3 {
+		start := time.Now()
+		tok, err := m.Verify(ctx, iss.Secret.Reveal(), res, accesstoken.ScopePull)
+		require.NoError(t, err)
+		require.True(t, tok.LastUsedAt.IsZero(), "the last-used write was skipped")
+		require.Less(t, time.Since(start), sqlstore.DefaultTouchWait+time.Second)
+	}
+	require.NoError(t, tx.Rollback())
+	tok, err := m.Verify(ctx, iss.Secret.Reveal(), res, accesstoken.ScopePull)
+	require.NoError(t, err)
+	require.False(t, tok.LastUsedAt.IsZero(), "written once the database is free")
 }

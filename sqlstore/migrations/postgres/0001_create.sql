@@ -1,6 +1,9 @@
--- Version 1: the tokens table. {{table}} and {{index "name"}} are replaced
--- with the configured (optionally schema-qualified) table name and index
--- names derived from it.
+-- Version 1: the tokens table and its indexes. Placeholders, filled in by
+-- Store.Migrate from the configured table name: {{table}} the table as
+-- written in statements (schema-qualified if configured), {{tablename}} the
+-- table after ON in CREATE INDEX, {{index "x"}} and {{constraint "x"}} the
+-- names derived from it. Statements end with a semicolon at the end of a
+-- line.
 CREATE TABLE {{table}} (
     id           uuid        PRIMARY KEY,
     digest       bytea       NOT NULL CHECK (octet_length(digest) = 32),

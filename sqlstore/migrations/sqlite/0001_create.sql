@@ -1,7 +1,10 @@
--- Version 1: the tokens table. {{table}} and {{index "name"}} are replaced
--- with the configured (optionally schema-qualified) table name and index
--- names derived from it. Times are INTEGER Unix microseconds (UTC), NULL for
--- the zero time.
+-- Version 1: the tokens table and its indexes. Placeholders, filled in by
+-- Store.Migrate from the configured table name: {{table}} the table as
+-- written in statements (schema-qualified if configured), {{tablename}} the
+-- table after ON in CREATE INDEX, {{index "x"}} and {{constraint "x"}} the
+-- names derived from it. Statements end with a semicolon at the end of a
+-- line.
+-- SQLite: times are INTEGER Unix microseconds (UTC), NULL for the zero time.
 CREATE TABLE {{table}} (
     id           BLOB    NOT NULL PRIMARY KEY CHECK (length(id) = 16),
     digest       BLOB    NOT NULL CHECK (length(digest) = 32),
