@@ -141,7 +141,7 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 	}
 	tsType := "timestamptz NOT NULL DEFAULT now()"
 	if s.dialect == SQLite {
-		tsType = "INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER))"
+		tsType = "INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))" // Unix microseconds
 	}
 	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+s.table+"_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "+tsType+")"); err != nil {
 		return err

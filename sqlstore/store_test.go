@@ -477,6 +477,11 @@ func TestMigrate(t *testing.T) {
 		var n int
 		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM access_tokens_migrations").Scan(&n))
 		require.Equal(t, 1, n)
+		if b.dialect == sqlstore.SQLite {
+			var applied int64 // Unix microseconds
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT applied_at FROM access_tokens_migrations").Scan(&applied))
+			require.WithinDuration(t, time.Now(), time.UnixMicro(applied), time.Minute)
+		}
 	})
 }
 
