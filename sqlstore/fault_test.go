@@ -414,3 +414,19 @@ func TestPostgresBackendsTerminated(t *testing.T) {
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+// TestClosedStore: a closed Store fails every call, closed.
+func TestClosedStore(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLiteFile(t)
+	s := newStore(t, db, sqlstore.SQLite)
+	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
+	require.NoError(t, err)
+	iss := issueDemo(t, m)
+	require.NoError(t, s.Close())
+	tok, err := m.Verify(ctx, iss.Secret.Reveal(), demoRes, accesstoken.ScopePull)
+	requireStoreFailure(t, tok, err)
+	_, err = s.List(ctx, accesstoken.Query{Owner: "alice"})
+	require.Error(t, err)
+	require.NoError(t, db.Ping(), "the pool is the caller's: Close leaves it open")
+}

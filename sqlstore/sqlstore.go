@@ -183,28 +183,37 @@ func (s *Store) rebind(q string) string {
 
 // stmt returns q prepared on the pool. Statements are prepared on first use
 // and kept until [Store.Close]; a failed preparation is retried next time.
+// No lock is held while preparing, so a slow database never holds up the
+// callers of statements already prepared.
 func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	s.mu.RLock()
-	st := s.stmts[q]
+	st, closed := s.stmts[q], s.stmts == nil
 	s.mu.RUnlock()
-	if st != nil {
+	switch {
+	case st != nil:
 		return st, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st = s.stmts[q]; st != nil {
-		return st, nil
-	}
-	if s.stmts == nil {
-		return nil, errors.New("sqlstore: store is closed")
+	case closed:
+		return nil, errClosed
 	}
 	st, err := s.db.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stmts == nil {
+		st.Close()
+		return nil, errClosed
+	}
+	if prev := s.stmts[q]; prev != nil { // prepared concurrently
+		st.Close()
+		return prev, nil
+	}
 	s.stmts[q] = st
 	return st, nil
 }
+
+var errClosed = errors.New("sqlstore: store is closed")
 
 // Close releases the prepared statements. It does not close the *sql.DB.
 // The Store must not be used afterwards.
