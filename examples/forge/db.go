@@ -1,0 +1,472 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	"golang.org/x/crypto/bcrypt"
+	_ "modernc.org/sqlite" // driver "sqlite"
+
+	"github.com/forgekit/accesstoken/sqlstore"
+)
+
+// The forge's own data: users, projects, members, repositories and web
+// sessions, in the same database as the token table that package sqlstore
+// keeps. Every query is written with "?" placeholders and rewritten for
+// PostgreSQL by q.
+
+var (
+	errNotFound = errors.New("not found")
+	errExists   = errors.New("already exists")
+	errInvalid  = errors.New("invalid")
+)
+
+// Role is a user's role in a project. The project's owner is an admin.
+type Role int
+
+const (
+	RoleNone Role = iota
+	RoleRead
+	RoleWrite
+	RoleAdmin
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleRead:
+		return "read"
+	case RoleWrite:
+		return "write"
+	case RoleAdmin:
+		return "admin"
+	}
+	return "none"
+}
+
+func parseRole(s string) (Role, error) {
+	for r := RoleNone; r <= RoleAdmin; r++ {
+		if s == r.String() {
+			return r, nil
+		}
+	}
+	return RoleNone, fmt.Errorf("%w role %q: want read, write, admin or none", errInvalid, s)
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+// reserved are project names that would shadow the forge's own URLs.
+var reserved = map[string]bool{"api": true, "static": true, "login": true, "logout": true}
+
+// checkName checks a user, project or repository name.
+func checkName(kind, s string) error {
+	if len(s) > 64 || !nameRE.MatchString(s) || strings.Contains(s, "..") {
+		return fmt.Errorf("%w %s name %q: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit, without '..'", errInvalid, kind, s)
+	}
+	if kind == "repository" && strings.HasSuffix(s, ".git") {
+		return fmt.Errorf("%w repository name %q: leave out the .git suffix", errInvalid, s)
+	}
+	if kind == "project" && reserved[s] {
+		return fmt.Errorf("%w project name %q: reserved", errInvalid, s)
+	}
+	return nil
+}
+
+// DB is the forge's database.
+type DB struct {
+	sql      *sql.DB
+	postgres bool
+}
+
+// openDB opens the SQLite file under dataDir, or PostgreSQL when dbURL is a
+// postgres:// URL, and creates the forge's tables and the token table.
+func openDB(ctx context.Context, dataDir, dbURL string) (*DB, *sqlstore.Store, error) {
+	var (
+		db      *sql.DB
+		err     error
+		dialect = sqlstore.SQLite
+	)
+	switch {
+	case dbURL == "":
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return nil, nil, err
+		}
+		path := filepath.Join(dataDir, "forge.db")
+		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		dialect = sqlstore.PostgreSQL
+		db, err = sql.Open("pgx", dbURL)
+	default:
+		return nil, nil, fmt.Errorf("-db: want a postgres:// URL, or nothing for SQLite")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &DB{sql: db, postgres: dialect == sqlstore.PostgreSQL}
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("creating tables: %w", err)
+	}
+	store, err := sqlstore.New(db, dialect)
+	if err == nil {
+		err = store.Migrate(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("token table: %w", err)
+	}
+	return d, store, nil
+}
+
+func (d *DB) Close() error { return d.sql.Close() }
+
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS forge_users (
+		name          TEXT PRIMARY KEY,
+		password_hash TEXT NOT NULL,
+		created_at    BIGINT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS forge_projects (
+		name       TEXT PRIMARY KEY,
+		owner      TEXT NOT NULL REFERENCES forge_users (name),
+		created_at BIGINT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS forge_members (
+		project  TEXT NOT NULL REFERENCES forge_projects (name),
+		username TEXT NOT NULL REFERENCES forge_users (name),
+		role     TEXT NOT NULL CHECK (role IN ('read', 'write', 'admin')),
+		PRIMARY KEY (project, username))`,
+	`CREATE TABLE IF NOT EXISTS forge_repos (
+		project    TEXT NOT NULL REFERENCES forge_projects (name),
+		name       TEXT NOT NULL,
+		private    INTEGER NOT NULL,
+		created_at BIGINT NOT NULL,
+		PRIMARY KEY (project, name))`,
+	`CREATE TABLE IF NOT EXISTS forge_sessions (
+		id         TEXT PRIMARY KEY, -- SHA-256 of the cookie, hex
+		username   TEXT NOT NULL REFERENCES forge_users (name),
+		csrf       TEXT NOT NULL,
+		expires_at BIGINT NOT NULL)`,
+}
+
+// migrate creates the tables, in one transaction that two processes
+// starting at once on one database serialise (an advisory lock on
+// PostgreSQL, an immediate transaction on SQLite).
+func (d *DB) migrate(ctx context.Context) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if d.postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7411)`); err != nil {
+			return err
+		}
+	}
+	for _, s := range schema {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// q rewrites "?" placeholders as $1, $2, … for PostgreSQL.
+func (d *DB) q(query string) string {
+	if !d.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.sql.ExecContext(ctx, d.q(query), args...)
+}
+
+func (d *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.sql.QueryRowContext(ctx, d.q(query), args...)
+}
+
+// isUnique reports a unique violation in either database.
+func isUnique(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		return pg.SQLState() == "23505"
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// Users.
+
+// minPassword is the shortest password accepted; bcrypt reads at most 72 bytes.
+const minPassword, maxPassword = 8, 72
+
+func (d *DB) AddUser(ctx context.Context, name, password string) error {
+	if err := checkName("user", name); err != nil {
+		return err
+	}
+	if len(password) < minPassword || len(password) > maxPassword {
+		return fmt.Errorf("%w password: use %d to %d bytes", errInvalid, minPassword, maxPassword)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	_, err = d.exec(ctx, `INSERT INTO forge_users (name, password_hash, created_at) VALUES (?, ?, ?)`,
+		name, string(hash), time.Now().Unix())
+	if isUnique(err) {
+		return fmt.Errorf("user %q %w", name, errExists)
+	}
+	return err
+}
+
+// dummyHash is compared against when the user does not exist, so that a
+// sign-in takes as long for unknown users as for known ones.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+
+// CheckPassword reports whether name exists and password is theirs.
+func (d *DB) CheckPassword(ctx context.Context, name, password string) (bool, error) {
+	var hash string
+	err := d.queryRow(ctx, `SELECT password_hash FROM forge_users WHERE name = ?`, name).Scan(&hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil, nil
+}
+
+func (d *DB) userExists(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := d.queryRow(ctx, `SELECT COUNT(*) FROM forge_users WHERE name = ?`, name).Scan(&n)
+	return n > 0, err
+}
+
+// Empty reports whether the forge has no users yet: a new installation.
+func (d *DB) Empty(ctx context.Context) (bool, error) {
+	var n int
+	err := d.queryRow(ctx, `SELECT COUNT(*) FROM forge_users`).Scan(&n)
+	return n == 0, err
+}
+
+// Projects and members.
+
+// Project is a project as its pages show it.
+type Project struct {
+	Name, Owner string
+}
+
+func (d *DB) AddProject(ctx context.Context, name, owner string) error {
+	if err := checkName("project", name); err != nil {
+		return err
+	}
+	if ok, err := d.userExists(ctx, owner); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("user %q %w", owner, errNotFound)
+	}
+	_, err := d.exec(ctx, `INSERT INTO forge_projects (name, owner, created_at) VALUES (?, ?, ?)`,
+		name, owner, time.Now().Unix())
+	if isUnique(err) {
+		return fmt.Errorf("project %q %w", name, errExists)
+	}
+	return err
+}
+
+func (d *DB) Project(ctx context.Context, name string) (*Project, error) {
+	p := &Project{}
+	err := d.queryRow(ctx, `SELECT name, owner FROM forge_projects WHERE name = ?`, name).Scan(&p.Name, &p.Owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("project %q %w", name, errNotFound)
+	}
+	return p, err
+}
+
+func (d *DB) Projects(ctx context.Context) ([]Project, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT name, owner FROM forge_projects ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []Project
+	for rows.Next() {
+		var p Project
+		if err := rows.Scan(&p.Name, &p.Owner); err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+// SetMember gives user the role in project, or removes them with RoleNone.
+// The owner's role cannot be changed: the owner is always an admin.
+func (d *DB) SetMember(ctx context.Context, project, user string, role Role) error {
+	p, err := d.Project(ctx, project)
+	if err != nil {
+		return err
+	}
+	if ok, err := d.userExists(ctx, user); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("user %q %w", user, errNotFound)
+	}
+	if user == p.Owner {
+		return fmt.Errorf("%w: %s owns project %s and is always its admin", errInvalid, user, project)
+	}
+	if role == RoleNone {
+		_, err = d.exec(ctx, `DELETE FROM forge_members WHERE project = ? AND username = ?`, project, user)
+		return err
+	}
+	// An upsert both databases understand.
+	_, err = d.exec(ctx, `INSERT INTO forge_members (project, username, role) VALUES (?, ?, ?)
+		ON CONFLICT (project, username) DO UPDATE SET role = excluded.role`, project, user, role.String())
+	return err
+}
+
+// Role returns user's role in project: admin for the owner, RoleNone for a
+// non-member or an anonymous user ("").
+func (d *DB) Role(ctx context.Context, project, user string) (Role, error) {
+	if user == "" {
+		return RoleNone, nil
+	}
+	var owner string
+	var role sql.NullString
+	err := d.queryRow(ctx, `SELECT p.owner, m.role FROM forge_projects p
+		LEFT JOIN forge_members m ON m.project = p.name AND m.username = ?
+		WHERE p.name = ?`, user, project).Scan(&owner, &role)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return RoleNone, nil
+	case err != nil:
+		return RoleNone, err
+	case owner == user:
+		return RoleAdmin, nil
+	}
+	r, _ := parseRole(role.String)
+	return r, nil
+}
+
+// Repositories.
+
+// Repo is a repository.
+type Repo struct {
+	Project, Name string
+	Private       bool
+}
+
+// Dir is the repository's directory under the repositories root, which
+// is also its URL path.
+func (r *Repo) Dir() string { return r.Project + "/" + r.Name + ".git" }
+
+func (d *DB) AddRepo(ctx context.Context, project, name string, private bool) error {
+	if err := checkName("project", project); err != nil {
+		return err
+	}
+	if err := checkName("repository", name); err != nil {
+		return err
+	}
+	if _, err := d.Project(ctx, project); err != nil {
+		return err
+	}
+	priv := 0
+	if private {
+		priv = 1
+	}
+	_, err := d.exec(ctx, `INSERT INTO forge_repos (project, name, private, created_at) VALUES (?, ?, ?, ?)`,
+		project, name, priv, time.Now().Unix())
+	if isUnique(err) {
+		return fmt.Errorf("repository %s/%s %w", project, name, errExists)
+	}
+	return err
+}
+
+func (d *DB) DeleteRepo(ctx context.Context, project, name string) error {
+	_, err := d.exec(ctx, `DELETE FROM forge_repos WHERE project = ? AND name = ?`, project, name)
+	return err
+}
+
+// Repo returns a repository, or an error matching errNotFound.
+func (d *DB) Repo(ctx context.Context, project, name string) (*Repo, error) {
+	r := &Repo{Project: project, Name: name}
+	var priv int
+	err := d.queryRow(ctx, `SELECT private FROM forge_repos WHERE project = ? AND name = ?`, project, name).Scan(&priv)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("repository %s/%s %w", project, name, errNotFound)
+	}
+	r.Private = priv != 0
+	return r, err
+}
+
+func (d *DB) Repos(ctx context.Context, project string) ([]Repo, error) {
+	rows, err := d.sql.QueryContext(ctx, d.q(`SELECT name, private FROM forge_repos WHERE project = ? ORDER BY name`), project)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var rs []Repo
+	for rows.Next() {
+		r := Repo{Project: project}
+		var priv int
+		if err := rows.Scan(&r.Name, &priv); err != nil {
+			return nil, err
+		}
+		r.Private = priv != 0
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+// Sessions of the web pages. The cookie holds a random value; the table
+// holds its SHA-256, so a copy of the database signs nobody in.
+
+const sessionLifetime = 12 * time.Hour
+
+func sessionKey(cookie string) string {
+	sum := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(sum[:])
+}
+
+func (d *DB) NewSession(ctx context.Context, cookie, user, csrf string) error {
+	_, err := d.exec(ctx, `INSERT INTO forge_sessions (id, username, csrf, expires_at) VALUES (?, ?, ?, ?)`,
+		sessionKey(cookie), user, csrf, time.Now().Add(sessionLifetime).Unix())
+	return err
+}
+
+// Session returns the user and CSRF token of a live session, or "" for none.
+func (d *DB) Session(ctx context.Context, cookie string) (user, csrf string, err error) {
+	err = d.queryRow(ctx, `SELECT username, csrf FROM forge_sessions WHERE id = ? AND expires_at > ?`,
+		sessionKey(cookie), time.Now().Unix()).Scan(&user, &csrf)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil
+	}
+	return user, csrf, err
+}
+
+func (d *DB) DeleteSession(ctx context.Context, cookie string) error {
+	_, err := d.exec(ctx, `DELETE FROM forge_sessions WHERE id = ? OR expires_at <= ?`, sessionKey(cookie), time.Now().Unix())
+	return err
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/httpauth"
+)
+
+// gitHandler serves http://HOST/PROJECT/REPO.git/… with git http-backend
+// behind the token middleware. The resolver is the forge's URL layout:
+// exactly two names, the second ending in ".git", looked up in the
+// database. The one Repo it returns feeds both the token check and the
+// backend, which serves Repo.Dir and never looks at the URL.
+func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logger) (http.Handler, error) {
+	backend, err := httpauth.NewBackend(reposDir)
+	if err != nil {
+		return nil, err
+	}
+	resolve := httpauth.ResolverFunc(func(r *http.Request, repoPath string) (*httpauth.Repo, error) {
+		project, rest, ok := strings.Cut(repoPath, "/")
+		name, dotGit := strings.CutSuffix(rest, ".git")
+		if !ok || !dotGit || checkName("project", project) != nil || checkName("repository", name) != nil {
+			return nil, httpauth.ErrRepoNotFound
+		}
+		repo, err := db.Repo(r.Context(), project, name)
+		if errors.Is(err, errNotFound) {
+			return nil, httpauth.ErrRepoNotFound
+		} else if err != nil {
+			return nil, err
+		}
+		return &httpauth.Repo{
+			Resource: accesstoken.Resource{Project: project, Repository: name},
+			Dir:      repo.Dir(),
+			Public:   !repo.Private,
+		}, nil
+	})
+	onError := func(w http.ResponseWriter, r *http.Request, err error) {
+		if httpauth.StatusCode(err) >= 500 {
+			log.Error("git request failed", "path", r.URL.Path, "err", err)
+		}
+		httpauth.DefaultErrorFunc(w, r, err)
+	}
+	return httpauth.Middleware(m, resolve, httpauth.WithRealm("forge"), httpauth.WithErrorFunc(onError))(backend), nil
+}
+
+// isGitPath reports whether a request path is for the git handler: any
+// path with a ".git" segment end. The middleware rejects the unsafe ones.
+func isGitPath(p string) bool {
+	return strings.Contains(p, ".git/") || strings.HasSuffix(p, ".git")
+}
+
+// runGit runs git with a clean, fixed identity.
+func runGit(dir string, stdin []byte, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=Forge", "GIT_AUTHOR_EMAIL=forge@example.invalid",
+		"GIT_COMMITTER_NAME=Forge", "GIT_COMMITTER_EMAIL=forge@example.invalid",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// createRepo records a repository and creates its empty bare repository
+// under reposDir, with the default branch main.
+func createRepo(ctx context.Context, db *DB, reposDir, project, name string, private bool) (*Repo, error) {
+	if err := db.AddRepo(ctx, project, name, private); err != nil {
+		return nil, err
+	}
+	repo := &Repo{Project: project, Name: name, Private: private}
+	dir := filepath.Join(reposDir, filepath.FromSlash(repo.Dir()))
+	if _, err := os.Stat(dir); err == nil {
+		// Left over from a repository deleted outside the forge: keep it.
+		return repo, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
+		_ = db.DeleteRepo(ctx, project, name)
+		return nil, err
+	}
+	if _, err := runGit("", nil, "init", "--quiet", "--bare", "--initial-branch=main", dir); err != nil {
+		_ = db.DeleteRepo(ctx, project, name)
+		return nil, err
+	}
+	return repo, nil
+}
+
+// addFirstCommit commits one README to the empty bare repository dir,
+// with git's plumbing (no work tree needed).
+func addFirstCommit(dir, readme string) error {
+	blob, err := runGit(dir, []byte(readme), "hash-object", "-w", "--stdin")
+	if err != nil {
+		return err
+	}
+	tree, err := runGit(dir, []byte("100644 blob "+blob+"\tREADME.md\n"), "mktree")
+	if err != nil {
+		return err
+	}
+	commit, err := runGit(dir, nil, "commit-tree", tree, "-m", "Initial commit")
+	if err != nil {
+		return err
+	}
+	_, err = runGit(dir, nil, "update-ref", "refs/heads/main", commit)
+	return err
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/forgekit/accesstoken"
+)
+
+// The forge's permission rules, in one place:
+//
+//   - the project's owner is an admin;
+//   - read: pull the project's private repositories;
+//   - write: also push; issue repository tokens;
+//   - admin: also manage members and issue project tokens;
+//   - anyone, anonymous too, may pull a public repository.
+//
+// perms is the accesstoken.Authorizer built from these rules. The Manager
+// asks it on every verification, so a token stops working the moment its
+// owner loses the permission the operation needs.
+type perms struct{ db *DB }
+
+var _ accesstoken.Authorizer = perms{}
+
+// CanAccess implements accesstoken.Authorizer.
+func (p perms) CanAccess(ctx context.Context, user string, res accesstoken.Resource, scope accesstoken.Scope) (bool, error) {
+	repo, err := p.db.Repo(ctx, res.Project, res.Repository)
+	if errors.Is(err, errNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	role, err := p.db.Role(ctx, res.Project, user)
+	if err != nil {
+		return false, err
+	}
+	return mayAccess(repo, role, scope), nil
+}
+
+func mayAccess(repo *Repo, role Role, scope accesstoken.Scope) bool {
+	switch scope {
+	case accesstoken.ScopePull:
+		return !repo.Private || role >= RoleRead
+	case accesstoken.ScopePush, accesstoken.ScopeBuildStatus:
+		return role >= RoleWrite
+	}
+	return false
+}
+
+// CanManage implements accesstoken.Authorizer: repository tokens may be
+// issued by write and admin members, project tokens by admins.
+func (p perms) CanManage(ctx context.Context, user string, t accesstoken.Target) (bool, error) {
+	if t.IsProject() {
+		if _, err := p.db.Project(ctx, t.Project); errors.Is(err, errNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+	} else if _, err := p.db.Repo(ctx, t.Project, t.Repository); errors.Is(err, errNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	role, err := p.db.Role(ctx, t.Project, user)
+	if err != nil {
+		return false, err
+	}
+	return mayManage(t, role), nil
+}
+
+func mayManage(t accesstoken.Target, role Role) bool {
+	if t.IsProject() {
+		return role >= RoleAdmin
+	}
+	return role >= RoleWrite
+}
+
+// canSee reports whether user may see the repository at all: a private
+// one is hidden (404) from non-members.
+func canSee(repo *Repo, role Role) bool { return !repo.Private || role >= RoleRead }

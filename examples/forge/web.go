@@ -1,0 +1,470 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/forgekit/accesstoken"
+)
+
+// The web pages: server-rendered html/template, one stylesheet and one
+// small script served from the binary, no external resources.
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"scopeLabel": scopeLabel,
+}).ParseFS(assets, "templates/*.html"))
+
+// scopeLabel is how a scope reads on the pages.
+func scopeLabel(s accesstoken.Scope) string {
+	switch s {
+	case accesstoken.ScopePull:
+		return "Pull"
+	case accesstoken.ScopePush:
+		return "Push"
+	case accesstoken.ScopeBuildStatus:
+		return "Build status"
+	}
+	return string(s)
+}
+
+const (
+	sessionCookie = "forge_session"
+	loginCookie   = "forge_login" // CSRF token of the sign-in form
+)
+
+type web struct {
+	db  *DB
+	m   *accesstoken.Manager
+	log *slog.Logger
+}
+
+func (s *web) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.page(s.home))
+	mux.HandleFunc("GET /login", s.page(s.loginForm))
+	mux.HandleFunc("POST /login", s.page(s.login))
+	mux.HandleFunc("POST /logout", s.page(s.logout))
+	mux.HandleFunc("GET /{project}", s.page(s.project))
+	mux.HandleFunc("GET /{project}/{repo}", s.page(s.repo))
+	for _, prefix := range []string{"/{project}/-/tokens", "/{project}/{repo}/-/tokens"} {
+		mux.HandleFunc("GET "+prefix, s.page(s.tokens))
+		mux.HandleFunc("POST "+prefix, s.page(s.createToken))
+		mux.HandleFunc("POST "+prefix+"/{id}/revoke", s.page(s.revokeToken))
+	}
+	// The stylesheet and script, outside the mux: "/static/x" would
+	// otherwise clash with "/{project}/{repo}" ("static" is a reserved
+	// project name).
+	sub, _ := fs.Sub(assets, "static")
+	static := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/static/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			w.Header().Set("Cache-Control", "max-age=3600")
+			static.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// request is what every page handler gets: the signed-in user ("" for
+// none) and the session's CSRF token.
+type request struct {
+	*http.Request
+	User, CSRF string
+}
+
+type pageFunc func(w http.ResponseWriter, r *request) error
+
+// httpError is an error page with a status.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+var errPageNotFound = &httpError{http.StatusNotFound, "Not found."}
+
+// page looks up the session, checks the CSRF token of POST requests, sets
+// the security headers and renders errors.
+func (s *web) page(h pageFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("Referrer-Policy", "same-origin")
+		hdr.Set("Cache-Control", "no-store")
+		req := &request{Request: r}
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			user, csrf, err := s.db.Session(r.Context(), c.Value)
+			if err != nil {
+				s.renderError(w, req, err)
+				return
+			}
+			req.User, req.CSRF = user, csrf
+		}
+		if r.Method == http.MethodPost && r.URL.Path != "/login" {
+			if req.User == "" || !sameToken(r.PostFormValue("csrf"), req.CSRF) {
+				s.renderError(w, req, &httpError{http.StatusForbidden, "Your session has expired or the form is stale. Go back, reload the page and try again."})
+				return
+			}
+		}
+		if err := h(w, req); err != nil {
+			s.renderError(w, req, err)
+		}
+	}
+}
+
+func sameToken(a, b string) bool {
+	return a != "" && b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func (s *web) render(w http.ResponseWriter, status int, name string, data map[string]any) error {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+func (s *web) renderError(w http.ResponseWriter, r *request, err error) {
+	var he *httpError
+	if !errors.As(err, &he) {
+		s.log.Error("web", "path", r.URL.Path, "err", err)
+		he = &httpError{http.StatusInternalServerError, "Something went wrong on our side. Try again later."}
+		if accesstoken.Temporary(err) {
+			he.status = http.StatusServiceUnavailable
+		}
+	}
+	_ = s.render(w, he.status, "error.html", map[string]any{"User": r.User, "CSRF": r.CSRF, "Title": http.StatusText(he.status), "Message": he.msg})
+}
+
+// data returns the template data every page needs.
+func (r *request) data(title string) map[string]any {
+	return map[string]any{"User": r.User, "CSRF": r.CSRF, "Title": title}
+}
+
+func randomToken() string { return rand.Text() }
+
+// Sign in and out.
+
+func (s *web) loginForm(w http.ResponseWriter, r *request) error {
+	if r.User != "" {
+		http.Redirect(w, r.Request, "/", http.StatusSeeOther)
+		return nil
+	}
+	return s.showLogin(w, r, http.StatusOK, "")
+}
+
+func (s *web) showLogin(w http.ResponseWriter, r *request, status int, msg string) error {
+	token := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/login", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 3600})
+	d := r.data("Sign in")
+	d["LoginCSRF"], d["Error"], d["Next"] = token, msg, safeNext(r.FormValue("next"))
+	return s.render(w, status, "login.html", d)
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/"
+	}
+	return next
+}
+
+func (s *web) login(w http.ResponseWriter, r *request) error {
+	c, err := r.Cookie(loginCookie)
+	if err != nil || !sameToken(r.PostFormValue("csrf"), c.Value) {
+		return s.showLogin(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.")
+	}
+	user := r.PostFormValue("username")
+	ok, err := s.db.CheckPassword(r.Context(), user, r.PostFormValue("password"))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.showLogin(w, r, http.StatusUnauthorized, "Wrong user name or password.")
+	}
+	cookie := randomToken()
+	if err := s.db.NewSession(r.Context(), cookie, user, randomToken()); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(sessionLifetime.Seconds())})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1})
+	http.Redirect(w, r.Request, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	return nil
+}
+
+func (s *web) logout(w http.ResponseWriter, r *request) error {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.db.DeleteSession(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r.Request, "/", http.StatusSeeOther)
+	return nil
+}
+
+// Projects and repositories.
+
+type repoRow struct {
+	Repo
+	CloneURL string
+}
+
+func cloneURL(r *http.Request, repo *Repo) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/" + repo.Dir()
+}
+
+func (s *web) home(w http.ResponseWriter, r *request) error {
+	projects, err := s.db.Projects(r.Context())
+	if err != nil {
+		return err
+	}
+	d := r.data("Projects")
+	d["Projects"] = projects
+	return s.render(w, http.StatusOK, "home.html", d)
+}
+
+// visibleRepos lists the repositories of project that r.User may see.
+func (s *web) visibleRepos(ctx context.Context, r *request, project string, role Role) ([]repoRow, error) {
+	repos, err := s.db.Repos(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	var rows []repoRow
+	for _, rp := range repos {
+		if canSee(&rp, role) {
+			rows = append(rows, repoRow{rp, cloneURL(r.Request, &rp)})
+		}
+	}
+	return rows, nil
+}
+
+func (s *web) project(w http.ResponseWriter, r *request) error {
+	p, err := s.db.Project(r.Context(), r.PathValue("project"))
+	if errors.Is(err, errNotFound) {
+		return errPageNotFound
+	} else if err != nil {
+		return err
+	}
+	role, err := s.db.Role(r.Context(), p.Name, r.User)
+	if err != nil {
+		return err
+	}
+	repos, err := s.visibleRepos(r.Context(), r, p.Name, role)
+	if err != nil {
+		return err
+	}
+	d := r.data(p.Name)
+	d["Project"], d["Repos"], d["Role"] = p, repos, role.String()
+	d["CanManage"] = mayManage(accesstoken.ProjectTarget(p.Name), role)
+	return s.render(w, http.StatusOK, "project.html", d)
+}
+
+func (s *web) repo(w http.ResponseWriter, r *request) error {
+	project, name := r.PathValue("project"), r.PathValue("repo")
+	rp, err := s.db.Repo(r.Context(), project, name)
+	if errors.Is(err, errNotFound) {
+		return errPageNotFound
+	} else if err != nil {
+		return err
+	}
+	role, err := s.db.Role(r.Context(), project, r.User)
+	if err != nil {
+		return err
+	}
+	if !canSee(rp, role) {
+		return errPageNotFound
+	}
+	d := r.data(project + "/" + name)
+	d["Repo"], d["CloneURL"], d["Role"] = rp, cloneURL(r.Request, rp), role.String()
+	d["CanManage"] = mayManage(accesstoken.RepositoryTarget(project, name), role)
+	d["Host"] = r.Host
+	return s.render(w, http.StatusOK, "repo.html", d)
+}
+
+// Tokens.
+
+// tokenTarget resolves the target of a tokens page, which only those who
+// may manage its tokens see; others get 404 (a private repository) or a
+// sign-in prompt.
+func (s *web) tokenTarget(w http.ResponseWriter, r *request) (accesstoken.Target, error) {
+	t, err := resolveTarget(r.Context(), s.db, r.PathValue("project"), r.PathValue("repo"), r.User)
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return t, errPageNotFound
+	} else if err != nil {
+		return t, err
+	}
+	if r.User == "" {
+		return t, &httpError{http.StatusUnauthorized, "Sign in to manage access tokens."}
+	}
+	role, err := s.db.Role(r.Context(), t.Project, r.User)
+	if err != nil {
+		return t, err
+	}
+	if !mayManage(t, role) {
+		return t, &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(t) + "."}
+	}
+	return t, nil
+}
+
+func targetLabel(t accesstoken.Target) string {
+	if t.IsProject() {
+		return "project " + t.Project
+	}
+	return t.Project + "/" + t.Repository
+}
+
+func tokensPath(t accesstoken.Target) string {
+	if t.IsProject() {
+		return "/" + t.Project + "/-/tokens"
+	}
+	return "/" + t.Project + "/" + t.Repository + "/-/tokens"
+}
+
+type tokenRow struct {
+	*accesstoken.Token
+	ProjectWide bool
+	CanRevoke   bool
+}
+
+// showTokens renders the tokens page, with a new secret when one was
+// just created, or a form error.
+func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target, status int, created *accesstoken.Issued, formErr string) error {
+	toks, err := s.m.ListForTarget(r.Context(), r.User, t, accesstoken.ListOptions{})
+	if err != nil {
+		return err
+	}
+	projectRole, err := s.db.Role(r.Context(), t.Project, r.User)
+	if err != nil {
+		return err
+	}
+	rows := make([]tokenRow, len(toks))
+	for i, tok := range toks {
+		rows[i] = tokenRow{tok, tok.Target.IsProject() && !t.IsProject(),
+			tok.Owner == r.User || mayManage(tok.Target, projectRole)}
+	}
+	d := r.data("Access tokens · " + targetLabel(t))
+	d["Target"], d["TargetLabel"], d["Path"], d["Tokens"] = t, targetLabel(t), tokensPath(t), rows
+	d["Scopes"] = s.m.Scopes()
+	d["Error"] = formErr
+	d["Tomorrow"] = time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	if t.IsProject() {
+		d["Back"] = "/" + t.Project
+	} else {
+		d["Back"] = "/" + t.Project + "/" + t.Repository
+	}
+	if created != nil {
+		d["Created"], d["Secret"] = created.Token, created.Secret.Reveal()
+		if !t.IsProject() {
+			d["CloneURL"] = "http://" + r.Host + "/" + t.Project + "/" + t.Repository + ".git"
+		}
+	}
+	return s.render(w, status, "tokens.html", d)
+}
+
+func (s *web) tokens(w http.ResponseWriter, r *request) error {
+	t, err := s.tokenTarget(w, r)
+	if err != nil {
+		return err
+	}
+	return s.showTokens(w, r, t, http.StatusOK, nil, "")
+}
+
+func (s *web) createToken(w http.ResponseWriter, r *request) error {
+	t, err := s.tokenTarget(w, r)
+	if err != nil {
+		return err
+	}
+	var scopes []accesstoken.Scope
+	for _, sc := range r.PostForm["scope"] {
+		scopes = append(scopes, accesstoken.Scope(sc))
+	}
+	var expires time.Time
+	if e := r.PostFormValue("expires"); e != "" {
+		// The token works through the chosen day and stops at the
+		// following midnight, UTC.
+		day, err := time.Parse(time.DateOnly, e)
+		if err != nil {
+			return s.showTokens(w, r, t, http.StatusBadRequest, nil, "The expiry date is not a date.")
+		}
+		expires = day.AddDate(0, 0, 1)
+	}
+	iss, err := s.m.Issue(r.Context(), accesstoken.IssueRequest{
+		Owner: r.User, Description: strings.TrimSpace(r.PostFormValue("description")),
+		Target: t, Scopes: scopes, ExpiresAt: expires,
+	})
+	switch {
+	case errors.Is(err, accesstoken.ErrNoScopes):
+		return s.showTokens(w, r, t, http.StatusBadRequest, nil, "Choose at least one scope.")
+	case errors.Is(err, accesstoken.ErrBadExpiry):
+		return s.showTokens(w, r, t, http.StatusBadRequest, nil, "The expiry date must be in the future.")
+	case errors.Is(err, accesstoken.ErrBadDescription):
+		return s.showTokens(w, r, t, http.StatusBadRequest, nil, "The description must be at most 255 printable characters.")
+	case errors.Is(err, accesstoken.ErrInvalidInput):
+		return s.showTokens(w, r, t, http.StatusBadRequest, nil, strings.TrimPrefix(err.Error(), "accesstoken: "))
+	case errors.Is(err, accesstoken.ErrForbidden):
+		return &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(t) + "."}
+	case err != nil:
+		return err
+	}
+	// The secret is in this response only; it is not stored anywhere.
+	return s.showTokens(w, r, t, http.StatusCreated, iss, "")
+}
+
+func (s *web) revokeToken(w http.ResponseWriter, r *request) error {
+	t, err := s.tokenTarget(w, r)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return errPageNotFound
+	}
+	tok, err := s.m.Get(r.Context(), r.User, id)
+	if errors.Is(err, accesstoken.ErrNotFound) || err == nil && !covers(t, tok.Target) {
+		return errPageNotFound
+	} else if err != nil {
+		return err
+	}
+	if _, err := s.m.Revoke(r.Context(), r.User, id); errors.Is(err, accesstoken.ErrNotFound) {
+		return errPageNotFound
+	} else if err != nil {
+		return err
+	}
+	http.Redirect(w, r.Request, tokensPath(t), http.StatusSeeOther)
+	return nil
+}
