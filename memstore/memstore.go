@@ -200,23 +200,16 @@ func (s *Store) record(i uint32) *accesstoken.Record {
 	} else {
 		scopes = slices.Clone(scopes)
 	}
-	buf.rec = accesstoken.Record{
-		Token: accesstoken.Token{
-			ID:          e.id,
-			Owner:       s.names[e.owner],
-			Description: s.desc[i],
-			Target:      accesstoken.Target{Project: s.names[e.project], Repository: s.names[e.repo]},
-			Scopes:      scopes,
-			CreatedAt:   fromMicros(e.created),
-			ExpiresAt:   fromMicros(e.expires),
-			LastUsedAt:  fromMicros(e.lastUsed.Load()),
-			RevokedAt:   fromMicros(e.revoked),
-			RevokedBy:   s.names[e.revokedBy],
-			ReplacedBy:  e.replacedBy,
-		},
-		Digest: e.digest,
-	}
-	return &buf.rec
+	// Field by field into the new record: building a Record value and
+	// copying it would copy some 300 bytes twice.
+	r := &buf.rec
+	r.ID, r.Digest, r.ReplacedBy = e.id, e.digest, e.replacedBy
+	r.Owner, r.Description, r.RevokedBy = s.names[e.owner], s.desc[i], s.names[e.revokedBy]
+	r.Target.Project, r.Target.Repository = s.names[e.project], s.names[e.repo]
+	r.Scopes = scopes
+	r.CreatedAt, r.ExpiresAt = fromMicros(e.created), fromMicros(e.expires)
+	r.LastUsedAt, r.RevokedAt = fromMicros(e.lastUsed.Load()), fromMicros(e.revoked)
+	return r
 }
 
 // Insert implements [accesstoken.Store].
