@@ -77,7 +77,13 @@ stop_postgres() {
 # reports why it cannot (failing the run under CI=true).
 start_postgres() {
 	if ! PG_BIN=$(pg_bindir); then
-		need_pkg initdb postgresql-15 || true
+		# Debian's package puts initdb under /usr/lib/postgresql/15/bin,
+		# not on PATH, so need_pkg cannot tell whether it is there.
+		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+			log "installing postgresql-15"
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >&2 || true
+		fi
 		if ! PG_BIN=$(pg_bindir); then
 			log "PostgreSQL server binaries not found: PostgreSQL tests will skip"
 			[ "${CI:-}" = true ] && exit 1
