@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+)
+
+// postgresSite returns a site on a new, empty PostgreSQL database,
+// dropped at the end. The server's URL comes from ACCESSTOKEN_TEST_POSTGRES
+// (scripts/test.sh starts one); without it the test skips, except under
+// CI=true, where it fails.
+func postgresSite(t *testing.T) *site {
+	base := os.Getenv("ACCESSTOKEN_TEST_POSTGRES")
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ACCESSTOKEN_TEST_POSTGRES is not set (CI=true): run the tests through scripts/test.sh")
+		}
+		t.Skip("ACCESSTOKEN_TEST_POSTGRES is not set; run scripts/test.sh --with-postgres go test ./examples/forge/")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := "forge_test_" + strings.ToLower(rand.Text()[:12])
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("dropping %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	s := newSite(t)
+	s.db = u.String()
+	return s
+}
+
+// TestPostgres runs the forge on PostgreSQL, as two processes on one
+// database and one data directory: a token issued through one works
+// through the other, and a revocation through either is effective on
+// both at once.
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	s := postgresSite(t)
+	s.addUser("alice")
+	s.addUser("bob")
+	s.must("", "project add", "-owner", "alice", "alpha")
+	s.must("", "project member", "alpha", "bob", "write")
+	s.must("", "repo add", "-private", "alpha/one")
+	a, b := s.start(), s.start()
+	g := newGit(t)
+
+	tok := a.issue("bob", "alpha/one", "repository:pull", "repository:push")
+	if out, err := g.run(g.workRepo(), "push", "-q", b.tokenURL("bob", tok.Token, "alpha/one"), "main"); err != nil {
+		t.Fatalf("push through B with a token issued through A: %v\n%s", err, out)
+	}
+	g.mustClone(a.tokenURL("bob", tok.Token, "alpha/one"), "clone through A")
+	if l := find(b.list("bob", "alpha/one", ""), tok.ID); l == nil || l.LastUsedAt == nil {
+		t.Errorf("B's list: %+v; want the token, used", l)
+	}
+
+	if code, body := b.api("DELETE", "/api/repos/alpha/one/tokens/"+tok.ID, "bob", nil); code != 204 {
+		t.Fatalf("revoke through B: %d %s", code, body)
+	}
+	g.mustNotClone(a.tokenURL("bob", tok.Token, "alpha/one"), "A, after the revocation through B", "revoked")
+	g.mustNotClone(b.tokenURL("bob", tok.Token, "alpha/one"), "B, after the revocation through B", "revoked")
+
+	// Demotion through the command line is seen by both at once.
+	tok = a.issue("bob", "alpha/one", "repository:pull")
+	g.mustClone(b.tokenURL("bob", tok.Token, "alpha/one"), "new token through B")
+	s.must("", "project member", "alpha", "bob", "none")
+	g.mustNotClone(a.tokenURL("bob", tok.Token, "alpha/one"), "A, bob removed", "not found")
+	g.mustNotClone(b.tokenURL("bob", tok.Token, "alpha/one"), "B, bob removed", "not found")
+
+	// Restart: tokens and revocations are kept.
+	s.must("", "project member", "alpha", "bob", "write")
+	a.stop()
+	a = s.start()
+	g.mustClone(a.tokenURL("bob", tok.Token, "alpha/one"), "A restarted")
+}
