@@ -56,12 +56,16 @@ func rawRequest(t *testing.T, addr, method, target string, headers []string, bod
 	default:
 		b.WriteString("\r\n")
 	}
-	if _, err := conn.Write(b.Bytes()); err != nil {
-		t.Fatal(err)
-	}
+	// Write while reading: a server may answer (413) and close before it
+	// has read a large body, and the write then fails; the answer counts.
+	werr := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(b.Bytes())
+		werr <- err
+	}()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		t.Fatalf("%s %q: reading response: %v", method, target, err)
+		t.Fatalf("%s %q: reading response: %v (write: %v)", method, target, err, <-werr)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)
