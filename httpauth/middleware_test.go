@@ -312,3 +312,16 @@ func TestMiddlewareVisibility(t *testing.T) {
 		t.Errorf("anonymous access = %+v", acc)
 	}
 }
+
+func TestMiddlewareMaxBatchBody(t *testing.T) {
+	u := newUnit(t)
+	h := u.handler(u.m, u.resolver(), httpauth.WithMaxBatchBody(64))
+	small := `{"operation":"download"}`
+	large := `{"operation":"download","pad":"` + strings.Repeat("x", 64) + `"}`
+	if w := u.do(h, "POST", "/demo/hello.git/info/lfs/objects/batch", "Bearer "+u.tok, small); w.Code != 418 || u.body != small {
+		t.Fatalf("small batch: status %d, body passed on %q", w.Code, u.body)
+	}
+	if w := u.do(h, "POST", "/demo/hello.git/info/lfs/objects/batch", "Bearer "+u.tok, large); w.Code != 413 || u.seen != nil {
+		t.Fatalf("large batch: status %d; want 413", w.Code)
+	}
+}

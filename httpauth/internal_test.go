@@ -59,3 +59,30 @@ func FuzzCleanPathOK(f *testing.F) {
 		}
 	})
 }
+
+func TestGitProtocolOK(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"version=2", true},
+		{"version=2:object-format=sha256", true},
+		{"version=1", true},
+		{"version=2\nGIT_CONFIG_COUNT=1", false},
+		{"version=2 x", false},
+		{"version=2;x", false},
+		{strings.Repeat("a", 257), false},
+	} {
+		if got := gitProtocolOK(tc.in); got != tc.want {
+			t.Errorf("gitProtocolOK(%q) = %v; want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestDeleteFold(t *testing.T) {
+	h := map[string][]string{"authorization": {"x"}, "COOKIE": {"y"}, "proxy-authorization": {"z"}, "Accept": {"a"}, "Authorizations": {"b"}}
+	deleteFold(h)
+	if len(h) != 2 || h["Accept"] == nil || h["Authorizations"] == nil {
+		t.Fatalf("after deleteFold: %v", h)
+	}
+}
