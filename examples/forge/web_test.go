@@ -1,0 +1,238 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// browser is a minimal HTTP client with cookies, for the page rules the
+// chromium test does not go through.
+type browser struct {
+	t   *testing.T
+	srv *server
+	c   *http.Client
+}
+
+func (srv *server) browser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, srv: srv, c: &http.Client{Jar: jar}}
+}
+
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *browser) get(path string) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest("GET", b.srv.URL+path, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest("POST", b.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf returns the CSRF token of the forms on a page.
+func (b *browser) csrf(path string) string {
+	b.t.Helper()
+	_, body := b.get(path)
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		b.t.Fatalf("no CSRF token on %s", path)
+	}
+	return m[1]
+}
+
+func (b *browser) login(user string) {
+	b.t.Helper()
+	resp, body := b.post("/login", url.Values{"csrf": {b.csrf("/login")}, "username": {user}, "password": {password(user)}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "Signed in as <strong>"+user+"</strong>") {
+		b.t.Fatalf("signing in as %s: %d\n%s", user, resp.StatusCode, body)
+	}
+}
+
+func TestWebPages(t *testing.T) {
+	t.Parallel()
+	_, srv, _ := permSite(t)
+
+	// Sign-in: the form's CSRF cookie, wrong passwords, the session cookie.
+	anon := srv.browser(t)
+	resp, body := anon.get("/login")
+	for _, c := range resp.Cookies() {
+		if c.Name == loginCookie && (!c.HttpOnly || c.SameSite != http.SameSiteStrictMode) {
+			t.Errorf("sign-in CSRF cookie %v: want HttpOnly, SameSite=Strict", c)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	if regexp.MustCompile(`(src|rel="stylesheet" href)="(https?:)?//`).MatchString(body) {
+		t.Errorf("the page loads something from another site:\n%s", body)
+	}
+	token := csrfRE.FindStringSubmatch(body)[1]
+	if resp, _ := anon.post("/login", url.Values{"csrf": {token}, "username": {"writer"}, "password": {"wrong password"}}); resp.StatusCode != 401 {
+		t.Errorf("wrong password: %d; want 401", resp.StatusCode)
+	}
+	fresh := srv.browser(t) // no sign-in CSRF cookie
+	if resp, _ := fresh.post("/login", url.Values{"csrf": {"forged"}, "username": {"writer"}, "password": {password("writer")}}); resp.StatusCode != 403 {
+		t.Errorf("sign-in without the form's cookie: %d; want 403", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/login", strings.NewReader(url.Values{"csrf": {anon.csrf("/login")}, "username": {"writer"}, "password": {password("writer")}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Transport{}).RoundTrip(req) // no redirect, see the cookie
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			session = c
+		}
+	}
+	// (The request had no sign-in cookie: 403, no session.)
+	if session != nil {
+		t.Errorf("a session without the sign-in CSRF cookie")
+	}
+
+	users := map[string]*browser{}
+	for _, u := range []string{"owner", "admin", "writer", "reader", "outsider"} {
+		users[u] = srv.browser(t)
+		users[u].login(u)
+	}
+	for _, c := range users["writer"].c.Jar.Cookies(mustURL(srv.URL)) {
+		if c.Name == sessionCookie && len(c.Value) < 20 {
+			t.Errorf("session cookie %q is short", c.Value)
+		}
+	}
+	users["anonymous"] = anon
+
+	// Who sees which page, and the "Manage access tokens" link.
+	type row struct {
+		user, path string
+		code       int
+		manage     bool
+	}
+	for _, r := range []row{
+		{"anonymous", "/alpha", 200, false},
+		{"anonymous", "/alpha/pub", 200, false},
+		{"anonymous", "/alpha/priv", 404, false},
+		{"anonymous", "/alpha/-/tokens", 401, false},
+		{"outsider", "/alpha/priv", 404, false},
+		{"outsider", "/alpha/pub", 200, false},
+		{"outsider", "/alpha/priv/-/tokens", 404, false},
+		{"outsider", "/alpha/pub/-/tokens", 403, false},
+		{"reader", "/alpha", 200, false},
+		{"reader", "/alpha/priv", 200, false},
+		{"reader", "/alpha/priv/-/tokens", 403, false},
+		{"writer", "/alpha", 200, false},
+		{"writer", "/alpha/priv", 200, true},
+		{"writer", "/alpha/-/tokens", 403, false},
+		{"writer", "/alpha/priv/-/tokens", 200, false},
+		{"admin", "/alpha", 200, true},
+		{"owner", "/alpha", 200, true},
+		{"owner", "/alpha/-/tokens", 200, false},
+		{"owner", "/nope", 404, false},
+		{"owner", "/alpha/nope", 404, false},
+	} {
+		resp, body := users[r.user].get(r.path)
+		if resp.StatusCode != r.code {
+			t.Errorf("%s GET %s: %d; want %d", r.user, r.path, resp.StatusCode, r.code)
+		}
+		if got := strings.Contains(body, "Manage access tokens"); got != r.manage {
+			t.Errorf("%s GET %s: manage link %v; want %v", r.user, r.path, got, r.manage)
+		}
+	}
+	// The project page lists the private repository to members only.
+	if _, body := users["outsider"].get("/alpha"); strings.Contains(body, "priv") {
+		t.Errorf("an outsider sees the private repository on the project page")
+	}
+	if _, body := users["reader"].get("/alpha"); !strings.Contains(body, "/alpha/priv") {
+		t.Errorf("a reader does not see the private repository on the project page")
+	}
+
+	// Forms need the session's CSRF token, and a same-site request.
+	w := users["writer"]
+	tok := w.csrf("/alpha/priv/-/tokens")
+	form := url.Values{"csrf": {tok}, "description": {"web"}, "scope": {"repository:pull"}}
+	if resp, _ := w.post("/alpha/priv/-/tokens", url.Values{"description": {"web"}, "scope": {"repository:pull"}}); resp.StatusCode != 403 {
+		t.Errorf("form without CSRF token: %d; want 403", resp.StatusCode)
+	}
+	if resp, _ := users["reader"].post("/alpha/priv/-/tokens", form); resp.StatusCode != 403 {
+		t.Errorf("form with another session's CSRF token: %d; want 403", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("POST", srv.URL+"/alpha/priv/-/tokens", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, _ := w.do(req); resp.StatusCode != 403 {
+		t.Errorf("cross-site form post: %d; want 403", resp.StatusCode)
+	}
+
+	// Form errors are shown on the page.
+	for name, f := range map[string]url.Values{
+		"no scope":      {"csrf": {tok}, "description": {"x"}},
+		"past expiry":   {"csrf": {tok}, "scope": {"repository:pull"}, "expires": {"2020-01-01"}},
+		"bad date":      {"csrf": {tok}, "scope": {"repository:pull"}, "expires": {"soon"}},
+		"unknown scope": {"csrf": {tok}, "scope": {"repository:admin"}},
+	} {
+		resp, body := w.post("/alpha/priv/-/tokens", f)
+		if resp.StatusCode != 400 || !strings.Contains(body, `class="alert error"`) {
+			t.Errorf("%s: %d; want 400 with the error on the page", name, resp.StatusCode)
+		}
+	}
+	resp, body = w.post("/alpha/priv/-/tokens", url.Values{"csrf": {tok}, "description": {"web"},
+		"scope": {"repository:pull", "repository:push"}, "expires": {"2099-12-31"}})
+	secret := regexp.MustCompile(`<code id="secret">(forge_\w+)</code>`).FindStringSubmatch(body)
+	if resp.StatusCode != 201 || secret == nil || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("creating a token: %d, Cache-Control %q\n%s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
+	}
+	if !strings.Contains(body, "2100-01-01 00:00 UTC") {
+		t.Errorf("a token expiring on 2099-12-31 should show that it stops at 2100-01-01 00:00 UTC")
+	}
+	g := newGit(t)
+	g.mustClone(srv.tokenURL("writer", secret[1], "alpha/priv"), "token made on the page")
+
+	// Revoking: only tokens of this page, by those allowed.
+	proj := srv.issue("owner", "alpha", "repository:pull")
+	_, body = w.get("/alpha/priv/-/tokens")
+	if !strings.Contains(body, proj.ID) || strings.Contains(body, "/"+proj.ID+"/revoke") {
+		t.Errorf("a write member should see the owner's project token without a revoke button")
+	}
+	if resp, _ := w.post("/alpha/priv/-/tokens/"+proj.ID+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != 404 {
+		t.Errorf("write member revoking the owner's project token: %d; want 404", resp.StatusCode)
+	}
+	g.mustClone(srv.tokenURL("owner", proj.Token, "alpha/priv"), "project token still valid")
+
+	// Sign out ends the session.
+	if resp, _ := w.post("/logout", url.Values{"csrf": {tok}}); resp.StatusCode != 200 {
+		t.Errorf("sign out: %d", resp.StatusCode)
+	}
+	if resp, _ := w.get("/alpha/priv"); resp.StatusCode != 404 {
+		t.Errorf("after signing out: %d; want 404", resp.StatusCode)
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
