@@ -23,7 +23,7 @@ const postgresEnv = "ACCESSTOKEN_TEST_POSTGRES"
 // sqliteDSN is the recommended modernc.org/sqlite configuration (see the
 // package doc) for a database file.
 func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32768)&_txlock=immediate"
 }
 
 // openSQLiteFile opens a new SQLite database file in a temporary directory.
