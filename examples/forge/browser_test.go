@@ -93,8 +93,9 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after signing in: %q", got)
 	}
 
+	do("open the project's page", chromedp.Navigate(srv.URL+"/alpha"), chromedp.WaitVisible(chromedp.ID("members")))
+	shot(t, ctx, "project.png")
 	do("open the project's tokens page",
-		chromedp.Navigate(srv.URL+"/alpha"),
 		chromedp.Click(chromedp.ID("manage-tokens")),
 		chromedp.WaitVisible(chromedp.ID("create-form")),
 	)

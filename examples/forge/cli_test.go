@@ -40,8 +40,8 @@ func TestDemo(t *testing.T) {
 
 	// A second start sets nothing up again.
 	srv = s.start("-demo")
-	if strings.Contains(srv.output(), "Demo set up") {
-		t.Errorf("the demo was set up again:\n%s", srv.output())
+	if out := srv.output(); strings.Contains(out, "Demo set up") || !strings.Contains(out, "remove the data directory") {
+		t.Errorf("second start:\n%s", out)
 	}
 }
 
@@ -88,6 +88,8 @@ func TestCLI(t *testing.T) {
 		{"no owner", "", []string{"project add", "beta"}, "-owner USER is required"},
 		{"duplicate project", "", []string{"project add", "-owner", "alice", "alpha"}, `project "alpha" already exists`},
 		{"invalid project name", "", []string{"project add", "-owner", "alice", "_beta"}, "invalid project name"},
+		{".git project name", "", []string{"project add", "-owner", "alice", "beta.git"}, "must not end in .git"},
+		{".git repository name", "", []string{"repo add", "alpha/x.git"}, "must not end in .git"},
 		{"reserved project name", "", []string{"project add", "-owner", "alice", "api"}, "reserved"},
 		{"dot-dot repository", "", []string{"repo add", "alpha/.."}, "invalid repository name"},
 		{"slash in repository", "", []string{"repo add", "alpha/a/b"}, "invalid repository name"},

@@ -73,8 +73,9 @@ func checkName(kind, s string) error {
 	if len(s) > 64 || !nameRE.MatchString(s) || strings.Contains(s, "..") {
 		return fmt.Errorf("%w %s name %q: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit, without '..'", errInvalid, kind, s)
 	}
-	if kind == "repository" && strings.HasSuffix(s, ".git") {
-		return fmt.Errorf("%w repository name %q: leave out the .git suffix", errInvalid, s)
+	if kind != "user" && strings.HasSuffix(s, ".git") {
+		// A ".git" path segment is where git URLs end.
+		return fmt.Errorf("%w %s name %q: must not end in .git", errInvalid, kind, s)
 	}
 	if kind == "project" && reserved[s] {
 		return fmt.Errorf("%w project name %q: reserved", errInvalid, s)
@@ -347,6 +348,32 @@ func (d *DB) SetMember(ctx context.Context, project, user string, role Role) err
 	return err
 }
 
+// Member is a user's role in a project.
+type Member struct {
+	User string
+	Role Role
+}
+
+// Members lists the members of project, not counting its owner.
+func (d *DB) Members(ctx context.Context, project string) ([]Member, error) {
+	rows, err := d.sql.QueryContext(ctx, d.q(`SELECT username, role FROM forge_members WHERE project = ? ORDER BY username`), project)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ms []Member
+	for rows.Next() {
+		var m Member
+		var role string
+		if err := rows.Scan(&m.User, &role); err != nil {
+			return nil, err
+		}
+		m.Role, _ = parseRole(role)
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
+}
+
 // Role returns user's role in project: admin for the owner, RoleNone for a
 // non-member or an anonymous user ("").
 func (d *DB) Role(ctx context.Context, project, user string) (Role, error) {
@@ -451,6 +478,9 @@ func sessionKey(cookie string) string {
 }
 
 func (d *DB) NewSession(ctx context.Context, cookie, user, csrf string) error {
+	if _, err := d.exec(ctx, `DELETE FROM forge_sessions WHERE expires_at <= ?`, time.Now().Unix()); err != nil {
+		return err
+	}
 	_, err := d.exec(ctx, `INSERT INTO forge_sessions (id, username, csrf, expires_at) VALUES (?, ?, ?, ?)`,
 		sessionKey(cookie), user, csrf, time.Now().Add(sessionLifetime).Unix())
 	return err

@@ -283,8 +283,11 @@ func displayAddr(addr string) string {
 // password, project demo and the public repository demo/hello with one
 // commit, and prints how to sign in and clone with a pull-only token.
 func setUpDemo(ctx context.Context, db *DB, m *accesstoken.Manager, reposDir, base string, stdout io.Writer) error {
-	if empty, err := db.Empty(ctx); err != nil || !empty {
+	if empty, err := db.Empty(ctx); err != nil {
 		return err
+	} else if !empty {
+		fmt.Fprintln(stdout, "The demo was set up on the first start, which printed its password and token; remove the data directory to set it up again.")
+		return nil
 	}
 	password := rand.Text()[:16]
 	if err := db.AddUser(ctx, "demo", password); err != nil {

@@ -67,6 +67,7 @@ func (s *web) routes() http.Handler {
 	mux.HandleFunc("POST /logout", s.page(s.logout))
 	mux.HandleFunc("GET /{project}", s.page(s.project))
 	mux.HandleFunc("GET /{project}/{repo}", s.page(s.repo))
+	mux.HandleFunc("POST /{project}/-/members", s.page(s.setMember))
 	for _, prefix := range []string{"/{project}/-/tokens", "/{project}/{repo}/-/tokens"} {
 		mux.HandleFunc("GET "+prefix, s.page(s.tokens))
 		mux.HandleFunc("POST "+prefix, s.page(s.createToken))
@@ -290,7 +291,42 @@ func (s *web) project(w http.ResponseWriter, r *request) error {
 	d := r.data(p.Name)
 	d["Project"], d["Repos"], d["Role"] = p, repos, role.String()
 	d["CanManage"] = mayManage(accesstoken.ProjectTarget(p.Name), role)
+	if role >= RoleAdmin {
+		if d["Members"], err = s.db.Members(r.Context(), p.Name); err != nil {
+			return err
+		}
+		d["Roles"] = []string{"read", "write", "admin"}
+	}
 	return s.render(w, http.StatusOK, "project.html", d)
+}
+
+// setMember adds, changes or removes (role "none") a member: admins only.
+// The change applies to the member's tokens on their next use.
+func (s *web) setMember(w http.ResponseWriter, r *request) error {
+	p, err := s.db.Project(r.Context(), r.PathValue("project"))
+	if errors.Is(err, errNotFound) {
+		return errPageNotFound
+	} else if err != nil {
+		return err
+	}
+	role, err := s.db.Role(r.Context(), p.Name, r.User)
+	if err != nil {
+		return err
+	}
+	if role < RoleAdmin {
+		return &httpError{http.StatusForbidden, "Only the project's admins may manage its members."}
+	}
+	newRole, err := parseRole(r.PostFormValue("role"))
+	if err == nil {
+		err = s.db.SetMember(r.Context(), p.Name, strings.TrimSpace(r.PostFormValue("user")), newRole)
+	}
+	if errors.Is(err, errInvalid) || errors.Is(err, errNotFound) {
+		return &httpError{http.StatusBadRequest, "Could not change the member: " + err.Error() + "."}
+	} else if err != nil {
+		return err
+	}
+	http.Redirect(w, r.Request, "/"+p.Name, http.StatusSeeOther)
+	return nil
 }
 
 func (s *web) repo(w http.ResponseWriter, r *request) error {

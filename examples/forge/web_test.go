@@ -220,6 +220,40 @@ func TestWebPages(t *testing.T) {
 	}
 	g.mustClone(srv.tokenURL("owner", proj.Token, "alpha/priv"), "project token still valid")
 
+	// Admins manage members on the project page; the change applies at once.
+	if _, body := users["admin"].get("/alpha"); !strings.Contains(body, `id="member-form"`) {
+		t.Errorf("no members form for an admin")
+	}
+	if _, body := users["writer"].get("/alpha"); strings.Contains(body, `id="member-form"`) {
+		t.Errorf("a members form for a write member")
+	}
+	admin := users["admin"]
+	setMember := func(b *browser, user, role string) int {
+		resp, _ := b.post("/alpha/-/members", url.Values{"csrf": {b.csrf("/alpha")}, "user": {user}, "role": {role}})
+		return resp.StatusCode
+	}
+	if code := setMember(admin, "outsider", "read"); code != 200 {
+		t.Fatalf("admin adding a member: %d", code)
+	}
+	if resp, _ := users["outsider"].get("/alpha/priv"); resp.StatusCode != 200 {
+		t.Errorf("new read member: %d; want 200", resp.StatusCode)
+	}
+	if code := setMember(users["writer"], "outsider", "admin"); code != 403 {
+		t.Errorf("write member changing a role: %d; want 403", code)
+	}
+	if code := setMember(admin, "owner", "read"); code != 400 {
+		t.Errorf("demoting the owner: %d; want 400", code)
+	}
+	if code := setMember(admin, "nobody", "read"); code != 400 {
+		t.Errorf("adding an unknown user: %d; want 400", code)
+	}
+	if code := setMember(admin, "outsider", "none"); code != 200 {
+		t.Errorf("removing a member: %d", code)
+	}
+	if resp, _ := users["outsider"].get("/alpha/priv"); resp.StatusCode != 404 {
+		t.Errorf("removed member: %d; want 404", resp.StatusCode)
+	}
+
 	// Sign out ends the session.
 	if resp, _ := w.post("/logout", url.Values{"csrf": {tok}}); resp.StatusCode != 200 {
 		t.Errorf("sign out: %d", resp.StatusCode)
