@@ -157,6 +157,12 @@ func TestGitPermissions(t *testing.T) {
 		}
 	}
 
+	for name, tok := range tokens {
+		if strings.Contains(srv.output(), tok.Token) {
+			t.Errorf("the forge's log shows the token %q", name)
+		}
+	}
+
 	// Bearer, through http.extraHeader, follows the same rules.
 	tok := tokens["writer pull"]
 	bearer := "http.extraHeader=Authorization: Bearer " + tok.Token
