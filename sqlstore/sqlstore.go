@@ -41,7 +41,8 @@ const DefaultTouchWait = 100 * time.Millisecond
 // Store is an [accesstoken.Store] in a SQL database. Build one with [New]
 // and create its table with [Store.Migrate]. It is safe for concurrent use,
 // and any number of Stores, in any number of processes, may share one
-// database: every method is one statement or one transaction.
+// database: every write is one statement (Insert, Revoke, TouchLastUsed,
+// DeleteTarget) or one transaction (Rotate), and nothing is cached.
 type Store struct {
 	db        *sql.DB
 	dialect   Dialect
