@@ -356,7 +356,7 @@ func (s *web) repo(w http.ResponseWriter, r *request) error {
 // tokenTarget resolves the target of a tokens page, which only those who
 // may manage its tokens see; others get 404 (a private repository) or a
 // sign-in prompt.
-func (s *web) tokenTarget(w http.ResponseWriter, r *request) (accesstoken.Target, error) {
+func (s *web) tokenTarget(r *request) (accesstoken.Target, error) {
 	t, err := resolveTarget(r.Context(), s.db, r.PathValue("project"), r.PathValue("repo"), r.User)
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -433,7 +433,7 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target
 }
 
 func (s *web) tokens(w http.ResponseWriter, r *request) error {
-	t, err := s.tokenTarget(w, r)
+	t, err := s.tokenTarget(r)
 	if err != nil {
 		return err
 	}
@@ -441,7 +441,7 @@ func (s *web) tokens(w http.ResponseWriter, r *request) error {
 }
 
 func (s *web) createToken(w http.ResponseWriter, r *request) error {
-	t, err := s.tokenTarget(w, r)
+	t, err := s.tokenTarget(r)
 	if err != nil {
 		return err
 	}
@@ -482,7 +482,7 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 }
 
 func (s *web) revokeToken(w http.ResponseWriter, r *request) error {
-	t, err := s.tokenTarget(w, r)
+	t, err := s.tokenTarget(r)
 	if err != nil {
 		return err
 	}
