@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -84,40 +85,52 @@ func BenchmarkMiddleware(b *testing.B) {
 			if rec.Code != http.StatusOK {
 				b.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
+			// Manager.Verify alone, for the share of the core library.
+			repo := repos["demo/r42.git"]
+			verify := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = m.Verify(r.Context(), iss.Secret.Reveal(), repo.Resource, accesstoken.ScopePull)
+			})
 			var ms runtime.MemStats
-			run := func(h http.Handler) (ns, cpu, allocs float64) {
-				runtime.GC()
+			run := func(h http.Handler, n int) (ns, cpu, allocs float64) {
 				runtime.ReadMemStats(&ms)
 				a0 := ms.Mallocs
 				c0 := cpuTime()
 				t0 := time.Now()
-				for i := 0; i < b.N; i++ {
+				for i := 0; i < n; i++ {
 					r.Header["Authorization"] = auth
 					h.ServeHTTP(w, r)
 				}
 				d := time.Since(t0)
 				c := cpuTime() - c0
 				runtime.ReadMemStats(&ms)
-				n := float64(b.N)
-				return float64(d.Nanoseconds()) / n, float64(c) / n, float64(ms.Mallocs-a0) / n
+				return float64(d.Nanoseconds()) / float64(n), float64(c) / float64(n), float64(ms.Mallocs-a0) / float64(n)
 			}
-			// Manager.Verify alone, for the share of the core library.
-			repo := repos["demo/r42.git"]
-			verify := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = m.Verify(r.Context(), iss.Secret.Reveal(), repo.Resource, accesstoken.ScopePull)
-			})
+			// The three alternate in rounds, and each figure is the
+			// fastest round: on a shared machine, the rounds another
+			// process slowed down say nothing about this code.
+			const rounds = 10
+			n := max(b.N/rounds, 1)
+			best := func(x []float64) float64 { return slices.Min(x) }
+			var bareNs, mwNs, verifyNs, bareCPU, mwCPU []float64
+			var bareAllocs, mwAllocs float64
 			b.ResetTimer()
-			bareNs, bareCPU, bareAllocs := run(bare)
-			mwNs, mwCPU, mwAllocs := run(mw)
-			verifyNs, _, _ := run(verify)
+			for range rounds {
+				ns, cpu, a := run(bare, n)
+				bareNs, bareCPU, bareAllocs = append(bareNs, ns), append(bareCPU, cpu), a
+				ns, cpu, a = run(mw, n)
+				mwNs, mwCPU, mwAllocs = append(mwNs, ns), append(mwCPU, cpu), a
+				ns, _, _ = run(verify, n)
+				verifyNs = append(verifyNs, ns)
+			}
 			b.StopTimer()
-			b.ReportMetric(verifyNs, "verify-ns/op")
-			b.ReportMetric(bareNs, "bare-ns/op")
-			b.ReportMetric(mwNs, "middleware-ns/op")
-			b.ReportMetric(mwNs-bareNs, "added-ns/op")
+			b.ReportMetric(best(bareNs), "bare-ns/op")
+			b.ReportMetric(best(mwNs), "middleware-ns/op")
+			b.ReportMetric(best(verifyNs), "verify-ns/op")
+			b.ReportMetric(best(mwNs)-best(bareNs), "added-ns/op")
+			b.ReportMetric(median(mwNs)-median(bareNs), "added-median-ns/op")
 			// CPU time, which includes the garbage collector's work but not
-			// time lost to other processes on a busy machine.
-			b.ReportMetric(mwCPU-bareCPU, "added-cpu-ns/op")
+			// time lost to other processes.
+			b.ReportMetric(best(mwCPU)-best(bareCPU), "added-cpu-ns/op")
 			b.ReportMetric(mwAllocs-bareAllocs, "added-allocs/op")
 		})
 	}

@@ -410,9 +410,11 @@ func (h *middleware) checkQuery(q string) error {
 			// Undecidable; refuse rather than guess.
 			return ErrBadRequest
 		}
-		for _, p := range tokenParams {
-			if strings.EqualFold(k, p) {
-				return ErrTokenInURL
+		if len(k) >= 5 && len(k) <= 13 {
+			for _, p := range tokenParams {
+				if strings.EqualFold(k, p) {
+					return ErrTokenInURL
+				}
 			}
 		}
 		// A token (letters, digits, '_') appears as such in the raw

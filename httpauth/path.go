@@ -32,6 +32,14 @@ func checkPath(r *http.Request) error {
 		}
 		raw = raw[i+3+j:]
 	}
+	if raw == r.URL.Path && r.URL.RawPath == "" {
+		// Nothing was percent-encoded (the usual case): the decoded
+		// checks cover the raw path too, but for a fragment.
+		if strings.IndexByte(raw, '#') >= 0 || !cleanPathOK(raw) {
+			return ErrBadPath
+		}
+		return nil
+	}
 	if !rawPathOK(raw) || (r.URL.RawPath != "" && !rawPathOK(r.URL.RawPath)) {
 		return ErrBadPath
 	}
