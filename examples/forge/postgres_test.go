@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -53,8 +54,21 @@ func postgresSite(t *testing.T) *site {
 func TestPostgres(t *testing.T) {
 	t.Parallel()
 	s := postgresSite(t)
-	s.addUser("alice")
-	s.addUser("bob")
+	// Two processes create the tables of the empty database at once.
+	var cmds []*exec.Cmd
+	for _, u := range []string{"alice", "bob"} {
+		cmd := exec.Command(forgeBin, append(s.globalArgs(), "user", "add", u)...)
+		cmd.Stdin = strings.NewReader(password(u) + "\n")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("concurrent first use of the database: %v", err)
+		}
+	}
 	s.must("", "project add", "-owner", "alice", "alpha")
 	s.must("", "project member", "alpha", "bob", "write")
 	s.must("", "repo add", "-private", "alpha/one")
