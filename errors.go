@@ -91,6 +91,23 @@ func Temporary(err error) bool {
 	return errors.Is(err, ErrStoreFailure) || errors.Is(err, ErrAuthorizerFailure)
 }
 
+// RejectedError is the error [Manager.Verify] returns when it found the
+// token but refuses it: revoked, expired, wrong target, missing scope, owner
+// denied, or the permission check failed. Token says whose it is, so that
+// the caller can choose its answer (a forge answers 404 rather than 403
+// when the owner may not even see the repository). It matches its cause
+// with [errors.Is]; get it with [errors.As].
+type RejectedError struct {
+	Token *Token
+	Err   error
+}
+
+// Error returns the cause's message; it never contains a secret.
+func (e *RejectedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *RejectedError) Unwrap() error { return e.Err }
+
 // inputError is an [ErrInvalidInput] with a specific kind and message.
 type inputError struct {
 	kind error

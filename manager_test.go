@@ -621,3 +621,18 @@ func TestMemstoreHeapPerToken(t *testing.T) {
 		t.Errorf("memstore holds %.0f bytes per token; want at most 512", per)
 	}
 }
+
+func TestRejectedErrorHoldsToken(t *testing.T) {
+	e := newEnv(t)
+	iss := issue(t, e.m, accesstoken.RepositoryTarget("demo", "hello"), accesstoken.ScopePull)
+	_, err := e.m.Verify(ctx, iss.Secret.Reveal(), world, accesstoken.ScopePull)
+	var rej *accesstoken.RejectedError
+	require.ErrorAs(t, err, &rej)
+	require.Equal(t, iss.Token.ID, rej.Token.ID)
+	require.ErrorIs(t, err, accesstoken.ErrWrongTarget)
+	require.Equal(t, accesstoken.ErrWrongTarget.Error(), err.Error())
+
+	_, err = e.m.Verify(ctx, mustGenerate(t, accesstoken.DefaultFormat), world, accesstoken.ScopePull)
+	require.False(t, errors.As(err, &rej), "no token, no RejectedError")
+	require.ErrorIs(t, err, accesstoken.ErrUnknownToken)
+}

@@ -191,6 +191,11 @@ func New(store Store, authz Authorizer, opts ...Option) (*Manager, error) {
 	return m, nil
 }
 
+// Authorizer returns the forge's Authorizer the Manager consults, for
+// callers that must ask it more (package httpauth asks whether a refused
+// token's owner may see the repository at all, to answer 403 or 404).
+func (m *Manager) Authorizer() Authorizer { return m.authz }
+
 // Format returns the token format the Manager issues and accepts.
 func (m *Manager) Format() Format { return m.format }
 
@@ -228,7 +233,8 @@ func (m *Manager) Digest(secret string) Digest {
 // an error that says why not, matching one of [ErrMalformed],
 // [ErrUnknownToken], [ErrRevoked], [ErrExpired], [ErrWrongTarget],
 // [ErrMissingScope], [ErrOwnerDenied], [ErrStoreFailure] or
-// [ErrAuthorizerFailure]. Only a nil error means yes.
+// [ErrAuthorizerFailure]. Only a nil error means yes. When the token was
+// found but refused, the error is a [*RejectedError] holding it.
 //
 // The secret is checked for form (and checksum) first, so a malformed one
 // never reaches the store. Then its digest is looked up and compared in
@@ -238,6 +244,9 @@ func (m *Manager) Digest(secret string) Digest {
 // recorded, at most once per interval; a failure to record it is ignored.
 func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope Scope) (*Token, error) {
 	tok, err := m.verify(ctx, secret, res, scope)
+	if err != nil && tok != nil {
+		err = &RejectedError{Token: tok, Err: err}
+	}
 	if m.events != nil {
 		ev := Event{Time: m.now(), Resource: res, Scope: scope}
 		if tok != nil {

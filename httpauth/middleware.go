@@ -296,7 +296,7 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 		// the token and then fails with ErrWrongTarget.
 		_, err := h.m.Verify(r.Context(), secret, noResource, op.Scope)
 		if err != nil {
-			if e := verifyError(err, op.Scope, false); e.Status != http.StatusNotFound {
+			if e := verifyError(err, op.Scope, false, false); e.Status != http.StatusNotFound {
 				return e
 			}
 		}
@@ -305,13 +305,29 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 
 	tok, err := h.m.Verify(r.Context(), secret, repo.Resource, op.Scope)
 	if err != nil {
-		return verifyError(err, op.Scope, repo.Public)
+		return verifyError(err, op.Scope, repo.Public, repo.Public || h.ownerSees(r.Context(), err, repo.Resource))
 	}
 	if h.ownerUsername && user != nil && *user != tok.Owner {
 		return fail(http.StatusUnauthorized, msgUsername, ErrUsernameMismatch)
 	}
 	*acc = Access{Repo: repo, Operation: op, Token: tok, Owner: tok.Owner}
 	return nil
+}
+
+// ownerSees reports whether the owner of a token that Verify refused for
+// the owner's permission (the repository is within the token's target) may
+// at least pull res: then the repository is no secret to the client, who
+// gets 403 and a reason (a push by an owner demoted to reader) rather than
+// 404. A token refused for its target learns nothing about repositories
+// outside it, whatever its owner may see. A failed permission check counts
+// as no.
+func (h *middleware) ownerSees(ctx context.Context, err error, res accesstoken.Resource) bool {
+	var rej *accesstoken.RejectedError
+	if !errors.Is(err, accesstoken.ErrOwnerDenied) || !errors.As(err, &rej) {
+		return false
+	}
+	ok, aerr := h.m.Authorizer().CanAccess(ctx, rej.Token.Owner, res, accesstoken.ScopePull)
+	return aerr == nil && ok
 }
 
 // noResource is a resource no token can cover (identities are printable),
@@ -329,8 +345,11 @@ func classifyError(err error) *Error {
 	}
 }
 
-// verifyError maps an error of Manager.Verify to the reply.
-func verifyError(err error, scope accesstoken.Scope, public bool) *Error {
+// verifyError maps an error of Manager.Verify to the reply. public says
+// whether the repository is public; visible whether the client may know
+// that it exists for an owner's refusal (it is public, or the owner may pull
+// it).
+func verifyError(err error, scope accesstoken.Scope, public, visible bool) *Error {
 	switch {
 	case accesstoken.Temporary(err):
 		return fail(http.StatusServiceUnavailable, msgUnavailable, err)
@@ -346,7 +365,7 @@ func verifyError(err error, scope accesstoken.Scope, public bool) *Error {
 		return fail(http.StatusForbidden, "this access token does not allow "+verb(scope)+" (it needs the "+string(scope)+" scope)", err)
 	case errors.Is(err, accesstoken.ErrWrongTarget) && public:
 		return fail(http.StatusForbidden, "this access token is not valid for this repository", err)
-	case errors.Is(err, accesstoken.ErrOwnerDenied) && public:
+	case errors.Is(err, accesstoken.ErrOwnerDenied) && visible:
 		return fail(http.StatusForbidden, "the token's owner may not "+verb(scope)+" this repository", err)
 	case errors.Is(err, accesstoken.ErrWrongTarget), errors.Is(err, accesstoken.ErrOwnerDenied):
 		return fail(http.StatusNotFound, msgNotFound, err)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/forgekit/accesstoken"
@@ -323,5 +324,57 @@ func TestMiddlewareMaxBatchBody(t *testing.T) {
 	}
 	if w := u.do(h, "POST", "/demo/hello.git/info/lfs/objects/batch", "Bearer "+u.tok, large); w.Code != 413 || u.seen != nil {
 		t.Fatalf("large batch: status %d; want 413", w.Code)
+	}
+}
+
+// TestMiddlewareOwnerDemoted checks the answer when the token covers a
+// private repository but its owner may no longer do what it asks: 403 with
+// the reason while the owner can still read the repository (it is no secret
+// to them), 404 once the owner cannot even read it.
+func TestMiddlewareOwnerDemoted(t *testing.T) {
+	var mu sync.Mutex
+	rights := map[accesstoken.Scope]bool{accesstoken.ScopePull: true, accesstoken.ScopePush: true}
+	authz := accesstoken.AuthorizerFuncs{
+		Access: func(_ context.Context, user string, _ accesstoken.Resource, s accesstoken.Scope) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return user == "alice" && rights[s], nil
+		},
+		Manage: func(context.Context, string, accesstoken.Target) (bool, error) { return true, nil },
+	}
+	m, err := accesstoken.New(memstore.New(), authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+		Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newUnit(t)
+	h := u.handler(m, u.resolver())
+	push := "/demo/hello.git/info/refs?service=git-receive-pack"
+	pull := "/demo/hello.git/info/refs?service=git-upload-pack"
+	auth := "Bearer " + iss.Secret.Reveal()
+	for _, step := range []struct {
+		name       string
+		pull, push bool
+		target     string
+		want       int
+		body       string
+	}{
+		{"writer pushes", true, true, push, 418, ""},
+		{"demoted to reader pushes", true, false, push, 403, "may not push"},
+		{"demoted to reader pulls", true, false, pull, 418, ""},
+		{"removed pushes", false, false, push, 404, "repository not found"},
+		{"removed pulls", false, false, pull, 404, "repository not found"},
+	} {
+		mu.Lock()
+		rights[accesstoken.ScopePull], rights[accesstoken.ScopePush] = step.pull, step.push
+		mu.Unlock()
+		w := u.do(h, "GET", step.target, auth, "")
+		if w.Code != step.want || !strings.Contains(w.Body.String(), step.body) {
+			t.Errorf("%s: status %d %q; want %d with %q", step.name, w.Code, w.Body, step.want, step.body)
+		}
 	}
 }
