@@ -59,6 +59,17 @@ func isGitPath(p string) bool {
 	return strings.Contains(p, ".git/") || strings.HasSuffix(p, ".git")
 }
 
+// repoPageOf returns the page of the repository whose clone URL path is
+// p ("/PROJECT/REPO.git"), or "" if p is not one.
+func repoPageOf(p string) string {
+	project, rest, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	name, dotGit := strings.CutSuffix(rest, ".git")
+	if !ok || !dotGit || !strings.HasPrefix(p, "/") || checkName("project", project) != nil || checkName("repository", name) != nil {
+		return ""
+	}
+	return "/" + project + "/" + name
+}
+
 // runGit runs git with a clean, fixed identity.
 func runGit(dir string, stdin []byte, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)

@@ -220,6 +220,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	apiH, webH = cop.Handler(apiH), cop.Handler(webH)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
+		case repoPageOf(p) != "":
+			// A clone URL pasted into a browser: show the repository.
+			http.Redirect(w, r, repoPageOf(p), http.StatusFound)
 		case isGitPath(p):
 			git.ServeHTTP(w, r)
 		case strings.HasPrefix(p, "/api/"):

@@ -66,7 +66,9 @@ func TestGitRequestTricks(t *testing.T) {
 		{"unknown repository", "GET", "/alpha/nope.git/info/refs?service=git-upload-pack", basic, 404},
 		{"other project's private repository", "GET", "/beta/other.git/info/refs?service=git-upload-pack", basic, 404},
 		{"not a git route", "GET", "/alpha/pub.git/config", nil, 404},
-		{"repository without route", "GET", "/alpha/pub.git", nil, 404},
+		{"clone URL in a browser", "GET", "/alpha/pub.git", nil, 302},
+		{"not a clone URL", "GET", "//evil.example.git", nil, 400},
+		{"not a clone URL either", "GET", "/alpha/x/pub.git", nil, 404},
 		{"three segments", "GET", "/alpha/x/pub.git/info/refs?service=git-upload-pack", nil, 401},
 	}
 	for _, tt := range tests {
@@ -76,5 +78,24 @@ func TestGitRequestTricks(t *testing.T) {
 	}
 	if strings.Contains(srv.output(), pull) {
 		t.Errorf("the forge's log shows a token")
+	}
+}
+
+func TestRepoPageOf(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/alpha/pub.git", "/alpha/pub"},
+		{"/alpha/pub", ""},
+		{"//evil.example.git", ""},
+		{"//evil.example/x.git", ""},
+		{"/alpha/../x.git", ""},
+		{"/alpha/x/y.git", ""},
+		{"/alpha/.git", ""},
+		{"alpha/pub.git", ""},
+		{"/api/pub.git", ""},
+	}
+	for _, tt := range tests {
+		if got := repoPageOf(tt.in); got != tt.want {
+			t.Errorf("repoPageOf(%q) = %q; want %q", tt.in, got, tt.want)
+		}
 	}
 }
