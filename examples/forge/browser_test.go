@@ -139,6 +139,11 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("last used %q; want the time of the clone", lu)
 	}
 	shot(t, ctx, "tokens.png")
+	do("open your tokens", chromedp.Click(chromedp.ID("my-tokens")), chromedp.WaitVisible(chromedp.ID("tokens")))
+	if row := text("#tokens tbody tr"); !strings.Contains(row, "alpha (project)") {
+		t.Errorf("your tokens: %q", row)
+	}
+	shot(t, ctx, "your-tokens.png")
 
 	// The repository's page lists the project token that covers it.
 	do("open the repository's tokens page",

@@ -99,7 +99,9 @@ func openDB(ctx context.Context, dataDir, dbURL string) (*DB, *sqlstore.Store, e
 	)
 	switch {
 	case dbURL == "":
-		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		// The database holds password hashes and token digests: keep it
+		// to the forge's user.
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, nil, err
 		}
 		path := filepath.Join(dataDir, "forge.db")

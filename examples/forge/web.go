@@ -33,6 +33,12 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"scopeLabel": scopeLabel,
+	"targetLabel": func(t accesstoken.Target) string {
+		if t.IsProject() {
+			return t.Project + " (project)"
+		}
+		return t.Project + "/" + t.Repository
+	},
 }).ParseFS(assets, "templates/*.html"))
 
 // scopeLabel is how a scope reads on the pages.
@@ -68,6 +74,8 @@ func (s *web) routes() http.Handler {
 	mux.HandleFunc("GET /{project}", s.page(s.project))
 	mux.HandleFunc("GET /{project}/{repo}", s.page(s.repo))
 	mux.HandleFunc("POST /{project}/-/members", s.page(s.setMember))
+	mux.HandleFunc("GET /-/tokens", s.page(s.myTokens))
+	mux.HandleFunc("POST /-/tokens/{id}/revoke", s.page(s.revokeMyToken))
 	for _, prefix := range []string{"/{project}/-/tokens", "/{project}/{repo}/-/tokens"} {
 		mux.HandleFunc("GET "+prefix, s.page(s.tokens))
 		mux.HandleFunc("POST "+prefix, s.page(s.createToken))
@@ -479,6 +487,41 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 	}
 	// The secret is in this response only; it is not stored anywhere.
 	return s.showTokens(w, r, t, http.StatusCreated, iss, "")
+}
+
+// myTokens lists the signed-in user's own tokens, wherever they are for.
+// Its owner may always revoke a token, even after losing access to its
+// target (say, because the secret leaked on the way out).
+func (s *web) myTokens(w http.ResponseWriter, r *request) error {
+	if r.User == "" {
+		http.Redirect(w, r.Request, "/login?next=/-/tokens", http.StatusSeeOther)
+		return nil
+	}
+	toks, err := s.m.ListForOwner(r.Context(), r.User, accesstoken.ListOptions{})
+	if err != nil {
+		return err
+	}
+	d := r.data("Your access tokens")
+	d["Tokens"] = toks
+	return s.render(w, http.StatusOK, "mytokens.html", d)
+}
+
+func (s *web) revokeMyToken(w http.ResponseWriter, r *request) error {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return errPageNotFound
+	}
+	tok, err := s.m.Get(r.Context(), r.User, id)
+	if errors.Is(err, accesstoken.ErrNotFound) || err == nil && tok.Owner != r.User {
+		return errPageNotFound
+	} else if err != nil {
+		return err
+	}
+	if _, err := s.m.Revoke(r.Context(), r.User, id); err != nil {
+		return err
+	}
+	http.Redirect(w, r.Request, "/-/tokens", http.StatusSeeOther)
+	return nil
 }
 
 func (s *web) revokeToken(w http.ResponseWriter, r *request) error {

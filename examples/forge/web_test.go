@@ -70,7 +70,7 @@ func (b *browser) login(user string) {
 
 func TestWebPages(t *testing.T) {
 	t.Parallel()
-	_, srv, _ := permSite(t)
+	s, srv, _ := permSite(t)
 
 	// Sign-in: the form's CSRF cookie, wrong passwords, the session cookie.
 	anon := srv.browser(t)
@@ -254,12 +254,31 @@ func TestWebPages(t *testing.T) {
 		t.Errorf("removed member: %d; want 404", resp.StatusCode)
 	}
 
+	// "Your tokens" lists a user's own tokens, and lets them revoke
+	// them even after losing access to the target.
+	s.must("", "project member", "alpha", "writer", "none")
+	_, body = w.get("/-/tokens")
+	if !strings.Contains(body, "alpha/priv") || strings.Contains(body, proj.ID) {
+		t.Errorf("your tokens page: want writer's alpha/priv token and not the owner's project token\n%s", body)
+	}
+	id := regexp.MustCompile(`action="/-/tokens/([0-9a-f-]+)/revoke"`).FindStringSubmatch(body)
+	if id == nil {
+		t.Fatal("no revoke button on the your tokens page")
+	}
+	if resp, _ := users["owner"].post("/-/tokens/"+id[1]+"/revoke", url.Values{"csrf": {users["owner"].csrf("/-/tokens")}}); resp.StatusCode != 404 {
+		t.Errorf("revoking another user's token on your tokens page: %d; want 404", resp.StatusCode)
+	}
+	if resp, body := w.post("/-/tokens/"+id[1]+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != 200 || strings.Contains(body, id[1]) {
+		t.Errorf("revoking on your tokens page after losing access: %d", resp.StatusCode)
+	}
+	g.mustNotClone(srv.tokenURL("writer", secret[1], "alpha/priv"), "token revoked on your tokens page", "revoked")
+
 	// Sign out ends the session.
 	if resp, _ := w.post("/logout", url.Values{"csrf": {tok}}); resp.StatusCode != 200 {
 		t.Errorf("sign out: %d", resp.StatusCode)
 	}
-	if resp, _ := w.get("/alpha/priv"); resp.StatusCode != 404 {
-		t.Errorf("after signing out: %d; want 404", resp.StatusCode)
+	if resp, _ := w.get("/-/tokens"); resp.Request.URL.Path != "/login" {
+		t.Errorf("after signing out, your tokens page: %d at %s; want the sign-in page", resp.StatusCode, resp.Request.URL.Path)
 	}
 }
 
