@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/forgekit/accesstoken"
 )
@@ -33,7 +34,11 @@ import (
 //     GIT_CONFIG_COUNT, GIT_CONFIG_KEY_n and GIT_CONFIG_VALUE_n, which
 //     override the repositories' own configuration;
 //   - no Authorization, Proxy-Authorization or Cookie header, so that
-//     hooks never see a credential (they would as HTTP_AUTHORIZATION);
+//     hooks never see a credential (they would as HTTP_AUTHORIZATION),
+//     and no header whose name holds an underscore: [net/http/cgi]
+//     turns "-" and "_" alike into "_", so "Git_Protocol" would reach git
+//     as HTTP_GIT_PROTOCOL, which git copies to GIT_PROTOCOL unchecked
+//     (web servers drop such headers for CGI for the same reason);
 //   - a chunked request body streamed to git, which reads it to the end
 //     (git sends pushes over http.postBuffer, 1 MiB, chunked; Go's CGI
 //     host refuses chunked bodies, so the Backend passes them on without a
@@ -137,8 +142,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r2.RequestURI = r2.URL.RequestURI()
 	r2.Header = r.Header.Clone()
-	deleteFold(r2.Header)
-	delete(r2.Header, "Git-Protocol")
+	stripCGIHeaders(r2.Header)
 	if len(r2.TransferEncoding) > 0 {
 		// Chunked: stream the body without CONTENT_LENGTH; git
 		// http-backend then reads standard input to the end.
@@ -168,4 +172,19 @@ func gitProtocolOK(p string) bool {
 		}
 	}
 	return true
+}
+
+// stripCGIHeaders removes from hdr, before it becomes git http-backend's
+// HTTP_* environment, the credential headers and Git-Protocol under any
+// spelling of their names, and every header whose name holds an
+// underscore, which net/http/cgi would give the CGI name of another
+// header ("Git_Protocol" and "Git-Protocol" are both HTTP_GIT_PROTOCOL).
+func stripCGIHeaders(hdr http.Header) {
+	for k := range hdr {
+		if strings.IndexByte(k, '_') >= 0 ||
+			strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Proxy-Authorization") ||
+			strings.EqualFold(k, "Cookie") || strings.EqualFold(k, "Git-Protocol") {
+			delete(hdr, k)
+		}
+	}
 }

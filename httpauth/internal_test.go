@@ -79,10 +79,11 @@ func TestGitProtocolOK(t *testing.T) {
 	}
 }
 
-func TestDeleteFold(t *testing.T) {
-	h := map[string][]string{"authorization": {"x"}, "COOKIE": {"y"}, "proxy-authorization": {"z"}, "Accept": {"a"}, "Authorizations": {"b"}}
-	deleteFold(h)
-	if len(h) != 2 || h["Accept"] == nil || h["Authorizations"] == nil {
-		t.Fatalf("after deleteFold: %v", h)
+func TestStripCGIHeaders(t *testing.T) {
+	h := map[string][]string{"authorization": {"x"}, "COOKIE": {"y"}, "proxy-authorization": {"z"}, "Accept": {"a"}, "Authorizations": {"b"},
+		"Git-Protocol": {"version=2"}, "git-protocol": {"version=2"}, "Git_protocol": {"version=2"}, "Proxy_authorization": {"w"}, "Content-Type": {"c"}}
+	stripCGIHeaders(h)
+	if len(h) != 3 || h["Accept"] == nil || h["Authorizations"] == nil || h["Content-Type"] == nil {
+		t.Fatalf("after stripCGIHeaders: %v", h)
 	}
 }

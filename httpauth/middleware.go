@@ -216,18 +216,6 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// deleteFold removes credential headers stored under a non-canonical key.
-func deleteFold(hdr http.Header) {
-	for k := range hdr {
-		switch len(k) {
-		case len("Authorization"), len("Proxy-Authorization"), len("Cookie"):
-			if strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Proxy-Authorization") || strings.EqualFold(k, "Cookie") {
-				delete(hdr, k)
-			}
-		}
-	}
-}
-
 // Prepared messages: the text git users see.
 const (
 	msgBadPath     = "invalid repository path"
