@@ -33,9 +33,9 @@
 // `WWW-Authenticate: Basic` challenge: git sends no credentials before it
 // sees one. A malformed, unknown, expired or revoked token gets 401. A
 // valid token that may not do what the request does gets 403, or 404 where
-// the repository is private and the token is not for it (see
-// [Middleware]), so that private repositories are never confirmed to
-// outsiders. A failure of the token store, the forge's permission check or
+// the repository is private and the token is not for it or its owner may
+// not see it (see [Middleware]), so that private repositories are never
+// confirmed to outsiders. A failure of the token store, the forge's permission check or
 // the resolver gets 503: the request is never let through undecided. Bodies
 // are short plain text, which git prints to the user, and never contain the
 // token. [WithErrorFunc] replaces the default replies.

@@ -176,12 +176,14 @@ type middleware struct {
 // a CGI backend and git's hooks never see the token.
 //
 // A valid token that may not do what the request does gets 403 on a
-// public repository. On a private one it gets 403 only when the token's
-// target covers the repository and it lacks the scope (its holder was
+// public repository. On a private one it gets 403 only when it is a
+// repository token for this repository that lacks the scope (its holder was
 // given a token for this repository, so "forbidden" tells them nothing
-// new); when the target does not cover the repository or the owner may not
-// do this, it gets 404 with the same text as a repository that does not
-// exist, so that private repositories cannot be probed.
+// new), or when its target covers the repository and its owner may pull
+// it; when the target does not cover the repository or the owner may not
+// even pull it, it gets 404 with the same text as a repository that does
+// not exist, so that private repositories cannot be probed (a project
+// token covers the project's repositories its owner may not see).
 func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(http.Handler) http.Handler {
 	if m == nil || resolve == nil {
 		panic("httpauth: Middleware needs a Manager and a Resolver")
@@ -302,16 +304,28 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 	return nil
 }
 
-// ownerSees reports whether the owner of a token that Verify refused for
-// the owner's permission (the repository is within the token's target) may
-// at least pull res: then the repository is no secret to the client, who
-// gets 403 and a reason (a push by an owner demoted to reader) rather than
-// 404. A token refused for its target learns nothing about repositories
-// outside it, whatever its owner may see. A failed permission check counts
-// as no.
+// ownerSees reports whether a private repository within the target of a
+// token that Verify refused may be confirmed to the client with 403 and a
+// reason rather than hidden behind 404. A repository token refused for a
+// missing scope names the repository itself, so its holder learns nothing
+// new. Otherwise (a project token refused for a missing scope, or any
+// token refused for the owner's permission) the owner must at least be
+// able to pull res: a project token covers the project's repositories that
+// its owner may not see, and a refusal for its scope must not tell them
+// apart from missing ones. A token refused for its target learns nothing
+// about repositories outside it, whatever its owner may see. A failed
+// permission check counts as no.
 func (h *middleware) ownerSees(ctx context.Context, err error, res accesstoken.Resource) bool {
 	var rej *accesstoken.RejectedError
-	if !errors.Is(err, accesstoken.ErrOwnerDenied) || !errors.As(err, &rej) {
+	if !errors.As(err, &rej) || rej.Token == nil {
+		return false
+	}
+	switch {
+	case errors.Is(err, accesstoken.ErrMissingScope):
+		if !rej.Token.Target.IsProject() {
+			return true
+		}
+	case !errors.Is(err, accesstoken.ErrOwnerDenied):
 		return false
 	}
 	ok, aerr := h.m.Authorizer().CanAccess(ctx, rej.Token.Owner, res, accesstoken.ScopePull)
@@ -335,8 +349,8 @@ func classifyError(err error) *Error {
 
 // verifyError maps an error of Manager.Verify to the reply. public says
 // whether the repository is public; visible whether the client may know
-// that it exists for an owner's refusal (it is public, or the owner may pull
-// it).
+// that it exists for a refusal of a token that covers it (it is public, or
+// see ownerSees).
 func verifyError(err error, scope accesstoken.Scope, public, visible bool) *Error {
 	switch {
 	case accesstoken.Temporary(err):
@@ -349,13 +363,14 @@ func verifyError(err error, scope accesstoken.Scope, public, visible bool) *Erro
 		return fail(http.StatusUnauthorized, "access token expired", err)
 	case errors.Is(err, accesstoken.ErrRevoked):
 		return fail(http.StatusUnauthorized, "access token revoked", err)
-	case errors.Is(err, accesstoken.ErrMissingScope):
+	case errors.Is(err, accesstoken.ErrMissingScope) && visible:
 		return fail(http.StatusForbidden, "this access token does not allow "+verb(scope)+" (it needs the "+string(scope)+" scope)", err)
 	case errors.Is(err, accesstoken.ErrWrongTarget) && public:
 		return fail(http.StatusForbidden, "this access token is not valid for this repository", err)
 	case errors.Is(err, accesstoken.ErrOwnerDenied) && visible:
 		return fail(http.StatusForbidden, "the token's owner may not "+verb(scope)+" this repository", err)
-	case errors.Is(err, accesstoken.ErrWrongTarget), errors.Is(err, accesstoken.ErrOwnerDenied):
+	case errors.Is(err, accesstoken.ErrWrongTarget), errors.Is(err, accesstoken.ErrOwnerDenied),
+		errors.Is(err, accesstoken.ErrMissingScope):
 		return fail(http.StatusNotFound, msgNotFound, err)
 	default:
 		return fail(http.StatusInternalServerError, msgBadRepo, err)
