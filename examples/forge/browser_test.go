@@ -146,8 +146,9 @@ func TestBrowser(t *testing.T) {
 	shot(t, ctx, "your-tokens.png")
 
 	// The repository's page lists the project token that covers it.
+	do("open the repository's page", chromedp.Navigate(srv.URL+"/alpha/one"), chromedp.WaitVisible(chromedp.ID("clone-url")))
+	shot(t, ctx, "repo.png")
 	do("open the repository's tokens page",
-		chromedp.Navigate(srv.URL+"/alpha/one"),
 		chromedp.Click(chromedp.ID("manage-tokens")),
 		chromedp.WaitVisible(chromedp.ID("tokens")),
 	)
