@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -327,5 +329,32 @@ func TestGracefulShutdown(t *testing.T) {
 	out, err := g.run("", "ls-remote", srv.tokenURL("bob", tok.Token, "alpha/one"))
 	if err != nil || !strings.Contains(out, "refs/heads/during-shutdown") {
 		t.Errorf("after the restart, ls-remote: %v\n%s", err, out)
+	}
+}
+
+// TestLargePush pushes more than git's http.postBuffer (1 MiB), which git
+// sends chunked, and clones it back.
+func TestLargePush(t *testing.T) {
+	t.Parallel()
+	_, srv, g := lifeSite(t)
+	tok := srv.issue("bob", "alpha/one", "repository:pull", "repository:push")
+	u := srv.tokenURL("bob", tok.Token, "alpha/one")
+	work := g.workRepo()
+	data := make([]byte, 4<<20)
+	rand.Read(data) // incompressible
+	if err := os.WriteFile(filepath.Join(work, "big.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "big.bin"}, {"commit", "-q", "-m", "big"}, {"push", "-q", u, "main:refs/heads/big"}} {
+		if out, err := g.run(work, args...); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "clone")
+	if out, err := g.run("", "clone", "-q", "-b", "big", u, dst); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "big.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("the big file did not come back intact (%v)", err)
 	}
 }
