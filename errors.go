@@ -2,8 +2,10 @@ package accesstoken
 
 import "errors"
 
-// Sentinel errors. Every error returned by this package matches one of them
-// with [errors.Is]; detail is added around them, never instead of them.
+// Sentinel errors. Every error about a token or a request matches one of
+// them with [errors.Is]; detail is added around them, never instead of
+// them. (Configuration errors from [New], its options and [NewFormat] are
+// plain errors.)
 var (
 	// ErrMalformed reports a secret that is not a well-formed token of the
 	// configured format: wrong length, prefix, alphabet or checksum. It is

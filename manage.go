@@ -89,7 +89,7 @@ func (m *Manager) mint(tok Token) (*Issued, *Record, error) {
 	}
 	tok.ID = id
 	tok.Scopes = append([]Scope(nil), tok.Scopes...)
-	rec := &Record{Token: tok, Digest: m.Digest(secret.s)}
+	rec := &Record{Token: tok, Digest: m.Digest(secret.Reveal())}
 	rec.Scopes = append([]Scope(nil), tok.Scopes...)
 	return &Issued{Token: &tok, Secret: secret}, rec, nil
 }
@@ -113,6 +113,11 @@ func (m *Manager) expiry(req, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	exp := req.UTC().Truncate(time.Microsecond)
+	if exp.Year() > 9999 {
+		// Stores keep microseconds since 1970 in 64 bits, and SQL and
+		// JSON times end with the year 9999.
+		return time.Time{}, invalid(ErrBadExpiry, "expiry after the year 9999")
+	}
 	if !exp.After(now) {
 		return time.Time{}, invalid(ErrBadExpiry, "expiry is not in the future")
 	}
@@ -138,6 +143,9 @@ func (m *Manager) mayManage(ctx context.Context, actor string, t Target) error {
 // it or may manage tokens of its target. Otherwise, and if there is no such
 // token, it returns [ErrNotFound], so that IDs cannot be probed.
 func (m *Manager) Get(ctx context.Context, actor string, id uuid.UUID) (*Token, error) {
+	if err := checkOwner("actor", actor); err != nil {
+		return nil, err
+	}
 	rec, err := m.byID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -223,21 +231,25 @@ func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (*Toke
 	if _, err := m.Get(ctx, actor, id); err != nil {
 		return nil, err
 	}
-	rec, err := m.store.Revoke(ctx, id, m.clock(), actor)
+	now := m.clock()
+	rec, err := m.store.Revoke(ctx, id, now, actor)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrNotFound
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
 	}
-	m.emit(ctx, Event{Kind: EventRevoked, TokenID: rec.ID, Owner: rec.Owner, Actor: actor, Target: rec.Target})
+	if rec.RevokedAt.Equal(now) && rec.RevokedBy == actor { // not revoked before
+		m.emit(ctx, Event{Kind: EventRevoked, TokenID: rec.ID, Owner: rec.Owner, Actor: actor, Target: rec.Target})
+	}
 	return &rec.Token, nil
 }
 
 // Rotate replaces a token with a new one, as GitLab does: the new token has
 // a new ID and secret and the same owner, description, target, scopes and
 // expiry; the old one is revoked, its ReplacedBy set to the new ID, in the
-// same transaction. Only the owner may rotate a token (the new secret acts
+// same transaction ([WithMaxLifetime], if set, caps the new expiry). Only
+// the owner may rotate a token (the new secret acts
 // as the owner, so nobody else may hold it), and only while still allowed
 // to manage tokens of its target. A revoked or expired token cannot be
 // rotated ([ErrRevoked], [ErrExpired]).
@@ -270,6 +282,13 @@ func (m *Manager) Rotate(ctx context.Context, actor string, id uuid.UUID) (*Issu
 	}
 	next := old.Token
 	next.CreatedAt, next.LastUsedAt = now, time.Time{}
+	if m.maxLifetime > 0 {
+		// A lifetime policy set after the old token was issued applies to
+		// its replacement, which is a new token.
+		if limit := now.Add(m.maxLifetime).Truncate(time.Microsecond); next.ExpiresAt.IsZero() || next.ExpiresAt.After(limit) {
+			next.ExpiresAt = limit
+		}
+	}
 	iss, rec, err := m.mint(next)
 	if err != nil {
 		return nil, err

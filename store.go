@@ -91,8 +91,9 @@ type Store interface {
 	// interval older than at, and reports whether it wrote. The condition
 	// is checked and written atomically, so concurrent callers (and, for a
 	// shared database, other processes) write at most once per interval.
-	// It must not wait on locks held by other writers: when it cannot write
-	// at once it may skip the write and return false. A missing record is
+	// It must not wait for other transactions' locks on the record (a
+	// database row lock or a busy database): when it cannot write at once
+	// it may skip the write and return false. A missing record is
 	// not an error (false, nil).
 	TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, interval time.Duration) (bool, error)
 

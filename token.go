@@ -43,10 +43,11 @@ func (t Target) IsProject() bool { return t.Repository == "" }
 
 // Covers reports whether a token for t may be used on the repository res:
 // a project target covers every repository of its project, a repository
-// target only itself.
+// target only itself. A resource that names no repository is covered by
+// nothing.
 func (t Target) Covers(res Resource) bool {
 	if t.Repository == "" {
-		return t.Project != "" && t.Project == res.Project
+		return t.Project != "" && t.Project == res.Project && res.Repository != ""
 	}
 	return t.Repository == res.Repository && t.Project == res.Project
 }
@@ -189,10 +190,20 @@ func (t *Token) String() string {
 // rotated. It never prints: String, fmt verbs, JSON and [log/slog] all see
 // "[REDACTED]". Call [Secret.Reveal] at the one place that shows it to the
 // user.
-type Secret struct{ s string }
+//
+// The plaintext is kept behind a pointer, so that even where fmt cannot call
+// these methods (a Secret in an unexported struct field) it prints an
+// address, not the token.
+type Secret struct{ p *string }
 
-// Reveal returns the plaintext token, the string a git client sends.
-func (s Secret) Reveal() string { return s.s }
+// Reveal returns the plaintext token, the string a git client sends, or ""
+// for the zero Secret.
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
 
 const redacted = "[REDACTED]"
 
@@ -298,7 +309,8 @@ func (f Format) Generate() (Secret, error) {
 	b = appendBase62(b, raw[:], payloadLen)
 	sum := crc32.Checksum(b, castagnoli)
 	b = appendBase62(b, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)}, checksumLen)
-	return Secret{s: string(b)}, nil
+	str := string(b)
+	return Secret{p: &str}, nil
 }
 
 // appendBase62 appends the big-endian number in num as exactly width base62
@@ -326,6 +338,8 @@ func (f Format) Check(s string) error {
 	switch {
 	case len(s) == 0:
 		return errEmpty
+	case f.prefix == "": // the zero Format accepts nothing
+		return errPrefix
 	case len(s) != f.Len():
 		return errLength
 	case s[:len(f.prefix)] != f.prefix:
@@ -360,6 +374,9 @@ func checksumOK(s string) bool {
 // must stand on its own (not be part of a longer word) and have a valid
 // checksum, so random text almost never matches.
 func (f Format) FindAll(text string) []string {
+	if f.prefix == "" {
+		return nil
+	}
 	var found []string
 	for i := 0; ; {
 		j := strings.Index(text[i:], f.prefix)

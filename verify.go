@@ -38,13 +38,20 @@ type AuthorizerFuncs struct {
 	Manage func(ctx context.Context, user string, target Target) (bool, error)
 }
 
-// CanAccess calls f.Access.
+// CanAccess calls f.Access; if it is nil, it returns an error (the
+// Manager then fails closed).
 func (f AuthorizerFuncs) CanAccess(ctx context.Context, user string, res Resource, scope Scope) (bool, error) {
+	if f.Access == nil {
+		return false, errors.New("accesstoken: AuthorizerFuncs.Access is nil")
+	}
 	return f.Access(ctx, user, res, scope)
 }
 
-// CanManage calls f.Manage.
+// CanManage calls f.Manage; if it is nil, it returns an error.
 func (f AuthorizerFuncs) CanManage(ctx context.Context, user string, target Target) (bool, error) {
+	if f.Manage == nil {
+		return false, errors.New("accesstoken: AuthorizerFuncs.Manage is nil")
+	}
 	return f.Manage(ctx, user, target)
 }
 
