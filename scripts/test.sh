@@ -142,6 +142,7 @@ if [ "${1:-}" = --with-postgres ]; then
 fi
 
 need_pkg git git
+need_pkg chromium chromium # the browser test of examples/forge (chromedp)
 
 log "gofmt"
 unformatted=$(gofmt -l .)
