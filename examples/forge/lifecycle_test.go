@@ -180,8 +180,12 @@ func TestRevokeRotateExpire(t *testing.T) {
 		t.Errorf("rotating a rotated token: %d; want 409", code)
 	}
 
-	// Expiry.
-	exp := time.Now().Add(4 * time.Second).Truncate(time.Second).Add(time.Second) // room for a slow machine
+	// Expiry: soon, but after an issue and a clone have had time to run
+	// on this machine (timed on the rotated token above).
+	start := time.Now()
+	srv.list("alice", "alpha", "")
+	g.mustClone(one(rot), "rotated token, timed")
+	exp := time.Now().Add(max(3*time.Second, 4*time.Since(start))).Truncate(time.Second).Add(time.Second)
 	code, body = srv.api("POST", "/api/repos/alpha/one/tokens", "bob", map[string]any{
 		"scopes": []string{"repository:pull"}, "expires_at": exp.Format(time.RFC3339)})
 	if code != 201 {
