@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,6 +80,11 @@ func (a *api) auth(h handlerFunc) http.HandlerFunc {
 		user, pass, ok := r.BasicAuth()
 		if ok {
 			good, err := a.db.CheckPassword(r.Context(), user, pass)
+			if errors.Is(err, errTooManyFailures) {
+				w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow.Seconds())))
+				writeError(w, http.StatusTooManyRequests, err.Error())
+				return
+			}
 			if err != nil {
 				a.log.Error("API sign-in", "err", err)
 				writeError(w, http.StatusServiceUnavailable, "temporarily unavailable")

@@ -87,6 +87,7 @@ func checkName(kind, s string) error {
 type DB struct {
 	sql      *sql.DB
 	postgres bool
+	limit    signInLimit
 }
 
 // openDB opens the SQLite file under dataDir, or PostgreSQL when dbURL is a
@@ -248,8 +249,23 @@ func (d *DB) AddUser(ctx context.Context, name, password string) error {
 // sign-in takes as long for unknown users as for known ones.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
 
-// CheckPassword reports whether name exists and password is theirs.
+// errTooManyFailures refuses a sign-in after too many failed ones.
+var errTooManyFailures = errors.New("too many failed sign-ins for this user: try again later")
+
+// CheckPassword reports whether name exists and password is theirs. It
+// returns errTooManyFailures, without checking, after too many failures.
 func (d *DB) CheckPassword(ctx context.Context, name, password string) (bool, error) {
+	if !d.limit.allow(name) {
+		return false, errTooManyFailures
+	}
+	ok, err := d.checkPassword(ctx, name, password)
+	if err == nil && !ok {
+		d.limit.failed(name)
+	}
+	return ok, err
+}
+
+func (d *DB) checkPassword(ctx context.Context, name, password string) (bool, error) {
 	var hash string
 	err := d.queryRow(ctx, `SELECT password_hash FROM forge_users WHERE name = ?`, name).Scan(&hash)
 	switch {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -202,5 +203,34 @@ func TestAPIRefusesTokens(t *testing.T) {
 		if code != 401 || !strings.Contains(string(body), `"error"`) {
 			t.Errorf("%s: got %d %s; want 401 with an error", name, code, body)
 		}
+	}
+}
+
+// TestSignInLimit: after 10 wrong passwords for a user, the API and the
+// sign-in page refuse that user for a while, even with the right one;
+// other users are not affected.
+func TestSignInLimit(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.addUser("alice")
+	s.addUser("bob")
+	s.must("", "project add", "-owner", "alice", "alpha")
+	srv := s.start()
+	wrong := func(r *http.Request) { r.SetBasicAuth("alice", "not her password") }
+	for i := 0; i < 10; i++ {
+		if code, _ := srv.apiAuth("GET", "/api/projects/alpha/tokens", wrong, nil); code != 401 {
+			t.Fatalf("wrong password %d: %d; want 401", i+1, code)
+		}
+	}
+	if code, b := srv.api("GET", "/api/projects/alpha/tokens", "alice", nil); code != 429 {
+		t.Errorf("right password after 10 wrong ones: %d %s; want 429", code, b)
+	}
+	b := srv.browser(t)
+	resp, _ := b.post("/login", url.Values{"csrf": {b.csrf("/login")}, "username": {"alice"}, "password": {password("alice")}})
+	if resp.StatusCode != 429 {
+		t.Errorf("sign-in page after 10 wrong passwords: %d; want 429", resp.StatusCode)
+	}
+	if code, _ := srv.api("GET", "/api/projects/alpha/tokens", "bob", nil); code != 403 {
+		t.Errorf("another user: %d; want 403 (signed in, not an admin)", code)
 	}
 }

@@ -213,6 +213,9 @@ func (s *web) login(w http.ResponseWriter, r *request) error {
 	}
 	user := r.PostFormValue("username")
 	ok, err := s.db.CheckPassword(r.Context(), user, r.PostFormValue("password"))
+	if errors.Is(err, errTooManyFailures) {
+		return s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins for this user. Try again in a few minutes.")
+	}
 	if err != nil {
 		return err
 	}
