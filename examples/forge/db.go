@@ -35,6 +35,7 @@ var (
 // Role is a user's role in a project. The project's owner is an admin.
 type Role int
 
+// The roles, each allowing what the one before allows and more.
 const (
 	RoleNone Role = iota
 	RoleRead
@@ -42,6 +43,7 @@ const (
 	RoleAdmin
 )
 
+// String returns the role as the command line and the pages spell it.
 func (r Role) String() string {
 	switch r {
 	case RoleRead:
@@ -132,6 +134,7 @@ func openDB(ctx context.Context, dataDir, dbURL string) (*DB, *sqlstore.Store, e
 	return d, store, nil
 }
 
+// Close closes the database.
 func (d *DB) Close() error { return d.sql.Close() }
 
 var schema = []string{
@@ -226,6 +229,7 @@ func isUnique(err error) bool {
 // minPassword is the shortest password accepted; bcrypt reads at most 72 bytes.
 const minPassword, maxPassword = 8, 72
 
+// AddUser adds a user with a bcrypt hash of the password.
 func (d *DB) AddUser(ctx context.Context, name, password string) error {
 	if err := checkName("user", name); err != nil {
 		return err
@@ -298,6 +302,7 @@ type Project struct {
 	Name, Owner string
 }
 
+// AddProject adds a project owned by an existing user.
 func (d *DB) AddProject(ctx context.Context, name, owner string) error {
 	if err := checkName("project", name); err != nil {
 		return err
@@ -315,6 +320,7 @@ func (d *DB) AddProject(ctx context.Context, name, owner string) error {
 	return err
 }
 
+// Project returns a project, or an error matching errNotFound.
 func (d *DB) Project(ctx context.Context, name string) (*Project, error) {
 	p := &Project{}
 	err := d.queryRow(ctx, `SELECT name, owner FROM forge_projects WHERE name = ?`, name).Scan(&p.Name, &p.Owner)
@@ -324,6 +330,7 @@ func (d *DB) Project(ctx context.Context, name string) (*Project, error) {
 	return p, err
 }
 
+// Projects lists every project by name.
 func (d *DB) Projects(ctx context.Context) ([]Project, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT name, owner FROM forge_projects ORDER BY name`)
 	if err != nil {
@@ -427,6 +434,7 @@ type Repo struct {
 // is also its URL path.
 func (r *Repo) Dir() string { return r.Project + "/" + r.Name + ".git" }
 
+// AddRepo records a repository of an existing project; see createRepo.
 func (d *DB) AddRepo(ctx context.Context, project, name string, private bool) error {
 	if err := checkName("project", project); err != nil {
 		return err
@@ -449,6 +457,7 @@ func (d *DB) AddRepo(ctx context.Context, project, name string, private bool) er
 	return err
 }
 
+// DeleteRepo forgets a repository (createRepo undoes AddRepo with it).
 func (d *DB) DeleteRepo(ctx context.Context, project, name string) error {
 	_, err := d.exec(ctx, `DELETE FROM forge_repos WHERE project = ? AND name = ?`, project, name)
 	return err
@@ -466,6 +475,7 @@ func (d *DB) Repo(ctx context.Context, project, name string) (*Repo, error) {
 	return r, err
 }
 
+// Repos lists the repositories of a project by name.
 func (d *DB) Repos(ctx context.Context, project string) ([]Repo, error) {
 	rows, err := d.sql.QueryContext(ctx, d.q(`SELECT name, private FROM forge_repos WHERE project = ? ORDER BY name`), project)
 	if err != nil {
@@ -495,6 +505,7 @@ func sessionKey(cookie string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// NewSession records a session for the cookie value, and forgets expired ones.
 func (d *DB) NewSession(ctx context.Context, cookie, user, csrf string) error {
 	if _, err := d.exec(ctx, `DELETE FROM forge_sessions WHERE expires_at <= ?`, time.Now().Unix()); err != nil {
 		return err
@@ -514,6 +525,7 @@ func (d *DB) Session(ctx context.Context, cookie string) (user, csrf string, err
 	return user, csrf, err
 }
 
+// DeleteSession ends the cookie's session (and forgets expired ones).
 func (d *DB) DeleteSession(ctx context.Context, cookie string) error {
 	_, err := d.exec(ctx, `DELETE FROM forge_sessions WHERE id = ? OR expires_at <= ?`, sessionKey(cookie), time.Now().Unix())
 	return err

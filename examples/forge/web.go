@@ -437,7 +437,7 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target
 	if created != nil {
 		d["Created"], d["Secret"] = created.Token, created.Secret.Reveal()
 		if !t.IsProject() {
-			d["CloneURL"] = "http://" + r.Host + "/" + t.Project + "/" + t.Repository + ".git"
+			d["CloneURL"] = cloneURL(r.Request, &Repo{Project: t.Project, Name: t.Repository})
 		}
 	}
 	return s.render(w, status, "tokens.html", d)
