@@ -73,11 +73,20 @@ type site struct {
 	t    *testing.T
 	data string
 	db   string // postgres:// URL, or "" for SQLite
+	home string // HOME of the forge's processes (and of its git)
 }
 
 func newSite(t *testing.T) *site {
 	needGit(t)
-	return &site{t: t, data: t.TempDir()}
+	return &site{t: t, data: t.TempDir(), home: t.TempDir()}
+}
+
+// command returns a forge command, its git isolated from the user's
+// configuration as the client's is.
+func (s *site) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(forgeBin, append(s.globalArgs(), args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+s.home, "XDG_CONFIG_HOME="+s.home, "GIT_CONFIG_NOSYSTEM=1")
+	return cmd
 }
 
 func (s *site) globalArgs() []string {
@@ -93,7 +102,7 @@ func (s *site) cli(stdin string, args ...string) (out string, code int) {
 	s.t.Helper()
 	// The first argument may hold the command words: "user add".
 	args = append(strings.Fields(args[0]), args[1:]...)
-	cmd := exec.Command(forgeBin, append(s.globalArgs(), args...)...)
+	cmd := s.command(args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
@@ -145,11 +154,11 @@ func (s *server) output() string {
 // start starts `forge serve` on a free port and waits until it listens.
 func (s *site) start(extra ...string) *server {
 	s.t.Helper()
-	args := append(s.globalArgs(), append([]string{"serve", "-addr", "127.0.0.1:0"}, extra...)...)
+	args := append([]string{"serve", "-addr", "127.0.0.1:0"}, extra...)
 	if !containsPrefix(extra, "-demo") {
 		args = append(args, "-demo=false")
 	}
-	srv := &server{t: s.t, cmd: exec.Command(forgeBin, args...), done: make(chan struct{})}
+	srv := &server{t: s.t, cmd: s.command(args...), done: make(chan struct{})}
 	stdout, err := srv.cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)

@@ -57,7 +57,7 @@ func TestPostgres(t *testing.T) {
 	// Two processes create the tables of the empty database at once.
 	var cmds []*exec.Cmd
 	for _, u := range []string{"alice", "bob"} {
-		cmd := exec.Command(forgeBin, append(s.globalArgs(), "user", "add", u)...)
+		cmd := s.command("user", "add", u)
 		cmd.Stdin = strings.NewReader(password(u) + "\n")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
