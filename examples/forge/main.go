@@ -293,7 +293,9 @@ func setUpDemo(ctx context.Context, db *DB, m *accesstoken.Manager, reposDir, ba
 		return nil
 	}
 	password := rand.Text()[:16]
-	if err := db.AddUser(ctx, "demo", password); err != nil {
+	if err := db.AddUser(ctx, "demo", password); errors.Is(err, errExists) {
+		return nil // another process sharing the database got there first
+	} else if err != nil {
 		return err
 	}
 	if err := db.AddProject(ctx, "demo", "demo"); err != nil {
