@@ -115,3 +115,16 @@ func TestCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestDataDirName: the database lands in the data directory whatever
+// characters its name has (it is passed to SQLite as a URI).
+func TestDataDirName(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.data = filepath.Join(s.data, "a b#c?d%41")
+	s.addUser("alice")
+	if _, err := os.Stat(filepath.Join(s.data, "forge.db")); err != nil {
+		t.Errorf("database not in the data directory: %v", err)
+	}
+	s.must("", "project add", "-owner", "alice", "alpha") // the same database
+}

@@ -108,6 +108,8 @@ func openDB(ctx context.Context, dataDir, dbURL string) (*DB, *sqlstore.Store, e
 			return nil, nil, err
 		}
 		path := filepath.Join(dataDir, "forge.db")
+		// A URI file name: escape what would end or alter the path.
+		path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		dialect = sqlstore.PostgreSQL
