@@ -76,6 +76,7 @@ func (s *web) routes() http.Handler {
 	mux.HandleFunc("POST /{project}/-/members", s.page(s.setMember))
 	mux.HandleFunc("GET /-/tokens", s.page(s.myTokens))
 	mux.HandleFunc("POST /-/tokens/{id}/revoke", s.page(s.revokeMyToken))
+	mux.HandleFunc("POST /-/tokens/{id}/rotate", s.page(s.rotateMyToken))
 	for _, prefix := range []string{"/{project}/-/tokens", "/{project}/{repo}/-/tokens"} {
 		mux.HandleFunc("GET "+prefix, s.page(s.tokens))
 		mux.HandleFunc("POST "+prefix, s.page(s.createToken))
@@ -500,13 +501,41 @@ func (s *web) myTokens(w http.ResponseWriter, r *request) error {
 		http.Redirect(w, r.Request, "/login?next=/-/tokens", http.StatusSeeOther)
 		return nil
 	}
+	return s.showMyTokens(w, r, http.StatusOK, nil)
+}
+
+func (s *web) showMyTokens(w http.ResponseWriter, r *request, status int, rotated *accesstoken.Issued) error {
 	toks, err := s.m.ListForOwner(r.Context(), r.User, accesstoken.ListOptions{})
 	if err != nil {
 		return err
 	}
 	d := r.data("Your access tokens")
 	d["Tokens"] = toks
-	return s.render(w, http.StatusOK, "mytokens.html", d)
+	if rotated != nil {
+		d["Created"], d["Secret"] = rotated.Token, rotated.Secret.Reveal()
+	}
+	return s.render(w, status, "mytokens.html", d)
+}
+
+// rotateMyToken replaces one of the user's tokens with a new secret, and
+// shows it once; the old secret stops working.
+func (s *web) rotateMyToken(w http.ResponseWriter, r *request) error {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return errPageNotFound
+	}
+	iss, err := s.m.Rotate(r.Context(), r.User, id)
+	switch {
+	case errors.Is(err, accesstoken.ErrNotFound):
+		return errPageNotFound
+	case errors.Is(err, accesstoken.ErrForbidden):
+		return &httpError{http.StatusForbidden, "Only the token's owner may rotate it, while allowed to manage tokens of its target."}
+	case errors.Is(err, accesstoken.ErrRevoked), errors.Is(err, accesstoken.ErrExpired):
+		return &httpError{http.StatusConflict, "This token was revoked or has expired: create a new one."}
+	case err != nil:
+		return err
+	}
+	return s.showMyTokens(w, r, http.StatusCreated, iss)
 }
 
 func (s *web) revokeMyToken(w http.ResponseWriter, r *request) error {

@@ -254,6 +254,20 @@ func TestWebPages(t *testing.T) {
 		t.Errorf("removed member: %d; want 404", resp.StatusCode)
 	}
 
+	// The owner rotates a token on "Your tokens": a new secret, shown once;
+	// the old one stops working.
+	o := users["owner"]
+	resp, body = o.post("/-/tokens/"+proj.ID+"/rotate", url.Values{"csrf": {o.csrf("/-/tokens")}})
+	rotated := regexp.MustCompile(`<code id="secret">(forge_\w+)</code>`).FindStringSubmatch(body)
+	if resp.StatusCode != 201 || rotated == nil || rotated[1] == proj.Token {
+		t.Fatalf("rotating on your tokens page: %d\n%s", resp.StatusCode, body)
+	}
+	g.mustNotClone(srv.tokenURL("owner", proj.Token, "alpha/priv"), "rotated-away secret", "revoked")
+	g.mustClone(srv.tokenURL("owner", rotated[1], "alpha/priv"), "rotated secret")
+	if resp, _ := o.post("/-/tokens/"+proj.ID+"/rotate", url.Values{"csrf": {o.csrf("/-/tokens")}}); resp.StatusCode != 409 {
+		t.Errorf("rotating twice: %d; want 409", resp.StatusCode)
+	}
+
 	// "Your tokens" lists a user's own tokens, and lets them revoke
 	// them even after losing access to the target.
 	s.must("", "project member", "alpha", "writer", "none")
@@ -264,6 +278,10 @@ func TestWebPages(t *testing.T) {
 	id := regexp.MustCompile(`action="/-/tokens/([0-9a-f-]+)/revoke"`).FindStringSubmatch(body)
 	if id == nil {
 		t.Fatal("no revoke button on the your tokens page")
+	}
+	// Rotating needs the right to manage the target's tokens.
+	if resp, _ := w.post("/-/tokens/"+id[1]+"/rotate", url.Values{"csrf": {tok}}); resp.StatusCode != 403 {
+		t.Errorf("rotating after losing access: %d; want 403", resp.StatusCode)
 	}
 	if resp, _ := users["owner"].post("/-/tokens/"+id[1]+"/revoke", url.Values{"csrf": {users["owner"].csrf("/-/tokens")}}); resp.StatusCode != 404 {
 		t.Errorf("revoking another user's token on your tokens page: %d; want 404", resp.StatusCode)
