@@ -50,15 +50,60 @@
 // (and its project, which may be empty for a repository outside any
 // project). The digest is the SHA-256 (or, with a pepper, HMAC-SHA256) of
 // the secret; the secret itself is never stored. The unique index on it is
-// what a verification looks up; the other two serve the lists by target
-// (and DeleteTarget) and by owner, already in the order they are returned.
+// what a verification looks up (on SQLite the table's key does, below);
+// the other two serve the lists by target (and DeleteTarget) and by owner,
+// already in the order they are returned.
 //
-// On SQLite the columns are the same with SQLite types: id and replaced_by
-// are 16-byte BLOBs, digest a 32-byte BLOB, and every time an INTEGER
-// number of microseconds since the Unix epoch, UTC. Integers compare and
-// index as times do, round-trip exactly at the microsecond precision
-// [accesstoken.Manager] keeps, and cost no parsing. A zero time is NULL in
-// both dialects; times are returned in UTC.
+// On SQLite the table is:
+//
+//	CREATE TABLE access_tokens (
+//	    lookup       INTEGER PRIMARY KEY,  -- the rowid: digest's first 8 bytes
+//	    id           BLOB    NOT NULL CHECK (length(id) = 16),
+//	    digest       BLOB    NOT NULL CHECK (length(digest) = 32),
+//	    owner        TEXT    NOT NULL,
+//	    description  TEXT    NOT NULL DEFAULT '',
+//	    target_kind  TEXT    NOT NULL,  -- 'project' or 'repository'
+//	    project      TEXT    NOT NULL DEFAULT '',
+//	    repository   TEXT    NOT NULL DEFAULT '',  -- '' for a project token
+//	    scopes       TEXT    NOT NULL,  -- space-separated, in order
+//	    created_at   INTEGER NOT NULL,  -- Unix microseconds, UTC
+//	    expires_at   INTEGER,           -- NULL: never
+//	    last_used_at INTEGER,           -- NULL: never used
+//	    revoked_at   INTEGER,           -- NULL: not revoked
+//	    revoked_by   TEXT    NOT NULL DEFAULT '',
+//	    replaced_by  BLOB CHECK (replaced_by IS NULL OR length(replaced_by) = 16),
+//	    CONSTRAINT access_tokens_target_kind CHECK (
+//	        (target_kind = 'project' AND project <> '' AND repository = '') OR
+//	        (target_kind = 'repository' AND repository <> '')),
+//	    CONSTRAINT access_tokens_lookup CHECK (printf('%016X', lookup) = hex(substr(digest, 1, 8)))
+//	);
+//	CREATE UNIQUE INDEX access_tokens_id ON access_tokens (id);
+//	CREATE INDEX access_tokens_target ON access_tokens (project, repository, created_at, id);
+//	CREATE INDEX access_tokens_owner ON access_tokens (owner, created_at, id);
+//
+// The columns are those of PostgreSQL with SQLite types: id and
+// replaced_by are 16-byte BLOBs, digest a 32-byte BLOB, and every time an
+// INTEGER number of microseconds since the Unix epoch, UTC. Integers
+// compare and index as times do, round-trip exactly at the microsecond
+// precision [accesstoken.Manager] keeps, and cost no parsing. A zero time
+// is NULL in both dialects; times are returned in UTC.
+//
+// The one addition is lookup, the table's INTEGER PRIMARY KEY (SQLite's
+// rowid): the first 8 bytes of the digest as a signed big-endian integer,
+// which the CHECK ties to the digest; the ID, the primary key on
+// PostgreSQL, has a unique index instead. SQLite stores a table as a
+// B-tree by rowid, so a verification (WHERE lookup = ? AND digest = ?) is
+// one descent of that B-tree, whose integer keys make it shallower than an
+// index on the 32-byte digest, with no second descent from an index to the
+// row. The whole digest is still compared, by the query and then by
+// [accesstoken.Manager] in constant time. The primary key keeps the
+// digests unique without an index of their own: no two rows share the
+// first 8 bytes of their digests. Two different digests do share them with
+// a probability of 2^-64, so with n tokens stored, issuing one more fails
+// with a probability of about n/2^64 (5e-14 at a million tokens):
+// [Store.Insert] refuses it as [accesstoken.ErrDuplicate],
+// [accesstoken.Manager.Issue] reports a store failure, and issuing again
+// draws a new secret.
 //
 // Scopes are stored as one text column, the names separated by single
 // spaces in the order given, so they round-trip in order. Scope names
@@ -67,8 +112,10 @@
 //
 // # Verification cost
 //
-// A verification is one SELECT by digest over the unique index
-// ([Store.ByDigest]), so its cost does not grow with the number of tokens.
+// A verification is one SELECT by digest ([Store.ByDigest]), over the
+// unique index on PostgreSQL and by the table's key on SQLite, so its cost
+// grows only with the depth of one B-tree, logarithmically in the number of
+// tokens.
 // At most once per token and interval ([accesstoken.WithLastUsedInterval],
 // 10 minutes by default) it is followed by one conditional UPDATE that
 // records the last use:
@@ -99,8 +146,8 @@
 //
 // Use WAL (readers never wait for the writer), a busy timeout (a writer
 // waits for another instead of failing at once), a page cache larger than
-// the default 2 MiB per connection (so that the pages of the digest index
-// that verifications touch stay in memory when there are many tokens) and,
+// the default 2 MiB per connection (so that the pages of the table that
+// verifications touch stay in memory when there are many tokens) and,
 // with modernc.org/sqlite, immediate transactions (a transaction takes the
 // write lock when it begins, so it cannot fail to upgrade a read lock
 // later):
@@ -117,7 +164,8 @@
 // # Errors
 //
 // A missing record is [accesstoken.ErrNotFound] and a unique violation (of
-// the ID or the digest) is [accesstoken.ErrDuplicate]; every other error,
+// the ID or the digest, or on SQLite of the digest's first 8 bytes) is
+// [accesstoken.ErrDuplicate]; every other error,
 // including a cancelled context, a closed *sql.DB and a lost connection, is
 // a system error, which [accesstoken.Manager] reports as
 // [accesstoken.ErrStoreFailure] and never treats as valid. Unique

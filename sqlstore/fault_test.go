@@ -144,8 +144,8 @@ func TestInjectedFaults(t *testing.T) {
 					name string
 					hook faultHook
 				}{
-					{"query", failOn("query", "WHERE digest")},
-					{"row", failOn("next", "WHERE digest")},
+					{"query", failOn("query", "digest = ")},
+					{"row", failOn("next", "digest = ")},
 					{"connect", failOn("prepare", "")},
 				} {
 					if h.name == "connect" {

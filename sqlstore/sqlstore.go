@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
@@ -142,9 +143,16 @@ const columns = "id, digest, owner, description, project, repository, scopes, cr
 
 func (s *Store) buildQueries() {
 	t := s.table
-	s.qByDigest = s.rebind("SELECT " + columns + " FROM " + t + " WHERE digest = ?")
+	if s.dialect == SQLite {
+		// The rowid is the digest's first 8 bytes (lookupKey): one descent
+		// of the table's B-tree, then the whole digest compared.
+		s.qByDigest = "SELECT " + columns + " FROM " + t + " WHERE lookup = ? AND digest = ?"
+		s.qInsert = "INSERT INTO " + t + " (" + columns + ", target_kind, lookup) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	} else {
+		s.qByDigest = s.rebind("SELECT " + columns + " FROM " + t + " WHERE digest = ?")
+		s.qInsert = s.rebind("INSERT INTO " + t + " (" + columns + ", target_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
 	s.qByID = s.rebind("SELECT " + columns + " FROM " + t + " WHERE id = ?")
-	s.qInsert = s.rebind("INSERT INTO " + t + " (" + columns + ", target_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	s.qRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL RETURNING " + columns)
 	s.qRotateRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ?, replaced_by = ? WHERE id = ? AND revoked_at IS NULL")
 	s.qState = s.rebind("SELECT revoked_at IS NOT NULL FROM " + t + " WHERE id = ?")
@@ -404,16 +412,41 @@ func (s *Store) insertArgs(rec *accesstoken.Record) ([]any, error) {
 	if rec.Target.IsProject() {
 		kind = "project"
 	}
-	return []any{
+	args := []any{
 		s.idArg(rec.ID), rec.Digest[:], rec.Owner, rec.Description,
 		rec.Target.Project, rec.Target.Repository, scopes,
 		s.timeArg(rec.CreatedAt), s.timeArg(rec.ExpiresAt), s.timeArg(rec.LastUsedAt), s.timeArg(rec.RevokedAt),
 		rec.RevokedBy, s.nullIDArg(rec.ReplacedBy), kind,
-	}, nil
+	}
+	if s.dialect == SQLite {
+		args = append(args, lookupKey(rec.Digest))
+	}
+	return args, nil
+}
+
+// lookupKey is the SQLite rowid of the record with digest d: its first 8
+// bytes as a signed big-endian integer (the migration's CHECK ties the two
+// together). Two different digests share it with a probability of 2^-64,
+// and the second is then refused as a duplicate (see [Store.Insert]).
+func lookupKey(d accesstoken.Digest) int64 {
+	return int64(binary.BigEndian.Uint64(d[:8]))
+}
+
+// duplicate wraps a unique violation in [accesstoken.ErrDuplicate].
+func (s *Store) duplicate(err error) error {
+	if s.dialect == SQLite && strings.Contains(err.Error(), ".lookup") {
+		return fmt.Errorf("%w: sqlstore: the digest's first 8 bytes are another token's (a new secret will do): %w", accesstoken.ErrDuplicate, err)
+	}
+	return fmt.Errorf("%w: sqlstore: %w", accesstoken.ErrDuplicate, err)
 }
 
 // Insert implements [accesstoken.Store]. It is one INSERT statement; a
 // unique violation (of the ID or the digest) is [accesstoken.ErrDuplicate].
+// On SQLite the digest's first 8 bytes are the row's key, so a digest that
+// shares them with another token's is refused as a duplicate too. With n
+// tokens stored, a new token is refused so with a probability of about
+// n/2^64 (5e-14 at a million tokens); [accesstoken.Manager.Issue] then
+// reports a store failure, and issuing again draws a new secret.
 func (s *Store) Insert(ctx context.Context, rec *accesstoken.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "insert", err)
@@ -428,16 +461,20 @@ func (s *Store) Insert(ctx context.Context, rec *accesstoken.Record) error {
 	}
 	if _, err := st.ExecContext(ctx, args...); err != nil {
 		if s.isUniqueViolation(err) {
-			return fmt.Errorf("%w: sqlstore: %w", accesstoken.ErrDuplicate, err)
+			return s.duplicate(err)
 		}
 		return fail(ctx, "insert", err)
 	}
 	return nil
 }
 
-// ByDigest implements [accesstoken.Store]: one SELECT over the unique
-// digest index.
+// ByDigest implements [accesstoken.Store]: one SELECT, on PostgreSQL over
+// the unique digest index, on SQLite by the table's key (the digest's first
+// 8 bytes) and the whole digest.
 func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (*accesstoken.Record, error) {
+	if s.dialect == SQLite {
+		return s.queryOne(ctx, "by digest", s.qByDigest, lookupKey(d), d[:])
+	}
 	return s.queryOne(ctx, "by digest", s.qByDigest, d[:])
 }
 
@@ -446,7 +483,7 @@ func (s *Store) ByID(ctx context.Context, id uuid.UUID) (*accesstoken.Record, er
 	return s.queryOne(ctx, "by id", s.qByID, s.idArg(id))
 }
 
-func (s *Store) queryOne(ctx context.Context, op, q string, arg any) (*accesstoken.Record, error) {
+func (s *Store) queryOne(ctx context.Context, op, q string, args ...any) (*accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fail(ctx, op, err)
 	}
@@ -454,7 +491,7 @@ func (s *Store) queryOne(ctx context.Context, op, q string, arg any) (*accesstok
 	if err != nil {
 		return nil, fail(ctx, op, err)
 	}
-	rec, err := scanRecord(st.QueryRowContext(ctx, arg))
+	rec, err := scanRecord(st.QueryRowContext(ctx, args...))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, accesstoken.ErrNotFound
@@ -581,7 +618,7 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 	}
 	if _, err := tx.ExecContext(ctx, s.qInsert, args...); err != nil {
 		if s.isUniqueViolation(err) {
-			return fmt.Errorf("%w: sqlstore: %w", accesstoken.ErrDuplicate, err)
+			return s.duplicate(err)
 		}
 		return fail(ctx, "rotate", err)
 	}

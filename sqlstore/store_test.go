@@ -104,6 +104,95 @@ func TestInsertDuplicate(t *testing.T) {
 	})
 }
 
+// sharing8 returns a record whose digest has the first 8 bytes of d and
+// differs from it in the others.
+func sharing8(n int, d accesstoken.Digest) *accesstoken.Record {
+	r := rec(n, accesstoken.ProjectTarget("p"))
+	copy(r.Digest[:8], d[:8])
+	r.Digest[31] = ^d[31]
+	return r
+}
+
+// TestDigestPrefix: on SQLite the digest's first 8 bytes are the table's
+// key. A digest that shares them with a stored one is not found by it, and
+// is refused as a duplicate (by Insert and by Rotate, which then changes
+// nothing); PostgreSQL stores both. A row written by hand whose key is not
+// its digest's prefix violates the CHECK.
+func TestDigestPrefix(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := b.open(t)
+		s := newStore(t, db, b.dialect)
+		a := rec(1, accesstoken.ProjectTarget("p"))
+		a.Digest[0] = 0xff // a negative key
+		require.NoError(t, s.Insert(ctx, a))
+		pos := rec(2, accesstoken.ProjectTarget("p"))
+		pos.Digest[0] = 0x01 // a positive key
+		require.NoError(t, s.Insert(ctx, pos))
+		for _, r := range []*accesstoken.Record{a, pos} {
+			got, err := s.ByDigest(ctx, r.Digest)
+			require.NoError(t, err)
+			require.Equal(t, r, got)
+		}
+
+		near := sharing8(3, a.Digest)
+		_, err := s.ByDigest(ctx, near.Digest)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound, "a digest sharing 8 bytes with a stored one")
+
+		err = s.Insert(ctx, near)
+		if b.dialect == sqlstore.PostgreSQL {
+			require.NoError(t, err)
+			got, err := s.ByDigest(ctx, near.Digest)
+			require.NoError(t, err)
+			require.Equal(t, near, got)
+			got, err = s.ByDigest(ctx, a.Digest)
+			require.NoError(t, err)
+			require.Equal(t, a, got)
+			return
+		}
+		require.ErrorIs(t, err, accesstoken.ErrDuplicate)
+		require.ErrorContains(t, err, "first 8 bytes")
+		_, err = s.ByID(ctx, near.ID)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound, "a refused insert stored nothing")
+		_, err = s.ByDigest(ctx, near.Digest)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+
+		next := sharing8(4, pos.Digest)
+		err = s.Rotate(ctx, a.ID, t0.Add(time.Hour), "admin", next)
+		require.ErrorIs(t, err, accesstoken.ErrDuplicate)
+		got, err := s.ByID(ctx, a.ID)
+		require.NoError(t, err)
+		require.Equal(t, a, got, "a refused rotation changed nothing")
+		_, err = s.ByID(ctx, next.ID)
+		require.ErrorIs(t, err, accesstoken.ErrNotFound)
+
+		// The key is held to the digest: a row written by hand with
+		// another key, or none, is refused.
+		bad := rec(5, accesstoken.ProjectTarget("p"))
+		for _, key := range []any{lookupOf(bad.Digest) + 1, nil} {
+			_, err = db.ExecContext(ctx, "INSERT INTO access_tokens (lookup, id, digest, owner, target_kind, project, scopes, created_at) VALUES (?, ?, ?, 'o', 'project', 'p', 's', 0)",
+				key, bad.ID[:], bad.Digest[:])
+			require.ErrorContains(t, err, "CHECK constraint failed", "key %v", key)
+		}
+		_, err = db.ExecContext(ctx, "INSERT INTO access_tokens (lookup, id, digest, owner, target_kind, project, scopes, created_at) VALUES (?, ?, ?, 'o', 'project', 'p', 's', 0)",
+			lookupOf(bad.Digest), bad.ID[:], bad.Digest[:])
+		require.NoError(t, err, "the key the store computes")
+		got, err = s.ByDigest(ctx, bad.Digest)
+		require.NoError(t, err)
+		require.Equal(t, bad.ID, got.ID)
+	})
+}
+
+// lookupOf is the SQLite key of a digest, computed here independently of
+// the package: its first 8 bytes, big-endian, as a signed integer.
+func lookupOf(d accesstoken.Digest) int64 {
+	var k int64
+	for _, c := range d[:8] {
+		k = k<<8 | int64(c)
+	}
+	return k
+}
+
 func TestTargetKindCheck(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
@@ -497,7 +586,7 @@ func TestTableName(t *testing.T) {
 		exerciseTable(t, s)
 		var n int
 		require.NoError(t, db.QueryRow("SELECT count(*) FROM forge.sqlite_master WHERE name LIKE 'tokens%'").Scan(&n))
-		require.Equal(t, 5, n, "table, migrations table and three indexes in the attached database (the ID's autoindex is unnamed)")
+		require.Equal(t, 5, n, "table, migrations table and three indexes (ID, target, owner) in the attached database")
 	})
 	t.Run("postgres-schema", func(t *testing.T) {
 		t.Parallel()
@@ -537,12 +626,13 @@ func TestQueryPlans(t *testing.T) {
 		t.Parallel()
 		db := openSQLiteFile(t)
 		newStore(t, db, sqlstore.SQLite)
-		plans := map[string]string{
-			"SELECT id FROM access_tokens WHERE digest = ?":                                                    "access_tokens_digest",
-			"SELECT id FROM access_tokens WHERE project = ? AND repository IN (?, '') ORDER BY created_at, id": "access_tokens_target",
-			"SELECT id FROM access_tokens WHERE owner = ? ORDER BY created_at, id":                             "access_tokens_owner",
+		plans := map[string]string{ // query: what its plan must contain
+			"SELECT id FROM access_tokens WHERE lookup = ? AND digest = ?":                                     "USING INTEGER PRIMARY KEY (rowid=?)",
+			"SELECT id FROM access_tokens WHERE id = ?":                                                        "INDEX access_tokens_id (id=?)",
+			"SELECT id FROM access_tokens WHERE project = ? AND repository IN (?, '') ORDER BY created_at, id": "INDEX access_tokens_target",
+			"SELECT id FROM access_tokens WHERE owner = ? ORDER BY created_at, id":                             "INDEX access_tokens_owner",
 		}
-		for q, index := range plans {
+		for q, want := range plans {
 			rows, err := db.Query("EXPLAIN QUERY PLAN "+q, make([]any, bytes.Count([]byte(q), []byte("?")))...)
 			require.NoError(t, err)
 			var plan string
@@ -553,7 +643,7 @@ func TestQueryPlans(t *testing.T) {
 				plan += detail + "\n"
 			}
 			require.NoError(t, rows.Err())
-			require.Contains(t, plan, "INDEX "+index, q)
+			require.Contains(t, plan, want, q)
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {

@@ -5,8 +5,13 @@
 -- names derived from it. Statements end with a semicolon at the end of a
 -- line.
 -- SQLite: times are INTEGER Unix microseconds (UTC), NULL for the zero time.
+-- lookup, the rowid, is the digest's first 8 bytes as a signed big-endian
+-- integer: a verification is one descent of the table's B-tree, and the
+-- primary key on it (with the CHECK tying it to the digest) keeps digests
+-- unique without an index of their own.
 CREATE TABLE {{table}} (
-    id           BLOB    NOT NULL PRIMARY KEY CHECK (length(id) = 16),
+    lookup       INTEGER PRIMARY KEY,
+    id           BLOB    NOT NULL CHECK (length(id) = 16),
     digest       BLOB    NOT NULL CHECK (length(digest) = 32),
     owner        TEXT    NOT NULL,
     description  TEXT    NOT NULL DEFAULT '',
@@ -22,8 +27,9 @@ CREATE TABLE {{table}} (
     replaced_by  BLOB CHECK (replaced_by IS NULL OR length(replaced_by) = 16),
     CONSTRAINT {{constraint "target_kind"}} CHECK (
         (target_kind = 'project' AND project <> '' AND repository = '') OR
-        (target_kind = 'repository' AND repository <> ''))
+        (target_kind = 'repository' AND repository <> '')),
+    CONSTRAINT {{constraint "lookup"}} CHECK (printf('%016X', lookup) = hex(substr(digest, 1, 8)))
 );
-CREATE UNIQUE INDEX {{index "digest"}} ON {{tablename}} (digest);
+CREATE UNIQUE INDEX {{index "id"}} ON {{tablename}} (id);
 CREATE INDEX {{index "target"}} ON {{tablename}} (project, repository, created_at, id);
 CREATE INDEX {{index "owner"}} ON {{tablename}} (owner, created_at, id);
