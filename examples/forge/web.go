@@ -170,7 +170,8 @@ func (s *web) renderError(w http.ResponseWriter, r *request, err error) {
 			he.status = http.StatusServiceUnavailable
 		}
 	}
-	_ = s.render(w, he.status, "error.html", map[string]any{"User": r.User, "CSRF": r.CSRF, "Title": http.StatusText(he.status), "Message": he.msg})
+	_ = s.render(w, he.status, "error.html", map[string]any{"User": r.User, "CSRF": r.CSRF,
+		"Title": http.StatusText(he.status), "Message": he.msg, "Next": r.URL.Path})
 }
 
 // data returns the template data every page needs.

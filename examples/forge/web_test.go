@@ -160,6 +160,11 @@ func TestWebPages(t *testing.T) {
 			t.Errorf("%s GET %s: manage link %v; want %v", r.user, r.path, got, r.manage)
 		}
 	}
+	// Signing in from the 401 page comes back to it.
+	if _, body := anon.get("/alpha/-/tokens"); !strings.Contains(body, `href="/login?next=%2falpha%2f-%2ftokens"`) {
+		t.Errorf("the sign-in link of the 401 page does not come back:\n%s", body)
+	}
+
 	// The project page lists the private repository to members only.
 	if _, body := users["outsider"].get("/alpha"); strings.Contains(body, "priv") {
 		t.Errorf("an outsider sees the private repository on the project page")
