@@ -1,6 +1,7 @@
 package accesstoken_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -47,6 +48,32 @@ func FuzzCheck(f *testing.F) {
 		tok, err := m.Verify(ctx, in, hello, accesstoken.ScopePull)
 		if (err == nil) != (in == valid) || (err == nil && tok == nil) {
 			t.Fatalf("Verify(%q) = %v, %v", in, tok, err)
+		}
+	})
+}
+
+// FuzzBase62Only compares the word-at-a-time alphabet check with a plain
+// one, through Check: a string of the right length and prefix is rejected
+// for its alphabet exactly when it has a byte outside [0-9A-Za-z].
+func FuzzBase62Only(f *testing.F) {
+	f.Add(strings.Repeat("a", 49))
+	f.Add(strings.Repeat("z", 48) + "{")
+	f.Add("09AZaz/:@[`{" + strings.Repeat("0", 37))
+	f.Add(strings.Repeat("\x80", 49))
+	f.Fuzz(func(t *testing.T, body string) {
+		if len(body) != 49 {
+			return
+		}
+		plain := true
+		for i := 0; i < len(body); i++ {
+			c := body[i]
+			if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+				plain = false
+			}
+		}
+		err := accesstoken.DefaultFormat.Check("gat_" + body)
+		if got := !errors.Is(err, accesstoken.ErrMalformed) || !strings.Contains(err.Error(), "alphabet"); got != plain {
+			t.Fatalf("Check(gat_%q) = %v; alphabet OK is %v", body, err, plain)
 		}
 	})
 }

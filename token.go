@@ -2,6 +2,7 @@ package accesstoken
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
@@ -345,16 +346,39 @@ func (f Format) Check(s string) error {
 	case s[:len(f.prefix)] != f.prefix:
 		return errPrefix
 	}
-	body := s[len(f.prefix):]
-	for i := 0; i < len(body); i++ {
-		if base62Val[body[i]] == 0 {
-			return errAlphabet
-		}
+	if !base62Only(s[len(f.prefix):]) {
+		return errAlphabet
 	}
 	if !checksumOK(s) {
 		return errChecksum
 	}
 	return nil
+}
+
+// base62Only reports whether every byte of s is in the base62 alphabet,
+// eight bytes at a time: for bytes below 0x80, adding 0x80-lo sets a
+// byte's top bit if it is at least lo, adding 0x7f-hi if it is above hi,
+// and no sum carries into the next byte.
+func base62Only(s string) bool {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64(unsafeBytes(s[:8]))
+		if w&high != 0 {
+			return false
+		}
+		ge := func(lo uint64) uint64 { return (w + ones*(0x80-lo)) & high }
+		gt := func(hi uint64) uint64 { return (w + ones*(0x7f-hi)) & high }
+		if (ge('0')&^gt('9'))|(ge('A')&^gt('Z'))|(ge('a')&^gt('z')) != high {
+			return false
+		}
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		if base62Val[s[i]] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // checksumOK verifies the trailing checksum of a token whose length and
