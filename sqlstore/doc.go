@@ -174,5 +174,8 @@
 // method Code() int returning SQLite's extended code 2067 or 1555
 // (modernc.org/sqlite), or a message containing "UNIQUE constraint failed"
 // (github.com/mattn/go-sqlite3). Every method honours its context's
-// cancellation; the error then matches the context's error.
+// cancellation; the error then matches the context's error. PostgreSQL
+// cancels a running statement asynchronously, so a statement cancelled at
+// the last moment may still have been applied; as every method is one
+// statement or one transaction, it was then applied whole.
 package sqlstore
