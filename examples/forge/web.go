@@ -286,14 +286,24 @@ func (s *web) visibleRepos(ctx context.Context, r *request, project string, role
 	return rows, nil
 }
 
-func (s *web) project(w http.ResponseWriter, r *request) error {
+// projectRole loads the project named in the URL and the signed-in user's
+// role in it; an unknown project is errPageNotFound.
+func (s *web) projectRole(r *request) (*Project, Role, error) {
 	p, err := s.db.Project(r.Context(), r.PathValue("project"))
 	if errors.Is(err, errNotFound) {
-		return errPageNotFound
+		return nil, 0, errPageNotFound
 	} else if err != nil {
-		return err
+		return nil, 0, err
 	}
 	role, err := s.db.Role(r.Context(), p.Name, r.User)
+	if err != nil {
+		return nil, 0, err
+	}
+	return p, role, nil
+}
+
+func (s *web) project(w http.ResponseWriter, r *request) error {
+	p, role, err := s.projectRole(r)
 	if err != nil {
 		return err
 	}
@@ -316,13 +326,7 @@ func (s *web) project(w http.ResponseWriter, r *request) error {
 // setMember adds, changes or removes (role "none") a member: admins only.
 // The change applies to the member's tokens on their next use.
 func (s *web) setMember(w http.ResponseWriter, r *request) error {
-	p, err := s.db.Project(r.Context(), r.PathValue("project"))
-	if errors.Is(err, errNotFound) {
-		return errPageNotFound
-	} else if err != nil {
-		return err
-	}
-	role, err := s.db.Role(r.Context(), p.Name, r.User)
+	p, role, err := s.projectRole(r)
 	if err != nil {
 		return err
 	}
