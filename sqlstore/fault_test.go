@@ -39,6 +39,28 @@ func requireStoreFailure(t *testing.T, tok *accesstoken.Token, err error, msgAnd
 	require.True(t, accesstoken.Temporary(err))
 }
 
+// requireManagerDown checks that, with the database unreachable, every
+// Manager call that needs the store fails closed with ErrStoreFailure, and
+// that verifications (tries of them) give up within 5 seconds.
+func requireManagerDown(t *testing.T, m *accesstoken.Manager, iss *accesstoken.Issued, tries int) {
+	t.Helper()
+	ctx := context.Background()
+	for range tries {
+		start := time.Now()
+		tok, err := m.Verify(ctx, iss.Secret.Reveal(), demoRes, accesstoken.ScopePull)
+		requireStoreFailure(t, tok, err)
+		require.Less(t, time.Since(start), 5*time.Second)
+	}
+	_, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
+	_, err = m.Rotate(ctx, "alice", iss.Token.ID)
+	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
+	_, err = m.Revoke(ctx, "alice", iss.Token.ID)
+	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
+	_, err = m.ListForOwner(ctx, "alice", accesstoken.ListOptions{})
+	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
+}
+
 func countRows(t *testing.T, db *sql.DB) int {
 	t.Helper()
 	var n int
@@ -59,16 +81,7 @@ func TestClosedDB(t *testing.T) {
 		require.NoError(t, err)
 
 		require.NoError(t, db.Close())
-		tok, err := m.Verify(ctx, iss.Secret.Reveal(), demoRes, accesstoken.ScopePull)
-		requireStoreFailure(t, tok, err)
-		_, err = m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
-		require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
-		_, err = m.Rotate(ctx, "alice", iss.Token.ID)
-		require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
-		_, err = m.Revoke(ctx, "alice", iss.Token.ID)
-		require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
-		_, err = m.ListForOwner(ctx, "alice", accesstoken.ListOptions{})
-		require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
+		requireManagerDown(t, m, iss, 1)
 		_, err = s.TouchLastUsed(ctx, iss.Token.ID, time.Now(), time.Minute)
 		require.Error(t, err)
 		require.Error(t, s.Migrate(ctx))
@@ -341,16 +354,7 @@ func TestPostgresDown(t *testing.T) {
 	require.Error(t, <-inFlight)
 
 	before := countRows(t, plain)
-	for range 5 {
-		start := time.Now()
-		tok, err := m.Verify(ctx, secret, demoRes, accesstoken.ScopePull)
-		requireStoreFailure(t, tok, err)
-		require.Less(t, time.Since(start), 5*time.Second)
-	}
-	_, err = m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
-	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
-	_, err = m.Rotate(ctx, "alice", iss.Token.ID)
-	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
+	requireManagerDown(t, m, iss, 5)
 	require.Equal(t, before, countRows(t, plain), "nothing written while down")
 
 	p.restart()
