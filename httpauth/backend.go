@@ -113,7 +113,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	receive := "false"
-	if op.Scope == accesstoken.ScopePush && acc.Token != nil {
+	if op.Scope == accesstoken.ScopePush && !acc.Anonymous() {
 		receive = "true"
 	}
 	env := make([]string, 0, len(b.env)+10)

@@ -34,7 +34,7 @@ func TestBackend(t *testing.T) {
 	}
 	pb := newPushBodies(f)
 	one, two := f.repos[accesstoken.Resource{Project: "alpha", Repository: "one"}], f.repos[accesstoken.Resource{Project: "alpha", Repository: "two"}]
-	alice := &accesstoken.Token{Owner: "alice"}
+	alice := accesstoken.Token{Owner: "alice"}
 	op := func(scope accesstoken.Scope) httpauth.Operation {
 		return httpauth.Operation{Route: httpauth.RouteReceivePack, Path: "git-receive-pack", Scope: scope}
 	}

@@ -25,7 +25,7 @@
 //     [accesstoken.Manager.Verify];
 //  6. removes Authorization, Proxy-Authorization and Cookie from the
 //     request and calls the next handler with the verified [Access] in the
-//     context ([FromContext]).
+//     context ([FromContext]; [TokenFrom] for the token alone, a copy).
 //
 // # Status codes
 //

@@ -80,6 +80,44 @@ func ExampleMiddleware() {
 	// 400 invalid repository path
 }
 
+// A handler behind the middleware reads the verified token, a value of its
+// own, with TokenFrom; an anonymous pull of a public repository has none.
+func ExampleTokenFrom() {
+	ctx := context.Background()
+	m, _ := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll()) // a real forge passes its Authorizer
+	iss, _ := m.Issue(ctx, accesstoken.IssueRequest{
+		Owner:  "alice",
+		Target: accesstoken.ProjectTarget("demo"),
+		Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
+	})
+	public := httpauth.ResolverFunc(func(r *http.Request, repoPath string) (*httpauth.Repo, error) {
+		return &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git", Public: true}, nil
+	})
+
+	git := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := httpauth.TokenFrom(r.Context())
+		if !ok {
+			fmt.Fprintln(w, "anonymous")
+			return
+		}
+		fmt.Fprintf(w, "%s, scopes %q, may push: %v\n", tok.Owner, tok.Scopes, tok.Scopes.Has(accesstoken.ScopePush))
+	})
+	h := httpauth.Middleware(m, public)(git)
+
+	for _, auth := range []string{"", "Bearer " + iss.Secret.Reveal()} {
+		r := httptest.NewRequest("GET", "/demo/hello.git/info/refs?service=git-upload-pack", nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Print(w.Body)
+	}
+	// Output:
+	// anonymous
+	// alice, scopes "repository:pull repository:push", may push: true
+}
+
 // A complete git server: the middleware in front of git http-backend, with
 // timeouts that do not cut long clones off.
 func ExampleNewBackend() {

@@ -346,8 +346,8 @@ func writeFile(t testing.TB, p, s string) {
 // failingStore is a Store whose lookups fail: fault injection for 503.
 type failingStore struct{ accesstoken.Store }
 
-func (failingStore) ByDigest(context.Context, accesstoken.Digest) (*accesstoken.Record, error) {
-	return nil, errors.New("database is down")
+func (failingStore) ByDigest(context.Context, accesstoken.Digest) (accesstoken.Record, error) {
+	return accesstoken.Record{}, errors.New("database is down")
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -64,13 +64,18 @@ type Access struct {
 	Repo *Repo
 	// Operation is what the request does.
 	Operation Operation
-	// Token is the verified token, or nil for an anonymous pull of a
-	// public repository.
-	Token *accesstoken.Token
+	// Token is the verified token, a copy the handler may keep, or the
+	// zero Token for an anonymous pull of a public repository
+	// ([Access.Anonymous]).
+	Token accesstoken.Token
 	// Owner is the user the request acts as (Token.Owner), or "" when
 	// anonymous.
 	Owner string
 }
+
+// Anonymous reports whether the request carries no token: an anonymous
+// pull of a public repository. Token is then the zero Token.
+func (a *Access) Anonymous() bool { return a.Token == accesstoken.Token{} }
 
 type contextKey struct{ name string }
 
@@ -82,14 +87,29 @@ func NewContext(ctx context.Context, a *Access) context.Context {
 }
 
 // FromContext returns the [Access] the middleware stored in ctx, and
-// whether there was one.
+// whether there was one. The Access belongs to the request: read it, do
+// not modify it.
 func FromContext(ctx context.Context) (*Access, bool) {
 	a, ok := ctx.Value(accessKey).(*Access)
 	return a, ok && a != nil
 }
 
+// TokenFrom returns the verified token of the request whose context is
+// ctx, and true; or the zero Token and false when there is no [Access] in
+// ctx or the request is anonymous ([Access.Anonymous]). It does not
+// allocate.
+func TokenFrom(ctx context.Context) (accesstoken.Token, bool) {
+	a, ok := FromContext(ctx)
+	if !ok || a.Anonymous() {
+		return accesstoken.Token{}, false
+	}
+	return a.Token, true
+}
+
 // accessContext is a context carrying an Access, allocated together with
-// it: what NewContext does, in one allocation instead of two.
+// it: what NewContext does, in one allocation instead of two. The Access
+// holds the Token by value, so a verified request costs this one
+// allocation and no other for the token.
 type accessContext struct {
 	context.Context
 	acc Access
@@ -171,9 +191,10 @@ type middleware struct {
 //
 // A refused request never reaches next: see the package documentation for
 // the order of checks and the status codes. A request that passes reaches
-// next with the [Access] in its context and without its Authorization,
-// Proxy-Authorization and Cookie headers (removed from r.Header), so that
-// a CGI backend and git's hooks never see the token.
+// next with the [Access] in its context ([FromContext], [TokenFrom]) and
+// without its Authorization, Proxy-Authorization and Cookie headers
+// (removed from r.Header), so that a CGI backend and git's hooks never see
+// the token.
 //
 // A valid token that may not do what the request does gets 403 on a
 // public repository. On a private one it gets 403 only when it is a
@@ -317,7 +338,7 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 // permission check counts as no.
 func (h *middleware) ownerSees(ctx context.Context, err error, res accesstoken.Resource) bool {
 	var rej *accesstoken.RejectedError
-	if !errors.As(err, &rej) || rej.Token == nil {
+	if !errors.As(err, &rej) || rej.Token == (accesstoken.Token{}) {
 		return false
 	}
 	switch {

@@ -83,9 +83,13 @@ func TestMiddlewareContextAndHeaders(t *testing.T) {
 		t.Fatalf("status %d; want the next handler's 418\n%s", w.Code, w.Body)
 	}
 	acc, ok := httpauth.FromContext(u.seen.Context())
-	if !ok || acc.Token == nil || acc.Owner != "alice" || acc.Token.Owner != "alice" || acc.Repo != u.repo ||
+	if !ok || acc.Anonymous() || acc.Owner != "alice" || acc.Token.Owner != "alice" || acc.Repo != u.repo ||
 		acc.Operation.Scope != accesstoken.ScopePush || acc.Operation.Route != httpauth.RouteLFSBatch {
 		t.Fatalf("FromContext = %+v, %v", acc, ok)
+	}
+	if tok, ok := httpauth.TokenFrom(u.seen.Context()); !ok || tok != acc.Token || tok.Owner != "alice" ||
+		!tok.Scopes.Has(accesstoken.ScopePush) {
+		t.Fatalf("TokenFrom = %v, %v; want the token of the Access", tok, ok)
 	}
 	for _, k := range []string{"Authorization", "Cookie", "Proxy-Authorization"} {
 		if v := u.seen.Header.Get(k); v != "" {
@@ -100,6 +104,9 @@ func TestMiddlewareContextAndHeaders(t *testing.T) {
 	}
 	if _, ok := httpauth.FromContext(httpauth.NewContext(context.Background(), nil)); ok {
 		t.Error("FromContext of a nil Access reported ok")
+	}
+	if tok, ok := httpauth.TokenFrom(context.Background()); ok || tok != (accesstoken.Token{}) {
+		t.Errorf("TokenFrom of an empty context = %v, %v", tok, ok)
 	}
 }
 
@@ -309,8 +316,11 @@ func TestMiddlewareVisibility(t *testing.T) {
 	}
 	// An anonymous pull carries no token and no owner.
 	u.do(h, "GET", "/demo/pub.git/info/refs?service=git-upload-pack", "", "")
-	if acc, ok := httpauth.FromContext(u.seen.Context()); !ok || acc.Token != nil || acc.Owner != "" {
+	if acc, ok := httpauth.FromContext(u.seen.Context()); !ok || !acc.Anonymous() || acc.Token != (accesstoken.Token{}) || acc.Owner != "" {
 		t.Errorf("anonymous access = %+v", acc)
+	}
+	if tok, ok := httpauth.TokenFrom(u.seen.Context()); ok || tok != (accesstoken.Token{}) {
+		t.Errorf("TokenFrom of an anonymous request = %v, %v", tok, ok)
 	}
 }
 
