@@ -105,10 +105,11 @@
 // [accesstoken.Manager.Issue] reports a store failure, and issuing again
 // draws a new secret.
 //
-// Scopes are stored as one text column, the names separated by single
-// spaces in the order given, so they round-trip in order. Scope names
-// cannot contain white space ([accesstoken.ValidScopeName]); Insert refuses
-// a scope that does.
+// Scopes are stored as one text column, the text form of the token's
+// [accesstoken.ScopeSet] ([accesstoken.ScopeSet.String]): the names
+// separated by single spaces in order, so they round-trip in order, and
+// read back with [accesstoken.ParseScopeSet]. Scope names cannot contain
+// white space ([accesstoken.ValidScopeName]).
 //
 // # Verification cost
 //

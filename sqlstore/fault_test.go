@@ -32,9 +32,9 @@ func issueDemo(t *testing.T, m *accesstoken.Manager) *accesstoken.Issued {
 }
 
 // requireStoreFailure checks that a verification failed closed.
-func requireStoreFailure(t *testing.T, tok *accesstoken.Token, err error, msgAndArgs ...any) {
+func requireStoreFailure(t *testing.T, tok accesstoken.Token, err error, msgAndArgs ...any) {
 	t.Helper()
-	require.Nil(t, tok, msgAndArgs...)
+	require.Zero(t, tok, msgAndArgs...)
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure, msgAndArgs...)
 	require.True(t, accesstoken.Temporary(err))
 }

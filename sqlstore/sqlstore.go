@@ -282,23 +282,6 @@ func (s *Store) timeArg(t time.Time) any {
 	return t.UTC()
 }
 
-// scopesArg joins the scopes with spaces, in order. Scope names never
-// contain white space ([accesstoken.ValidScopeName]); a scope that does
-// could not be split again and is refused.
-func scopesArg(sc []accesstoken.Scope) (string, error) {
-	var b strings.Builder
-	for i, x := range sc {
-		if x == "" || strings.ContainsAny(string(x), " \t\r\n") {
-			return "", fmt.Errorf("sqlstore: scope %q cannot be stored: empty or contains white space", x)
-		}
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(string(x))
-	}
-	return b.String(), nil
-}
-
 // Column scanners, the same for both dialects: SQLite gives integers and
 // blobs, PostgreSQL times and strings.
 
@@ -354,34 +337,27 @@ func (c timeCol) Scan(src any) error {
 	return nil
 }
 
-type scopesCol struct{ sc *[]accesstoken.Scope }
+// scopesCol reads the text form of a [accesstoken.ScopeSet], as
+// [accesstoken.ScopeSet.String] wrote it. From a string (PostgreSQL) that
+// is already in the stored form, the set shares the string: no copy.
+type scopesCol struct{ sc *accesstoken.ScopeSet }
 
 func (c scopesCol) Scan(src any) error {
-	var s string
 	switch v := src.(type) {
 	case string:
-		s = v
+		*c.sc = accesstoken.ParseScopeSet(v)
 	case []byte:
-		s = string(v)
+		*c.sc = accesstoken.ParseScopeSet(string(v))
 	default:
 		return fmt.Errorf("sqlstore: cannot scan %T into scopes", src)
 	}
-	if s == "" {
-		*c.sc = []accesstoken.Scope{}
-		return nil
-	}
-	out := make([]accesstoken.Scope, 0, strings.Count(s, " ")+1)
-	for x := range strings.SplitSeq(s, " ") {
-		out = append(out, accesstoken.Scope(x))
-	}
-	*c.sc = out
 	return nil
 }
 
 type row interface{ Scan(dest ...any) error }
 
-func scanRecord(r row) (*accesstoken.Record, error) {
-	rec := new(accesstoken.Record)
+func scanRecord(r row) (accesstoken.Record, error) {
+	var rec accesstoken.Record
 	err := r.Scan(
 		idCol{id: &rec.ID, label: "id"},
 		digestCol{&rec.Digest},
@@ -398,30 +374,29 @@ func scanRecord(r row) (*accesstoken.Record, error) {
 		idCol{id: &rec.ReplacedBy, null: true, label: "replaced_by"},
 	)
 	if err != nil {
-		return nil, err
+		return accesstoken.Record{}, err
 	}
 	return rec, nil
 }
 
-func (s *Store) insertArgs(rec *accesstoken.Record) ([]any, error) {
-	scopes, err := scopesArg(rec.Scopes)
-	if err != nil {
-		return nil, err
-	}
+// insertArgs returns the arguments of the INSERT of rec. The scopes are
+// stored in their text form ([accesstoken.ScopeSet.String]): the names in
+// order, separated by single spaces ("" for the empty set).
+func (s *Store) insertArgs(rec *accesstoken.Record) []any {
 	kind := "repository"
 	if rec.Target.IsProject() {
 		kind = "project"
 	}
 	args := []any{
 		s.idArg(rec.ID), rec.Digest[:], rec.Owner, rec.Description,
-		rec.Target.Project, rec.Target.Repository, scopes,
+		rec.Target.Project, rec.Target.Repository, rec.Scopes.String(),
 		s.timeArg(rec.CreatedAt), s.timeArg(rec.ExpiresAt), s.timeArg(rec.LastUsedAt), s.timeArg(rec.RevokedAt),
 		rec.RevokedBy, s.nullIDArg(rec.ReplacedBy), kind,
 	}
 	if s.dialect == SQLite {
 		args = append(args, lookupKey(rec.Digest))
 	}
-	return args, nil
+	return args
 }
 
 // lookupKey is the SQLite rowid of the record with digest d: its first 8
@@ -447,14 +422,11 @@ func (s *Store) duplicate(err error) error {
 // tokens stored, a new token is refused so with a probability of about
 // n/2^64 (5e-14 at a million tokens); [accesstoken.Manager.Issue] then
 // reports a store failure, and issuing again draws a new secret.
-func (s *Store) Insert(ctx context.Context, rec *accesstoken.Record) error {
+func (s *Store) Insert(ctx context.Context, rec accesstoken.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "insert", err)
 	}
-	args, err := s.insertArgs(rec)
-	if err != nil {
-		return err
-	}
+	args := s.insertArgs(&rec)
 	st, err := s.stmt(ctx, s.qInsert)
 	if err != nil {
 		return fail(ctx, "insert", err)
@@ -471,7 +443,7 @@ func (s *Store) Insert(ctx context.Context, rec *accesstoken.Record) error {
 // ByDigest implements [accesstoken.Store]: one SELECT, on PostgreSQL over
 // the unique digest index, on SQLite by the table's key (the digest's first
 // 8 bytes) and the whole digest.
-func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (*accesstoken.Record, error) {
+func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (accesstoken.Record, error) {
 	if s.dialect == SQLite {
 		return s.queryOne(ctx, "by digest", s.qByDigest, lookupKey(d), d[:])
 	}
@@ -479,24 +451,24 @@ func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (*accesstoke
 }
 
 // ByID implements [accesstoken.Store].
-func (s *Store) ByID(ctx context.Context, id uuid.UUID) (*accesstoken.Record, error) {
+func (s *Store) ByID(ctx context.Context, id uuid.UUID) (accesstoken.Record, error) {
 	return s.queryOne(ctx, "by id", s.qByID, s.idArg(id))
 }
 
-func (s *Store) queryOne(ctx context.Context, op, q string, args ...any) (*accesstoken.Record, error) {
+func (s *Store) queryOne(ctx context.Context, op, q string, args ...any) (accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fail(ctx, op, err)
+		return accesstoken.Record{}, fail(ctx, op, err)
 	}
 	st, err := s.stmt(ctx, q)
 	if err != nil {
-		return nil, fail(ctx, op, err)
+		return accesstoken.Record{}, fail(ctx, op, err)
 	}
 	rec, err := scanRecord(st.QueryRowContext(ctx, args...))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, accesstoken.ErrNotFound
+		return accesstoken.Record{}, accesstoken.ErrNotFound
 	case err != nil:
-		return nil, fail(ctx, op, err)
+		return accesstoken.Record{}, fail(ctx, op, err)
 	}
 	return rec, nil
 }
@@ -504,7 +476,7 @@ func (s *Store) queryOne(ctx context.Context, op, q string, args ...any) (*acces
 // List implements [accesstoken.Store]. It uses the (project, repository,
 // created_at, id) index for a target and the (owner, created_at, id) index
 // for an owner.
-func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.Record, error) {
+func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fail(ctx, "list", err)
 	}
@@ -524,7 +496,7 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.R
 		b.WriteString("owner = ?")
 		args = append(args, q.Owner)
 	default:
-		return []*accesstoken.Record{}, nil
+		return []accesstoken.Record{}, nil
 	}
 	if !q.Active.IsZero() {
 		b.WriteString(" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
@@ -540,7 +512,7 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.R
 		return nil, fail(ctx, "list", err)
 	}
 	defer rows.Close()
-	out := []*accesstoken.Record{}
+	out := []accesstoken.Record{}
 	for rows.Next() {
 		rec, err := scanRecord(rows)
 		if err != nil {
@@ -556,13 +528,13 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.R
 
 // Revoke implements [accesstoken.Store]: one conditional UPDATE ...
 // RETURNING, then, if it changed nothing, a SELECT of the record as it is.
-func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (*accesstoken.Record, error) {
+func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fail(ctx, "revoke", err)
+		return accesstoken.Record{}, fail(ctx, "revoke", err)
 	}
 	st, err := s.stmt(ctx, s.qRevoke)
 	if err != nil {
-		return nil, fail(ctx, "revoke", err)
+		return accesstoken.Record{}, fail(ctx, "revoke", err)
 	}
 	rec, err := scanRecord(st.QueryRowContext(ctx, s.timeArg(at), by, s.idArg(id)))
 	switch {
@@ -570,7 +542,7 @@ func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by strin
 		// Already revoked, or missing.
 		return s.ByID(ctx, id)
 	case err != nil:
-		return nil, fail(ctx, "revoke", err)
+		return accesstoken.Record{}, fail(ctx, "revoke", err)
 	}
 	return rec, nil
 }
@@ -578,14 +550,11 @@ func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by strin
 // Rotate implements [accesstoken.Store] in one transaction: a conditional
 // UPDATE of the old record (so of two concurrent rotations one updates and
 // the other finds it revoked) and the INSERT of the new one.
-func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next *accesstoken.Record) (err error) {
+func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next accesstoken.Record) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "rotate", err)
 	}
-	args, err := s.insertArgs(next)
-	if err != nil {
-		return err
-	}
+	args := s.insertArgs(&next)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(ctx, "rotate", err)

@@ -23,14 +23,14 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
 func digestOf(s string) accesstoken.Digest { return sha256.Sum256([]byte(s)) }
 
 // rec returns a record with every field set, distinct for each n.
-func rec(n int, target accesstoken.Target) *accesstoken.Record {
-	return &accesstoken.Record{
+func rec(n int, target accesstoken.Target) accesstoken.Record {
+	return accesstoken.Record{
 		Token: accesstoken.Token{
 			ID:          uuid.New(),
 			Owner:       fmt.Sprintf("user%d", n%3),
 			Description: fmt.Sprintf("token %d ✓", n),
 			Target:      target,
-			Scopes:      []accesstoken.Scope{accesstoken.ScopePush, accesstoken.ScopePull, "lfs:write"},
+			Scopes:      accesstoken.NewScopeSet(accesstoken.ScopePush, accesstoken.ScopePull, "lfs:write"),
 			CreatedAt:   t0.Add(time.Duration(n) * time.Second),
 		},
 		Digest: digestOf(fmt.Sprintf("secret %d %s", n, uuid.NewString())),
@@ -50,13 +50,13 @@ func TestRoundTrip(t *testing.T) {
 		full.ReplacedBy = uuid.New()
 		zero := rec(2, accesstoken.ProjectTarget("proj"))
 		zero.Description = ""
-		zero.Scopes = []accesstoken.Scope{accesstoken.ScopePull}
+		zero.Scopes = accesstoken.NewScopeSet(accesstoken.ScopePull)
 		personal := rec(3, accesstoken.RepositoryTarget("", "mine"))
 		old := rec(4, accesstoken.ProjectTarget("ancient"))
 		old.CreatedAt = time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC)
 		old.ExpiresAt = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 
-		for _, r := range []*accesstoken.Record{full, zero, personal, old} {
+		for _, r := range []accesstoken.Record{full, zero, personal, old} {
 			require.NoError(t, s.Insert(ctx, r))
 			got, err := s.ByDigest(ctx, r.Digest)
 			require.NoError(t, err)
@@ -65,11 +65,6 @@ func TestRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, r, got)
 			require.Equal(t, time.UTC, got.CreatedAt.Location())
-			// The caller owns what it gets.
-			got.Scopes[0] = "mutated"
-			again, err := s.ByID(ctx, r.ID)
-			require.NoError(t, err)
-			require.Equal(t, r.Scopes, again.Scopes)
 		}
 
 		_, err := s.ByDigest(ctx, digestOf("nothing"))
@@ -90,7 +85,7 @@ func TestInsertDuplicate(t *testing.T) {
 		sameID.ID = a.ID
 		sameDigest := rec(3, accesstoken.ProjectTarget("p"))
 		sameDigest.Digest = a.Digest
-		for _, r := range []*accesstoken.Record{sameID, sameDigest} {
+		for _, r := range []accesstoken.Record{sameID, sameDigest} {
 			err := s.Insert(ctx, r)
 			require.ErrorIs(t, err, accesstoken.ErrDuplicate)
 		}
@@ -106,7 +101,7 @@ func TestInsertDuplicate(t *testing.T) {
 
 // sharing8 returns a record whose digest has the first 8 bytes of d and
 // differs from it in the others.
-func sharing8(n int, d accesstoken.Digest) *accesstoken.Record {
+func sharing8(n int, d accesstoken.Digest) accesstoken.Record {
 	r := rec(n, accesstoken.ProjectTarget("p"))
 	copy(r.Digest[:8], d[:8])
 	r.Digest[31] = ^d[31]
@@ -129,7 +124,7 @@ func TestDigestPrefix(t *testing.T) {
 		pos := rec(2, accesstoken.ProjectTarget("p"))
 		pos.Digest[0] = 0x01 // a positive key
 		require.NoError(t, s.Insert(ctx, pos))
-		for _, r := range []*accesstoken.Record{a, pos} {
+		for _, r := range []accesstoken.Record{a, pos} {
 			got, err := s.ByDigest(ctx, r.Digest)
 			require.NoError(t, err)
 			require.Equal(t, r, got)
@@ -216,7 +211,7 @@ func TestTargetKindCheck(t *testing.T) {
 	})
 }
 
-func ids(recs []*accesstoken.Record) []uuid.UUID {
+func ids(recs []accesstoken.Record) []uuid.UUID {
 	out := make([]uuid.UUID, len(recs))
 	for i, r := range recs {
 		out[i] = r.ID
@@ -245,7 +240,7 @@ func TestList(t *testing.T) {
 		// Two tokens created at the same time are ordered by ID bytes.
 		same1, same2 := rec(7, proj), rec(7, proj)
 		same2.CreatedAt = same1.CreatedAt
-		all := []*accesstoken.Record{r5, r1, same2, r3, r2, r6, r4, same1}
+		all := []accesstoken.Record{r5, r1, same2, r3, r2, r6, r4, same1}
 		for _, r := range all {
 			require.NoError(t, s.Insert(ctx, r))
 		}
@@ -289,13 +284,13 @@ func TestRevoke(t *testing.T) {
 
 		got, err := s.Revoke(ctx, r.ID, t0.Add(time.Hour), "alice")
 		require.NoError(t, err)
-		want := *r
+		want := r
 		want.RevokedAt, want.RevokedBy = t0.Add(time.Hour), "alice"
-		require.Equal(t, &want, got)
+		require.Equal(t, want, got)
 
 		got, err = s.Revoke(ctx, r.ID, t0.Add(2*time.Hour), "bob")
 		require.NoError(t, err)
-		require.Equal(t, &want, got, "the first revocation stands")
+		require.Equal(t, want, got, "the first revocation stands")
 
 		_, err = s.Revoke(ctx, uuid.New(), t0, "alice")
 		require.ErrorIs(t, err, accesstoken.ErrNotFound)
@@ -434,7 +429,7 @@ func TestDeleteTarget(t *testing.T) {
 		repo2 := rec(2, accesstoken.RepositoryTarget("p", "r2"))
 		proj := rec(3, accesstoken.ProjectTarget("p"))
 		other := rec(4, accesstoken.RepositoryTarget("q", "r"))
-		for _, r := range []*accesstoken.Record{repo, repo2, proj, other} {
+		for _, r := range []accesstoken.Record{repo, repo2, proj, other} {
 			require.NoError(t, s.Insert(ctx, r))
 		}
 		n, err := s.DeleteTarget(ctx, accesstoken.RepositoryTarget("p", "r"))
@@ -446,7 +441,7 @@ func TestDeleteTarget(t *testing.T) {
 		n, err = s.DeleteTarget(ctx, accesstoken.ProjectTarget("p"))
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
-		for _, r := range []*accesstoken.Record{repo2, proj} {
+		for _, r := range []accesstoken.Record{repo2, proj} {
 			_, err = s.ByDigest(ctx, r.Digest)
 			require.ErrorIs(t, err, accesstoken.ErrNotFound)
 		}
@@ -534,11 +529,11 @@ func TestCancelMidQuery(t *testing.T) {
 		// run the UPDATE once the lock was released, before the cancel
 		// arrived. What must hold is that the record is whole: unchanged,
 		// or revoked exactly as asked.
-		want := *r
+		want := r
 		if got.Revoked() {
 			want.RevokedAt, want.RevokedBy = t0, "alice"
 		}
-		require.Equal(t, &want, got)
+		require.Equal(t, want, got)
 	})
 }
 
