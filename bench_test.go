@@ -117,13 +117,17 @@ const bigN = 1_000_000
 func fillMemstore(tb testing.TB, store *memstore.Store, n int) float64 {
 	tb.Helper()
 	ctx := t0ctx()
-	scopes := [][]accesstoken.Scope{{accesstoken.ScopePull}, {accesstoken.ScopePull, accesstoken.ScopePush}, {accesstoken.ScopeBuildStatus}}
+	scopes := []accesstoken.ScopeSet{
+		accesstoken.NewScopeSet(accesstoken.ScopePull),
+		accesstoken.NewScopeSet(accesstoken.ScopePull, accesstoken.ScopePush),
+		accesstoken.NewScopeSet(accesstoken.ScopeBuildStatus),
+	}
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range n {
-		rec := &accesstoken.Record{Token: accesstoken.Token{
+		rec := accesstoken.Record{Token: accesstoken.Token{
 			ID:          uuid.New(),
 			Owner:       fmt.Sprintf("user%d", i%10000),
 			Description: fmt.Sprintf("token %d", i),

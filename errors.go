@@ -100,7 +100,7 @@ func Temporary(err error) bool {
 // when the owner may not even see the repository). It matches its cause
 // with [errors.Is]; get it with [errors.As].
 type RejectedError struct {
-	Token *Token
+	Token Token
 	Err   error
 }
 

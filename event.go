@@ -49,7 +49,7 @@ type Event struct {
 
 func (m *Manager) emit(ctx context.Context, ev Event) {
 	if m.events != nil {
-		ev.Time = m.now()
+		ev.Time = m.eventTime()
 		m.events(ctx, ev)
 	}
 }

@@ -45,7 +45,7 @@ func ExampleManager_Issue() {
 	})
 	fmt.Println(err)
 	// Output:
-	// alice demo/* [repository:pull]
+	// alice demo/* repository:pull
 	// printed secret: [REDACTED]
 	// length of the secret to show once: 53
 	// accesstoken: not permitted to manage these tokens

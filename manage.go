@@ -76,22 +76,18 @@ func (m *Manager) Issue(ctx context.Context, req IssueRequest) (*Issued, error) 
 	return iss, nil
 }
 
-// mint gives tok a new ID and secret and returns the record to store. The
-// record and the returned token do not share memory.
-func (m *Manager) mint(tok Token) (*Issued, *Record, error) {
+// mint gives tok a new ID and secret and returns the record to store.
+func (m *Manager) mint(tok Token) (*Issued, Record, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
-		return nil, nil, fmt.Errorf("accesstoken: generating ID: %w", err)
+		return nil, Record{}, fmt.Errorf("accesstoken: generating ID: %w", err)
 	}
 	secret, err := m.format.Generate()
 	if err != nil {
-		return nil, nil, err
+		return nil, Record{}, err
 	}
 	tok.ID = id
-	tok.Scopes = append([]Scope(nil), tok.Scopes...)
-	rec := &Record{Token: tok, Digest: m.Digest(secret.Reveal())}
-	rec.Scopes = append([]Scope(nil), tok.Scopes...)
-	return &Issued{Token: &tok, Secret: secret}, rec, nil
+	return &Issued{Token: tok, Secret: secret}, Record{Token: tok, Digest: m.Digest(secret.Reveal())}, nil
 }
 
 func checkDescription(s string) error {
@@ -142,31 +138,31 @@ func (m *Manager) mayManage(ctx context.Context, actor string, t Target) error {
 // Get returns the token with the given ID if actor may see it: actor owns
 // it or may manage tokens of its target. Otherwise, and if there is no such
 // token, it returns [ErrNotFound], so that IDs cannot be probed.
-func (m *Manager) Get(ctx context.Context, actor string, id uuid.UUID) (*Token, error) {
+func (m *Manager) Get(ctx context.Context, actor string, id uuid.UUID) (Token, error) {
 	if err := checkOwner("actor", actor); err != nil {
-		return nil, err
+		return Token{}, err
 	}
 	rec, err := m.byID(ctx, id)
 	if err != nil {
-		return nil, err
+		return Token{}, err
 	}
 	if rec.Owner != actor {
 		if err := m.mayManage(ctx, actor, rec.Target); errors.Is(err, ErrForbidden) {
-			return nil, ErrNotFound
+			return Token{}, ErrNotFound
 		} else if err != nil {
-			return nil, err
+			return Token{}, err
 		}
 	}
-	return &rec.Token, nil
+	return rec.Token, nil
 }
 
-func (m *Manager) byID(ctx context.Context, id uuid.UUID) (*Record, error) {
+func (m *Manager) byID(ctx context.Context, id uuid.UUID) (Record, error) {
 	rec, err := m.store.ByID(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, ErrNotFound
+		return Record{}, ErrNotFound
 	case err != nil:
-		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+		return Record{}, fmt.Errorf("%w: %w", ErrStoreFailure, err)
 	}
 	return rec, nil
 }
@@ -182,7 +178,7 @@ type ListOptions struct {
 // manage them. For a repository target it also lists the project tokens that
 // cover the repository (each with its own Target), as Launchpad's
 // repository page does. It never returns secrets; there are none to return.
-func (m *Manager) ListForTarget(ctx context.Context, actor string, target Target, opts ListOptions) ([]*Token, error) {
+func (m *Manager) ListForTarget(ctx context.Context, actor string, target Target, opts ListOptions) ([]Token, error) {
 	if err := target.Validate(); err != nil {
 		return nil, err
 	}
@@ -196,14 +192,14 @@ func (m *Manager) ListForTarget(ctx context.Context, actor string, target Target
 // ListForOwner lists the tokens owned by owner, oldest first, for the
 // owner's own settings page. The caller checks that the signed-in user is
 // owner (or an administrator).
-func (m *Manager) ListForOwner(ctx context.Context, owner string, opts ListOptions) ([]*Token, error) {
+func (m *Manager) ListForOwner(ctx context.Context, owner string, opts ListOptions) ([]Token, error) {
 	if err := checkOwner("owner", owner); err != nil {
 		return nil, err
 	}
 	return m.list(ctx, Query{Owner: owner}, opts)
 }
 
-func (m *Manager) list(ctx context.Context, q Query, opts ListOptions) ([]*Token, error) {
+func (m *Manager) list(ctx context.Context, q Query, opts ListOptions) ([]Token, error) {
 	if !opts.IncludeInactive {
 		q.Active = m.clock()
 	}
@@ -211,9 +207,9 @@ func (m *Manager) list(ctx context.Context, q Query, opts ListOptions) ([]*Token
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
 	}
-	out := make([]*Token, len(recs))
-	for i, r := range recs {
-		out[i] = &r.Token
+	out := make([]Token, len(recs))
+	for i := range recs {
+		out[i] = recs[i].Token
 	}
 	return out, nil
 }
@@ -224,25 +220,25 @@ func (m *Manager) list(ctx context.Context, q Query, opts ListOptions) ([]*Token
 // to be allowed to manage tokens of its target. Revoking a revoked token
 // succeeds and changes nothing. An unknown ID, or one actor may not see,
 // is [ErrNotFound].
-func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (*Token, error) {
+func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (Token, error) {
 	if err := checkOwner("actor", actor); err != nil {
-		return nil, err
+		return Token{}, err
 	}
 	if _, err := m.Get(ctx, actor, id); err != nil {
-		return nil, err
+		return Token{}, err
 	}
 	now := m.clock()
 	rec, err := m.store.Revoke(ctx, id, now, actor)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, ErrNotFound
+		return Token{}, ErrNotFound
 	case err != nil:
-		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+		return Token{}, fmt.Errorf("%w: %w", ErrStoreFailure, err)
 	}
 	if rec.RevokedAt.Equal(now) && rec.RevokedBy == actor { // not revoked before
 		m.emit(ctx, Event{Kind: EventRevoked, TokenID: rec.ID, Owner: rec.Owner, Actor: actor, Target: rec.Target})
 	}
-	return &rec.Token, nil
+	return rec.Token, nil
 }
 
 // Rotate replaces a token with a new one, as GitLab does: the new token has

@@ -197,7 +197,7 @@ func TestIssueBadInput(t *testing.T) {
 	req.Scopes = []accesstoken.Scope{accesstoken.ScopePush, accesstoken.ScopePull, accesstoken.ScopePush}
 	iss, err := e.m.Issue(ctx, req)
 	require.NoError(t, err)
-	require.Equal(t, []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}, iss.Token.Scopes)
+	require.Equal(t, []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}, iss.Token.Scopes.List())
 }
 
 func TestNoScopeImpliesAnother(t *testing.T) {
@@ -219,7 +219,7 @@ func TestNoScopeImpliesAnother(t *testing.T) {
 func TestExtraScopes(t *testing.T) {
 	e := newEnv(t, accesstoken.WithScopes("lfs:lock"))
 	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), "lfs:lock", accesstoken.ScopePull)
-	require.Equal(t, []accesstoken.Scope{accesstoken.ScopePull, "lfs:lock"}, iss.Token.Scopes)
+	require.Equal(t, []accesstoken.Scope{accesstoken.ScopePull, "lfs:lock"}, iss.Token.Scopes.List())
 	require.Equal(t, append(accesstoken.BuiltinScopes(), "lfs:lock"), e.m.Scopes())
 }
 
@@ -248,7 +248,7 @@ func TestVerifyTargets(t *testing.T) {
 				require.Equal(t, "alice", tok.Owner)
 				return
 			}
-			require.Nil(t, tok)
+			require.Zero(t, tok)
 			require.ErrorIs(t, err, tt.want)
 		})
 	}
@@ -429,7 +429,7 @@ func TestListForTarget(t *testing.T) {
 	_, err := e.m.Revoke(ctx, "alice", revoked.Token.ID)
 	require.NoError(t, err)
 
-	ids := func(toks []*accesstoken.Token) (out []uuid.UUID) {
+	ids := func(toks []accesstoken.Token) (out []uuid.UUID) {
 		for _, t := range toks {
 			out = append(out, t.ID)
 		}
@@ -501,9 +501,9 @@ type failingStore struct {
 
 var errDown = errors.New("connection refused")
 
-func (f *failingStore) ByDigest(ctx context.Context, d accesstoken.Digest) (*accesstoken.Record, error) {
+func (f *failingStore) ByDigest(ctx context.Context, d accesstoken.Digest) (accesstoken.Record, error) {
 	if f.fail["ByDigest"] {
-		return nil, errDown
+		return accesstoken.Record{}, errDown
 	}
 	return f.Store.ByDigest(ctx, d)
 }
@@ -515,7 +515,7 @@ func (f *failingStore) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.
 	return f.Store.TouchLastUsed(ctx, id, at, d)
 }
 
-func (f *failingStore) Insert(ctx context.Context, rec *accesstoken.Record) error {
+func (f *failingStore) Insert(ctx context.Context, rec accesstoken.Record) error {
 	if f.fail["Insert"] {
 		return errDown
 	}
@@ -525,10 +525,10 @@ func (f *failingStore) Insert(ctx context.Context, rec *accesstoken.Record) erro
 // lyingStore returns a record for any digest.
 type lyingStore struct{ *memstore.Store }
 
-func (l lyingStore) ByDigest(ctx context.Context, d accesstoken.Digest) (*accesstoken.Record, error) {
+func (l lyingStore) ByDigest(ctx context.Context, d accesstoken.Digest) (accesstoken.Record, error) {
 	recs, _ := l.Store.List(ctx, accesstoken.Query{Owner: "alice"})
 	if len(recs) == 0 {
-		return nil, accesstoken.ErrNotFound
+		return accesstoken.Record{}, accesstoken.ErrNotFound
 	}
 	return recs[0], nil
 }
@@ -545,7 +545,7 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 
 	fs.fail["ByDigest"] = true
 	tok, err := m.Verify(ctx, iss.Secret.Reveal(), hello, accesstoken.ScopePull)
-	require.Nil(t, tok)
+	require.Zero(t, tok)
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 	require.True(t, accesstoken.Temporary(err))
 	require.NotContains(t, err.Error(), iss.Secret.Reveal())

@@ -1,7 +1,9 @@
 package accesstoken
 
 import (
+	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -74,21 +76,21 @@ func newScopeSet(extra []Scope) (*scopeSet, error) {
 
 // normalize checks every scope, removes duplicates and returns the scopes in
 // canonical order. An empty list is an error.
-func (s *scopeSet) normalize(in []Scope) ([]Scope, error) {
+func (s *scopeSet) normalize(in []Scope) (ScopeSet, error) {
 	if len(in) == 0 {
-		return nil, invalid(ErrNoScopes, "no scopes given")
+		return ScopeSet{}, invalid(ErrNoScopes, "no scopes given")
 	}
 	out := make([]Scope, 0, len(in))
 	for _, sc := range in {
 		if _, ok := s.index[sc]; !ok {
-			return nil, invalid(ErrUnknownScope, fmt.Sprintf("%q", truncateForError(string(sc))))
+			return ScopeSet{}, invalid(ErrUnknownScope, fmt.Sprintf("%q", truncateForError(string(sc))))
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)
 		}
 	}
 	slices.SortFunc(out, func(a, b Scope) int { return s.index[a] - s.index[b] })
-	return out, nil
+	return NewScopeSet(out...), nil
 }
 
 // ParseScopes splits a comma- or space-separated list of scope names, as a
@@ -110,4 +112,132 @@ func truncateForError(s string) string {
 		return s
 	}
 	return s[:max] + "…"
+}
+
+// ScopeSet is the scopes of a token: an immutable value, cheap to copy, that
+// shares nothing a holder could change (a Token handed to one caller cannot
+// alter another's). The zero value is the empty set. Two sets are equal
+// (==) when they hold the same scopes in the same order; a [Manager] always
+// orders them canonically.
+//
+// Its text form, [ScopeSet.String], is the scope names in order, separated
+// by single spaces, as OAuth 2.0 writes scopes (RFC 6749, section 3.3). Stores
+// keep that form; [ParseScopeSet] reads it back.
+type ScopeSet struct {
+	joined string // names separated by single spaces; no empty names
+}
+
+// NewScopeSet returns the set of the given scopes, in the order given, with
+// empty names and repeats left out. Scope names never contain white space
+// ([ValidScopeName]); a name that does is split there.
+func NewScopeSet(scopes ...Scope) ScopeSet {
+	var b strings.Builder
+	for _, sc := range scopes {
+		for name := range strings.FieldsSeq(string(sc)) {
+			if (ScopeSet{b.String()}).Has(Scope(name)) {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(name)
+		}
+	}
+	return ScopeSet{b.String()}
+}
+
+// ParseScopeSet reads the text form of a set: scope names separated by
+// white space. It is the inverse of [ScopeSet.String]. It does not check
+// that the names are known; [Manager.Issue] does.
+func ParseScopeSet(s string) ScopeSet {
+	if canonicalJoined(s) {
+		return ScopeSet{s} // the stored form: no copy, no allocation
+	}
+	return NewScopeSet(Scope(s))
+}
+
+// canonicalJoined reports whether s is names separated by single spaces,
+// without repeats.
+func canonicalJoined(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, "  ") || strings.ContainsAny(s, "\t\n\v\f\r\u0085\u00a0") {
+		return false
+	}
+	seen := 0
+	for name := range strings.SplitSeq(s, " ") {
+		if (ScopeSet{s[:seen]}).Has(Scope(name)) {
+			return false
+		}
+		seen += len(name) + 1
+		if seen > len(s) {
+			seen = len(s)
+		}
+	}
+	return true
+}
+
+// Has reports whether the set holds scope x.
+func (s ScopeSet) Has(x Scope) bool {
+	if x == "" {
+		return false
+	}
+	rest := s.joined
+	for rest != "" {
+		name, tail, _ := strings.Cut(rest, " ")
+		if name == string(x) {
+			return true
+		}
+		rest = tail
+	}
+	return false
+}
+
+// Len returns the number of scopes in the set.
+func (s ScopeSet) Len() int {
+	if s.joined == "" {
+		return 0
+	}
+	return strings.Count(s.joined, " ") + 1
+}
+
+// All returns the scopes in order.
+func (s ScopeSet) All() iter.Seq[Scope] {
+	return func(yield func(Scope) bool) {
+		if s.joined == "" {
+			return
+		}
+		for name := range strings.SplitSeq(s.joined, " ") {
+			if !yield(Scope(name)) {
+				return
+			}
+		}
+	}
+}
+
+// List returns the scopes in order, in a new slice.
+func (s ScopeSet) List() []Scope {
+	out := make([]Scope, 0, s.Len())
+	for sc := range s.All() {
+		out = append(out, sc)
+	}
+	return out
+}
+
+// String returns the text form: the names in order, separated by single
+// spaces ("repository:pull repository:push"); "" for the empty set.
+func (s ScopeSet) String() string { return s.joined }
+
+// MarshalJSON encodes the set as a JSON array of scope names.
+func (s ScopeSet) MarshalJSON() ([]byte, error) { return json.Marshal(s.List()) }
+
+// UnmarshalJSON decodes a JSON array of scope names.
+func (s *ScopeSet) UnmarshalJSON(b []byte) error {
+	var list []Scope
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*s = NewScopeSet(list...)
+	return nil
 }

@@ -54,38 +54,38 @@ type Query struct {
 // revoked) is stored as such (NULL in SQL) and returned as the zero
 // [time.Time].
 //
-// Records returned are the caller's: a Store must not keep or share the
-// Scopes slice it returns. The conformance suite in package storetest checks
+// Records are values, passed and returned by copy; nothing in them is
+// shared (a [ScopeSet] is immutable). The conformance suite in package storetest checks
 // all of this; run it against any implementation.
 type Store interface {
 	// Insert stores a new record. It returns an error matching
 	// [ErrDuplicate] if a record with the same ID or digest exists, and
 	// stores nothing then.
-	Insert(ctx context.Context, rec *Record) error
+	Insert(ctx context.Context, rec Record) error
 
 	// ByDigest returns the record whose digest is d, whatever its state
 	// (revoked and expired records too), or [ErrNotFound].
-	ByDigest(ctx context.Context, d Digest) (*Record, error)
+	ByDigest(ctx context.Context, d Digest) (Record, error)
 
 	// ByID returns the record with the given ID, or [ErrNotFound].
-	ByID(ctx context.Context, id uuid.UUID) (*Record, error)
+	ByID(ctx context.Context, id uuid.UUID) (Record, error)
 
 	// List returns the records q selects, oldest first (by CreatedAt, then by
 	// the bytes of ID). It returns an empty list, not an error, when nothing matches.
-	List(ctx context.Context, q Query) ([]*Record, error)
+	List(ctx context.Context, q Query) ([]Record, error)
 
 	// Revoke marks the record revoked at the given time by the given user
 	// and returns it. Revoking a revoked record changes nothing and returns
 	// it as it is (the first revocation stands). It returns [ErrNotFound]
 	// if there is no such record.
-	Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (*Record, error)
+	Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (Record, error)
 
 	// Rotate atomically revokes the record oldID (at, by, ReplacedBy set
 	// to next.ID) and inserts next: both happen or neither does. It returns
 	// [ErrNotFound] if oldID does not exist, an error matching [ErrRevoked]
 	// if it is already revoked (so two concurrent rotations produce one new
 	// token), and [ErrDuplicate] as Insert does.
-	Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next *Record) error
+	Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next Record) error
 
 	// TouchLastUsed sets LastUsedAt to at if it is zero or at least
 	// interval older than at, and reports whether it wrote. The condition

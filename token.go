@@ -151,7 +151,7 @@ type Token struct {
 	// Target is the repository or project the token is for.
 	Target Target
 	// Scopes are the operations the token allows, in canonical order.
-	Scopes []Scope
+	Scopes ScopeSet
 	// CreatedAt is when the token was issued.
 	CreatedAt time.Time
 	// ExpiresAt is when the token stops working; zero means never.
@@ -168,23 +168,20 @@ type Token struct {
 	ReplacedBy uuid.UUID
 }
 
-// HasScope reports whether the token has scope s.
-func (t *Token) HasScope(s Scope) bool { return slices.Contains(t.Scopes, s) }
-
 // Revoked reports whether the token was revoked.
-func (t *Token) Revoked() bool { return !t.RevokedAt.IsZero() }
+func (t Token) Revoked() bool { return !t.RevokedAt.IsZero() }
 
 // Expired reports whether the token's expiry has passed at now.
-func (t *Token) Expired(now time.Time) bool {
+func (t Token) Expired(now time.Time) bool {
 	return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)
 }
 
 // Active reports whether the token is neither revoked nor expired at now.
-func (t *Token) Active(now time.Time) bool { return !t.Revoked() && !t.Expired(now) }
+func (t Token) Active(now time.Time) bool { return !t.Revoked() && !t.Expired(now) }
 
 // String describes the token for logs. There is no secret in a Token.
-func (t *Token) String() string {
-	return fmt.Sprintf("token %s (owner %q, target %s, scopes %v)", t.ID, t.Owner, t.Target, t.Scopes)
+func (t Token) String() string {
+	return fmt.Sprintf("token %s (owner %q, target %s, scopes [%s])", t.ID, t.Owner, t.Target, t.Scopes)
 }
 
 // Secret is the plaintext of a token, returned once when it is issued or
@@ -230,7 +227,7 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // Issued is the result of [Manager.Issue] and [Manager.Rotate]: the stored
 // token and its secret, which is not stored and cannot be recovered.
 type Issued struct {
-	Token  *Token
+	Token  Token
 	Secret Secret
 }
 

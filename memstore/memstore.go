@@ -21,7 +21,6 @@ import (
 	"context"
 	"encoding/binary"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,8 +51,8 @@ type Store struct {
 
 	names     []string // interned names; index 0 is ""
 	nameIndex map[string]uint32
-	scopeSets [][]accesstoken.Scope // interned scope lists, never modified
-	scopeKeys map[string]uint32
+	scopeSets []accesstoken.ScopeSet // interned scope sets
+	scopeKeys map[accesstoken.ScopeSet]uint32
 }
 
 // slot is one token. It holds no pointers. Times are Unix microseconds
@@ -80,7 +79,7 @@ func New() *Store {
 		byProject: map[uint32][]uint32{},
 		names:     []string{""},
 		nameIndex: map[string]uint32{"": 0},
-		scopeKeys: map[string]uint32{},
+		scopeKeys: map[accesstoken.ScopeSet]uint32{},
 	}
 }
 
@@ -162,64 +161,39 @@ func (s *Store) lookupName(name string) (uint32, bool) {
 	return i, ok
 }
 
-// internScopes returns the index of the scope list; s.mu must be held for
-// writing. The key puts each name's length before it, so that lists that
-// would read alike joined by a separator stay apart.
-func (s *Store) internScopes(sc []accesstoken.Scope) uint32 {
-	var b strings.Builder
-	for _, x := range sc {
-		b.WriteString(strconv.Itoa(len(x)))
-		b.WriteByte(':')
-		b.WriteString(string(x))
-	}
-	key := b.String()
-	if i, ok := s.scopeKeys[key]; ok {
+// internScopes returns the index of the scope set; s.mu must be held for
+// writing. A ScopeSet is immutable, so one copy serves every token.
+func (s *Store) internScopes(sc accesstoken.ScopeSet) uint32 {
+	if i, ok := s.scopeKeys[sc]; ok {
 		return i
 	}
+	sc = accesstoken.ParseScopeSet(strings.Clone(sc.String()))
 	i := uint32(len(s.scopeSets))
-	s.scopeSets = append(s.scopeSets, slices.Clip(slices.Clone(sc)))
-	s.scopeKeys[key] = i
+	s.scopeSets = append(s.scopeSets, sc)
+	s.scopeKeys[sc] = i
 	return i
 }
 
-// recordBuf is a Record with room for its scope list, so that a lookup
-// allocates once.
-type recordBuf struct {
-	rec    accesstoken.Record
-	scopes [3]accesstoken.Scope
-}
-
-// record copies slot i into a new Record owned by the caller; s.mu must be
-// held.
-func (s *Store) record(i uint32) *accesstoken.Record {
+// record copies slot i into r; s.mu must be held. It fills r field by
+// field, so that a lookup neither allocates nor copies a Record twice.
+func (s *Store) record(i uint32, r *accesstoken.Record) {
 	e := &s.slots[i]
-	buf := new(recordBuf)
-	scopes := s.scopeSets[e.scopes]
-	if len(scopes) <= len(buf.scopes) {
-		scopes = append(buf.scopes[:0:len(scopes)], scopes...)
-	} else {
-		scopes = slices.Clone(scopes)
-	}
-	// Field by field into the new record: building a Record value and
-	// copying it would copy some 300 bytes twice.
-	r := &buf.rec
 	r.ID, r.Digest, r.ReplacedBy = e.id, e.digest, e.replacedBy
 	r.Owner, r.Description, r.RevokedBy = s.names[e.owner], s.desc[i], s.names[e.revokedBy]
 	r.Target.Project, r.Target.Repository = s.names[e.project], s.names[e.repo]
-	r.Scopes = scopes
+	r.Scopes = s.scopeSets[e.scopes]
 	r.CreatedAt, r.ExpiresAt = fromMicros(e.created), fromMicros(e.expires)
 	r.LastUsedAt, r.RevokedAt = fromMicros(e.lastUsed.Load()), fromMicros(e.revoked)
-	return r
 }
 
 // Insert implements [accesstoken.Store].
-func (s *Store) Insert(ctx context.Context, rec *accesstoken.Record) error {
+func (s *Store) Insert(ctx context.Context, rec accesstoken.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.insertLocked(rec)
+	return s.insertLocked(&rec)
 }
 
 func (s *Store) insertLocked(rec *accesstoken.Record) error {
@@ -252,41 +226,43 @@ func (s *Store) insertLocked(rec *accesstoken.Record) error {
 }
 
 // ByDigest implements [accesstoken.Store].
-func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (*accesstoken.Record, error) {
+func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (rec accesstoken.Record, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return rec, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	i, ok := s.lookupDigest(&d)
 	if !ok {
-		return nil, accesstoken.ErrNotFound
+		return rec, accesstoken.ErrNotFound
 	}
-	return s.record(i), nil
+	s.record(i, &rec)
+	return rec, nil
 }
 
 // ByID implements [accesstoken.Store].
-func (s *Store) ByID(ctx context.Context, id uuid.UUID) (*accesstoken.Record, error) {
+func (s *Store) ByID(ctx context.Context, id uuid.UUID) (rec accesstoken.Record, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return rec, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	i, ok := s.byID[id]
 	if !ok {
-		return nil, accesstoken.ErrNotFound
+		return rec, accesstoken.ErrNotFound
 	}
-	return s.record(i), nil
+	s.record(i, &rec)
+	return rec, nil
 }
 
 // List implements [accesstoken.Store].
-func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.Record, error) {
+func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := []*accesstoken.Record{}
+	out := []accesstoken.Record{}
 	var candidates []uint32
 	match := func(*slot) bool { return true }
 	switch {
@@ -318,9 +294,10 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.R
 		if !q.Active.IsZero() && (e.revoked != zeroTime || (e.expires != zeroTime && e.expires <= active)) {
 			continue
 		}
-		out = append(out, s.record(i))
+		out = append(out, accesstoken.Record{})
+		s.record(i, &out[len(out)-1])
 	}
-	slices.SortFunc(out, func(a, b *accesstoken.Record) int {
+	slices.SortFunc(out, func(a, b accesstoken.Record) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
@@ -330,24 +307,25 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]*accesstoken.R
 }
 
 // Revoke implements [accesstoken.Store].
-func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (*accesstoken.Record, error) {
+func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (rec accesstoken.Record, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return rec, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, ok := s.byID[id]
 	if !ok {
-		return nil, accesstoken.ErrNotFound
+		return rec, accesstoken.ErrNotFound
 	}
 	if e := &s.slots[i]; e.revoked == zeroTime {
 		e.revoked, e.revokedBy = micros(at), s.intern(by)
 	}
-	return s.record(i), nil
+	s.record(i, &rec)
+	return rec, nil
 }
 
 // Rotate implements [accesstoken.Store].
-func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next *accesstoken.Record) error {
+func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next accesstoken.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -360,7 +338,7 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 	if s.slots[i].revoked != zeroTime {
 		return accesstoken.ErrRevoked
 	}
-	if err := s.insertLocked(next); err != nil {
+	if err := s.insertLocked(&next); err != nil {
 		return err
 	}
 	e := &s.slots[i] // insertLocked may have moved the slots

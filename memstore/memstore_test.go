@@ -1,7 +1,6 @@
 package memstore_test
 
 import (
-	"slices"
 	"testing"
 	"time"
 
@@ -17,25 +16,31 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) accesstoken.Store { return memstore.New() })
 }
 
-// TestScopeListsKeptApart checks that scope lists that would read alike if
-// joined with a separator are not taken for one another when interned.
-func TestScopeListsKeptApart(t *testing.T) {
+// TestScopeSetsKeptApart checks that interned scope sets that share names,
+// or hold the same names in another order, are not taken for one another.
+func TestScopeSetsKeptApart(t *testing.T) {
 	ctx := t.Context()
 	s := memstore.New()
-	lists := [][]accesstoken.Scope{{"a b"}, {"a", "b"}, {"a:b"}, {"a", ":b"}}
-	ids := make([]uuid.UUID, len(lists))
-	for i, sc := range lists {
-		rec := &accesstoken.Record{Token: accesstoken.Token{
+	sets := []accesstoken.ScopeSet{
+		accesstoken.NewScopeSet("a:b"),
+		accesstoken.NewScopeSet("a:b", "c:d"),
+		accesstoken.NewScopeSet("c:d", "a:b"),
+		accesstoken.NewScopeSet("a:bc:d"),
+		{},
+	}
+	ids := make([]uuid.UUID, len(sets))
+	for i, sc := range sets {
+		rec := accesstoken.Record{Token: accesstoken.Token{
 			ID: uuid.New(), Owner: "alice", Target: accesstoken.ProjectTarget("p"), Scopes: sc,
 		}}
 		rec.Digest[0] = byte(i)
 		require.NoError(t, s.Insert(ctx, rec), "Insert")
 		ids[i] = rec.ID
 	}
-	for i, want := range lists {
+	for i, want := range sets {
 		rec, err := s.ByID(ctx, ids[i])
 		require.NoError(t, err, "ByID")
-		if !slices.Equal(rec.Scopes, want) {
+		if rec.Scopes != want {
 			t.Errorf("Scopes: got %q; want %q", rec.Scopes, want)
 		}
 	}
@@ -47,7 +52,7 @@ func TestScopeListsKeptApart(t *testing.T) {
 func TestTouchLastUsedSubMicrosecondInterval(t *testing.T) {
 	ctx := t.Context()
 	s := memstore.New()
-	rec := &accesstoken.Record{Token: accesstoken.Token{ID: uuid.New(), Owner: "alice", Target: accesstoken.ProjectTarget("p")}}
+	rec := accesstoken.Record{Token: accesstoken.Token{ID: uuid.New(), Owner: "alice", Target: accesstoken.ProjectTarget("p")}}
 	require.NoError(t, s.Insert(ctx, rec), "Insert")
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	const interval = 1500 * time.Nanosecond
@@ -77,15 +82,15 @@ func TestDigestPrefixCollision(t *testing.T) {
 	for i := range recs {
 		recs[i] = &accesstoken.Record{Token: accesstoken.Token{
 			ID: uuid.New(), Owner: "alice", Target: accesstoken.RepositoryTarget("p", string(rune('a'+i))),
-			Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+			Scopes: accesstoken.NewScopeSet(accesstoken.ScopePull),
 		}}
 		copy(recs[i].Digest[:8], "samekey!")
 		recs[i].Digest[31] = byte(i)
-		require.NoError(t, s.Insert(ctx, recs[i]))
+		require.NoError(t, s.Insert(ctx, *recs[i]))
 	}
 	dup := *recs[2]
 	dup.ID = uuid.New()
-	require.ErrorIs(t, s.Insert(ctx, &dup), accesstoken.ErrDuplicate)
+	require.ErrorIs(t, s.Insert(ctx, dup), accesstoken.ErrDuplicate)
 	var other accesstoken.Digest
 	copy(other[:8], "samekey!")
 	other[31] = 9

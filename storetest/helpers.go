@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +72,7 @@ func newRecord(name, owner string, target accesstoken.Target, created time.Time)
 			Owner:       owner,
 			Description: name,
 			Target:      target,
-			Scopes:      []accesstoken.Scope{accesstoken.ScopePull},
+			Scopes:      accesstoken.NewScopeSet(accesstoken.ScopePull),
 			CreatedAt:   created,
 		},
 		Digest: randomDigest(),
@@ -87,19 +86,11 @@ func randomDigest() accesstoken.Digest {
 	return d
 }
 
-// clone returns a deep copy of rec, so that a store cannot change what a
-// test expects by changing what it was given.
-func clone(rec *accesstoken.Record) *accesstoken.Record {
-	c := *rec
-	c.Scopes = slices.Clone(rec.Scopes)
-	return &c
-}
-
 // mustInsert inserts copies of recs, failing the test on any error.
 func mustInsert(t *testing.T, st accesstoken.Store, recs ...*accesstoken.Record) {
 	t.Helper()
 	for _, rec := range recs {
-		require.NoErrorf(t, st.Insert(t.Context(), clone(rec)), "Insert(%q)", rec.Description)
+		require.NoErrorf(t, st.Insert(t.Context(), *rec), "Insert(%q)", rec.Description)
 	}
 }
 
@@ -124,9 +115,6 @@ func timeProblem(got, want time.Time) string {
 // and in UTC, zero times zero, scopes in the same order.
 func checkRecord(t *testing.T, what string, got, want *accesstoken.Record) {
 	t.Helper()
-	if got == nil {
-		t.Fatalf("%s: got a nil record; want %q", what, want.Description)
-	}
 	label := fmt.Sprintf("%q", want.Description)
 	if want.Description == "" {
 		label = "with an empty description, ID " + want.ID.String()
@@ -152,7 +140,7 @@ func checkRecord(t *testing.T, what string, got, want *accesstoken.Record) {
 	if got.Target != want.Target {
 		errorf("Target: got %#v; want %#v", got.Target, want.Target)
 	}
-	if !slices.Equal(got.Scopes, want.Scopes) {
+	if got.Scopes != want.Scopes {
 		errorf("Scopes: got %q; want %q", got.Scopes, want.Scopes)
 	}
 	for _, f := range []struct {
@@ -180,31 +168,36 @@ func checkRecord(t *testing.T, what string, got, want *accesstoken.Record) {
 }
 
 // names lists the descriptions of recs, which name them in messages.
-func names(recs []*accesstoken.Record) string {
+func names(recs []accesstoken.Record) string {
 	s := make([]string, len(recs))
 	for i, r := range recs {
-		if r == nil {
-			s[i] = "<nil>"
-		} else {
-			s[i] = fmt.Sprintf("%q", r.Description)
-		}
+		s[i] = fmt.Sprintf("%q", r.Description)
 	}
 	return "[" + strings.Join(s, " ") + "]"
 }
 
+// values returns copies of the records recs point to.
+func values(recs []*accesstoken.Record) []accesstoken.Record {
+	out := make([]accesstoken.Record, len(recs))
+	for i, r := range recs {
+		out[i] = *r
+	}
+	return out
+}
+
 // checkList fails the test unless got holds the records of want, in that
 // order, each exactly as checkRecord demands.
-func checkList(t *testing.T, what string, got []*accesstoken.Record, want ...*accesstoken.Record) {
+func checkList(t *testing.T, what string, got []accesstoken.Record, want ...*accesstoken.Record) {
 	t.Helper()
 	same := len(got) == len(want)
 	for i := 0; same && i < len(got); i++ {
-		same = got[i] != nil && got[i].ID == want[i].ID
+		same = got[i].ID == want[i].ID
 	}
 	if !same {
-		t.Fatalf("%s: got %s; want %s", what, names(got), names(want))
+		t.Fatalf("%s: got %s; want %s", what, names(got), names(values(want)))
 	}
 	for i := range got {
-		checkRecord(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i])
+		checkRecord(t, fmt.Sprintf("%s[%d]", what, i), &got[i], want[i])
 	}
 }
 
@@ -213,8 +206,7 @@ func byID(t *testing.T, st accesstoken.Store, id uuid.UUID) *accesstoken.Record 
 	t.Helper()
 	rec, err := st.ByID(t.Context(), id)
 	require.NoErrorf(t, err, "ByID(%v)", id)
-	require.NotNilf(t, rec, "ByID(%v) returned no record and no error", id)
-	return rec
+	return &rec
 }
 
 // checkStored fails the test unless st holds want, by ID and by digest.
@@ -223,24 +215,24 @@ func checkStored(t *testing.T, st accesstoken.Store, want *accesstoken.Record) {
 	checkRecord(t, "ByID", byID(t, st, want.ID), want)
 	rec, err := st.ByDigest(t.Context(), want.Digest)
 	require.NoErrorf(t, err, "ByDigest(digest of %q)", want.Description)
-	checkRecord(t, "ByDigest", rec, want)
+	checkRecord(t, "ByDigest", &rec, want)
 }
 
 // checkAbsent fails the test unless st has nothing with rec's ID or digest.
 func checkAbsent(t *testing.T, st accesstoken.Store, rec *accesstoken.Record) {
 	t.Helper()
 	got, err := st.ByID(t.Context(), rec.ID)
-	if !errors.Is(err, accesstoken.ErrNotFound) || got != nil {
-		t.Fatalf("ByID(ID of %q): got %s, %v; want no record, ErrNotFound", rec.Description, names([]*accesstoken.Record{got}), err)
+	if !errors.Is(err, accesstoken.ErrNotFound) || got != (accesstoken.Record{}) {
+		t.Fatalf("ByID(ID of %q): got %s, %v; want no record, ErrNotFound", rec.Description, names([]accesstoken.Record{got}), err)
 	}
 	got, err = st.ByDigest(t.Context(), rec.Digest)
-	if !errors.Is(err, accesstoken.ErrNotFound) || got != nil {
-		t.Fatalf("ByDigest(digest of %q): got %s, %v; want no record, ErrNotFound", rec.Description, names([]*accesstoken.Record{got}), err)
+	if !errors.Is(err, accesstoken.ErrNotFound) || got != (accesstoken.Record{}) {
+		t.Fatalf("ByDigest(digest of %q): got %s, %v; want no record, ErrNotFound", rec.Description, names([]accesstoken.Record{got}), err)
 	}
 }
 
 // list runs a query that must succeed.
-func list(t *testing.T, st accesstoken.Store, q accesstoken.Query) []*accesstoken.Record {
+func list(t *testing.T, st accesstoken.Store, q accesstoken.Query) []accesstoken.Record {
 	t.Helper()
 	recs, err := st.List(t.Context(), q)
 	require.NoErrorf(t, err, "List(%s)", queryString(q))

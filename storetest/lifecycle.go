@@ -26,7 +26,7 @@ func (s suite) testRevoke(t *testing.T) {
 	got, err := st.Revoke(t.Context(), a.ID, at, "admin")
 	require.NoError(t, err, "Revoke")
 	a.RevokedAt, a.RevokedBy = at, "admin"
-	checkRecord(t, "Revoke", got, a)
+	checkRecord(t, "Revoke", &got, a)
 	checkStored(t, st, a)
 	checkStored(t, st, b)
 }
@@ -51,7 +51,7 @@ func (s suite) testRevokeIdempotent(t *testing.T) {
 	} {
 		got, err := st.Revoke(t.Context(), a.ID, again.at, again.by)
 		require.NoErrorf(t, err, "Revoke(revoked record, %v, %q)", again.at, again.by)
-		checkRecord(t, fmt.Sprintf("Revoke(revoked record, %v, %q)", again.at, again.by), got, a)
+		checkRecord(t, fmt.Sprintf("Revoke(revoked record, %v, %q)", again.at, again.by), &got, a)
 		checkStored(t, st, a)
 	}
 }
@@ -61,8 +61,8 @@ func (s suite) testRevokeNotFound(t *testing.T) {
 	st := s.store(t)
 	mustInsert(t, st, newRecord("other", "alice", accesstoken.ProjectTarget("alpha"), base))
 	got, err := st.Revoke(t.Context(), uuid.New(), base, "admin")
-	if !errors.Is(err, accesstoken.ErrNotFound) || got != nil {
-		t.Fatalf("Revoke(unknown ID): got %s, %v; want no record, ErrNotFound", names([]*accesstoken.Record{got}), err)
+	if !errors.Is(err, accesstoken.ErrNotFound) || got != (accesstoken.Record{}) {
+		t.Fatalf("Revoke(unknown ID): got %s, %v; want no record, ErrNotFound", names([]accesstoken.Record{got}), err)
 	}
 }
 
@@ -73,7 +73,7 @@ func (s suite) testRevokeConcurrent(t *testing.T) {
 	a := newRecord("revoked concurrently", "alice", accesstoken.ProjectTarget("alpha"), base)
 	mustInsert(t, st, a)
 	const n = 8
-	results := make([]*accesstoken.Record, n)
+	results := make([]accesstoken.Record, n)
 	errs := make([]error, n)
 	ready, release := start()
 	var wg sync.WaitGroup
@@ -100,7 +100,7 @@ func (s suite) testRevokeConcurrent(t *testing.T) {
 	a.RevokedAt, a.RevokedBy = base.Add(time.Duration(winner+1)*time.Minute), stored.RevokedBy
 	checkRecord(t, "ByID after concurrent revocations", stored, a)
 	for i := range n {
-		checkRecord(t, fmt.Sprintf("Revoke by admin%d", i), results[i], a)
+		checkRecord(t, fmt.Sprintf("Revoke by admin%d", i), &results[i], a)
 	}
 }
 
@@ -108,7 +108,7 @@ func (s suite) testRevokeConcurrent(t *testing.T) {
 func rotation(t *testing.T, st accesstoken.Store) (old, next, other *accesstoken.Record) {
 	t.Helper()
 	old = newRecord("old", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base)
-	old.Scopes = []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}
+	old.Scopes = accesstoken.NewScopeSet(accesstoken.ScopePull, accesstoken.ScopePush)
 	old.ExpiresAt = base.Add(30 * 24 * time.Hour)
 	old.LastUsedAt = base.Add(time.Minute)
 	other = newRecord("other", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base.Add(time.Second))
@@ -125,7 +125,7 @@ func (s suite) testRotate(t *testing.T) {
 	st := s.store(t)
 	old, next, other := rotation(t, st)
 	at := next.CreatedAt.In(elsewhere)
-	require.NoError(t, st.Rotate(t.Context(), old.ID, at, "alice", clone(next)), "Rotate")
+	require.NoError(t, st.Rotate(t.Context(), old.ID, at, "alice", *next), "Rotate")
 	old.RevokedAt, old.RevokedBy, old.ReplacedBy = at, "alice", next.ID
 	checkStored(t, st, old)
 	checkStored(t, st, next)
@@ -142,7 +142,7 @@ func (s suite) testRotateRevoked(t *testing.T) {
 	_, err := st.Revoke(t.Context(), old.ID, base.Add(time.Minute), "admin")
 	require.NoError(t, err, "Revoke")
 	old.RevokedAt, old.RevokedBy = base.Add(time.Minute), "admin"
-	err = st.Rotate(t.Context(), old.ID, base.Add(time.Hour), "alice", clone(next))
+	err = st.Rotate(t.Context(), old.ID, base.Add(time.Hour), "alice", *next)
 	require.ErrorIsf(t, err, accesstoken.ErrRevoked, "Rotate(revoked record): got %v; want ErrRevoked", err)
 	checkStored(t, st, old)
 	checkAbsent(t, st, next)
@@ -154,10 +154,10 @@ func (s suite) testRotateTwice(t *testing.T) {
 	st := s.store(t)
 	old, next, _ := rotation(t, st)
 	at := base.Add(time.Hour)
-	require.NoError(t, st.Rotate(t.Context(), old.ID, at, "alice", clone(next)), "first Rotate")
+	require.NoError(t, st.Rotate(t.Context(), old.ID, at, "alice", *next), "first Rotate")
 	old.RevokedAt, old.RevokedBy, old.ReplacedBy = at, "alice", next.ID
 	again := newRecord("next again", "alice", old.Target, at.Add(time.Hour))
-	err := st.Rotate(t.Context(), old.ID, at.Add(time.Hour), "alice", clone(again))
+	err := st.Rotate(t.Context(), old.ID, at.Add(time.Hour), "alice", *again)
 	require.ErrorIsf(t, err, accesstoken.ErrRevoked, "second Rotate: got %v; want ErrRevoked", err)
 	checkStored(t, st, old)
 	checkStored(t, st, next)
@@ -169,7 +169,7 @@ func (s suite) testRotateTwice(t *testing.T) {
 func (s suite) testRotateNotFound(t *testing.T) {
 	st := s.store(t)
 	_, next, _ := rotation(t, st)
-	err := st.Rotate(t.Context(), uuid.New(), base.Add(time.Hour), "alice", clone(next))
+	err := st.Rotate(t.Context(), uuid.New(), base.Add(time.Hour), "alice", *next)
 	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "Rotate(unknown ID): got %v; want ErrNotFound", err)
 	checkAbsent(t, st, next)
 }
@@ -191,17 +191,17 @@ func (s suite) testRotateDuplicate(t *testing.T) {
 			st := s.store(t)
 			old, next, other := rotation(t, st)
 			c.in(old, next, other)
-			err := st.Rotate(t.Context(), old.ID, base.Add(time.Hour), "alice", clone(next))
+			err := st.Rotate(t.Context(), old.ID, base.Add(time.Hour), "alice", *next)
 			require.ErrorIsf(t, err, accesstoken.ErrDuplicate, "Rotate to a record with the %s: got %v; want ErrDuplicate", c.name, err)
 			checkStored(t, st, old)
 			checkStored(t, st, other)
 			if next.ID != old.ID && next.ID != other.ID {
 				rec, err := st.ByID(t.Context(), next.ID)
-				require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByID(ID of the refused record): got %s, %v; want ErrNotFound", names([]*accesstoken.Record{rec}), err)
+				require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByID(ID of the refused record): got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
 			}
 			if next.Digest != old.Digest && next.Digest != other.Digest {
 				rec, err := st.ByDigest(t.Context(), next.Digest)
-				require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByDigest(digest of the refused record): got %s, %v; want ErrNotFound", names([]*accesstoken.Record{rec}), err)
+				require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByDigest(digest of the refused record): got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
 			}
 			checkList(t, "List by owner", list(t, st, accesstoken.Query{Owner: "alice"}), old, other)
 		})
@@ -226,7 +226,7 @@ func (s suite) testRotateConcurrent(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-ready
-			errs[i] = st.Rotate(t.Context(), old.ID, at, "alice", clone(nexts[i]))
+			errs[i] = st.Rotate(t.Context(), old.ID, at, "alice", *nexts[i])
 		})
 	}
 	release()

@@ -43,13 +43,13 @@ func issue(t *testing.T, m *accesstoken.Manager, clk *clock, req accesstoken.Iss
 
 // verify fails the test unless Manager.Verify of secret for res and scope
 // returns an error matching want, or succeeds when want is nil.
-func verify(t *testing.T, m *accesstoken.Manager, what string, secret accesstoken.Secret, res accesstoken.Resource, scope accesstoken.Scope, want error) *accesstoken.Token {
+func verify(t *testing.T, m *accesstoken.Manager, what string, secret accesstoken.Secret, res accesstoken.Resource, scope accesstoken.Scope, want error) accesstoken.Token {
 	t.Helper()
 	tok, err := m.Verify(t.Context(), secret.Reveal(), res, scope)
 	switch {
 	case want == nil && err != nil:
 		t.Fatalf("Verify(%s, %v, %s): got %v; want success", what, res, scope, err)
-	case want == nil && tok == nil:
+	case want == nil && tok.ID == uuid.Nil:
 		t.Fatalf("Verify(%s, %v, %s): got no token and no error; want a token", what, res, scope)
 	case want != nil && !errors.Is(err, want):
 		t.Fatalf("Verify(%s, %v, %s): got %v; want %v", what, res, scope, err, want)
@@ -58,7 +58,7 @@ func verify(t *testing.T, m *accesstoken.Manager, what string, secret accesstoke
 }
 
 // tokenIDs returns the IDs of toks.
-func tokenIDs(toks []*accesstoken.Token) []uuid.UUID {
+func tokenIDs(toks []accesstoken.Token) []uuid.UUID {
 	ids := make([]uuid.UUID, len(toks))
 	for i, tok := range toks {
 		ids[i] = tok.ID
@@ -68,7 +68,7 @@ func tokenIDs(toks []*accesstoken.Token) []uuid.UUID {
 
 // checkIDs fails the test unless got lists exactly the tokens want, in
 // order.
-func checkIDs(t *testing.T, what string, got []*accesstoken.Token, err error, want ...*accesstoken.Token) {
+func checkIDs(t *testing.T, what string, got []accesstoken.Token, err error, want ...accesstoken.Token) {
 	t.Helper()
 	require.NoError(t, err, what)
 	if g, w := tokenIDs(got), tokenIDs(want); !slices.Equal(g, w) {
@@ -78,7 +78,7 @@ func checkIDs(t *testing.T, what string, got []*accesstoken.Token, err error, wa
 
 // asRecord returns what the store should hold for an issued token.
 func asRecord(m *accesstoken.Manager, iss *accesstoken.Issued) *accesstoken.Record {
-	return clone(&accesstoken.Record{Token: *iss.Token, Digest: m.Digest(iss.Secret.Reveal())})
+	return &accesstoken.Record{Token: iss.Token, Digest: m.Digest(iss.Secret.Reveal())}
 }
 
 // testManagerIssue: an issued token is stored as Issue returned it, and
@@ -102,7 +102,7 @@ func (s suite) testManagerIssue(t *testing.T) {
 	checkStored(t, st, want)
 	got, err := m.Get(ctx, "alice", iss.Token.ID)
 	require.NoError(t, err, "Get")
-	checkRecord(t, "Get", &accesstoken.Record{Token: *got, Digest: want.Digest}, want)
+	checkRecord(t, "Get", &accesstoken.Record{Token: got, Digest: want.Digest}, want)
 
 	res := accesstoken.Resource{Project: "alpha", Repository: "r1"}
 	tok := verify(t, m, "issued token", iss.Secret, res, accesstoken.ScopePull, nil)
@@ -414,7 +414,7 @@ func (s suite) testManagerCancelled(t *testing.T) {
 		secret accesstoken.Secret
 	}{{"issued token", iss.Secret}, {"unknown token", unknown}} {
 		tok, err := m.Verify(cancelled(t), c.secret.Reveal(), res, accesstoken.ScopePull)
-		if tok != nil || !errors.Is(err, accesstoken.ErrStoreFailure) {
+		if tok != (accesstoken.Token{}) || !errors.Is(err, accesstoken.ErrStoreFailure) {
 			t.Fatalf("Verify(%s) with a cancelled context: got %v, %v; want no token, ErrStoreFailure", c.name, tok, err)
 		}
 	}
@@ -466,7 +466,7 @@ func (s suite) testManagerConcurrent(t *testing.T) {
 					t.Errorf("worker %d: Verify(token just issued): got %v; want success", w, err)
 					return
 				}
-				var listed []*accesstoken.Token
+				var listed []accesstoken.Token
 				if i%2 == 0 {
 					listed, err = m.ListForOwner(ctx, owner, accesstoken.ListOptions{})
 				} else {

@@ -47,7 +47,6 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"RoundTrip", s.testRoundTrip},
 			{"TimeRange", s.testTimeRange},
 			{"AnyState", s.testAnyState},
-			{"CallerOwnsRecords", s.testCallerOwnsRecords},
 			{"DuplicateID", s.testDuplicateID},
 			{"DuplicateDigest", s.testDuplicateDigest},
 			{"NotFound", s.testNotFound},
