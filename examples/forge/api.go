@@ -191,11 +191,11 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-func toAPI(t *accesstoken.Token) apiToken {
+func toAPI(t accesstoken.Token) apiToken {
 	return apiToken{
 		ID:          t.ID.String(),
 		Description: t.Description,
-		Scopes:      t.Scopes,
+		Scopes:      t.Scopes.List(), // a JSON array of names, as before
 		Owner:       t.Owner,
 		Target:      apiTarget{Project: t.Target.Project, Repository: t.Target.Repository},
 		CreatedAt:   t.CreatedAt,
@@ -269,27 +269,27 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, user string) error {
 // token that covers it. Otherwise, or if user may not see it, 404; 403
 // when user may list it but not act on it (a write member and a project
 // token of someone else).
-func (a *api) tokenOf(r *http.Request, user string) (*accesstoken.Token, error) {
+func (a *api) tokenOf(r *http.Request, user string) (accesstoken.Token, error) {
 	target, err := a.target(r.Context(), r, user)
 	if err != nil {
-		return nil, err
+		return accesstoken.Token{}, err
 	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		return nil, fail(http.StatusNotFound, "token not found")
+		return accesstoken.Token{}, fail(http.StatusNotFound, "token not found")
 	}
 	tok, err := a.m.Get(r.Context(), user, id)
 	if errors.Is(err, accesstoken.ErrNotFound) {
 		toks, lerr := a.m.ListForTarget(r.Context(), user, target, accesstoken.ListOptions{IncludeInactive: true})
-		if lerr == nil && slices.ContainsFunc(toks, func(t *accesstoken.Token) bool { return t.ID == id }) {
-			return nil, fail(http.StatusForbidden, "you may not manage this token")
+		if lerr == nil && slices.ContainsFunc(toks, func(t accesstoken.Token) bool { return t.ID == id }) {
+			return accesstoken.Token{}, fail(http.StatusForbidden, "you may not manage this token")
 		}
-		return nil, fail(http.StatusNotFound, "token not found")
+		return accesstoken.Token{}, fail(http.StatusNotFound, "token not found")
 	} else if err != nil {
-		return nil, err
+		return accesstoken.Token{}, err
 	}
 	if !covers(target, tok.Target) {
-		return nil, fail(http.StatusNotFound, "token not found")
+		return accesstoken.Token{}, fail(http.StatusNotFound, "token not found")
 	}
 	return tok, nil
 }

@@ -409,7 +409,7 @@ func tokensPath(t accesstoken.Target) string {
 }
 
 type tokenRow struct {
-	*accesstoken.Token
+	accesstoken.Token
 	ProjectWide bool
 	CanRevoke   bool
 }
