@@ -355,7 +355,9 @@ func (f Format) Check(s string) error {
 // base62Only reports whether every byte of s is in the base62 alphabet,
 // eight bytes at a time: for bytes below 0x80, adding 0x80-lo sets a
 // byte's top bit if it is at least lo, adding 0x7f-hi if it is above hi,
-// and no sum carries into the next byte.
+// and no sum carries into the next byte. Setting bit 0x20 turns upper-case
+// letters into lower-case ones and no byte outside the alphabet into a
+// letter, so one range test covers both cases.
 func base62Only(s string) bool {
 	const ones, high = 0x0101010101010101, 0x8080808080808080
 	for len(s) >= 8 {
@@ -363,9 +365,10 @@ func base62Only(s string) bool {
 		if w&high != 0 {
 			return false
 		}
-		ge := func(lo uint64) uint64 { return (w + ones*(0x80-lo)) & high }
-		gt := func(hi uint64) uint64 { return (w + ones*(0x7f-hi)) & high }
-		if (ge('0')&^gt('9'))|(ge('A')&^gt('Z'))|(ge('a')&^gt('z')) != high {
+		l := w | ones*0x20
+		digit := (w + ones*(0x80-'0')) &^ (w + ones*(0x7f-'9'))
+		letter := (l + ones*(0x80-'a')) &^ (l + ones*(0x7f-'z'))
+		if (digit|letter)&high != high {
 			return false
 		}
 		s = s[8:]

@@ -19,7 +19,6 @@ package memstore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"slices"
 	"strings"
 	"sync"
@@ -38,13 +37,7 @@ type Store struct {
 	desc  []string // descriptions, by slot
 	free  []uint32 // slots of deleted tokens, for reuse
 
-	// byDigest is keyed by the first 8 bytes of the digest, which is
-	// faster to hash and compare than all 32 and takes a third of the
-	// memory. The slot holds the whole digest, which the caller compares.
-	// Two digests sharing 8 bytes (about once in 10^10 pairs) put the
-	// second in collided.
-	byDigest  map[uint64]uint32
-	collided  map[accesstoken.Digest]uint32
+	byDigest  digestIndex
 	byID      map[uuid.UUID]uint32
 	byOwner   map[uint32][]uint32 // owner name → slots
 	byProject map[uint32][]uint32 // project name → slots
@@ -72,8 +65,6 @@ type slot struct {
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		byDigest:  map[uint64]uint32{},
-		collided:  map[accesstoken.Digest]uint32{},
 		byID:      map[uuid.UUID]uint32{},
 		byOwner:   map[uint32][]uint32{},
 		byProject: map[uint32][]uint32{},
@@ -85,49 +76,9 @@ func New() *Store {
 
 var _ accesstoken.Store = (*Store)(nil)
 
-func digestKey(d *accesstoken.Digest) uint64 { return binary.LittleEndian.Uint64(d[:8]) }
-
 // lookupDigest returns the slot holding d; s.mu must be held.
 func (s *Store) lookupDigest(d *accesstoken.Digest) (uint32, bool) {
-	i, ok := s.byDigest[digestKey(d)]
-	if ok && s.slots[i].digest == *d {
-		return i, true
-	}
-	if len(s.collided) == 0 {
-		return 0, false
-	}
-	i, ok = s.collided[*d]
-	return i, ok
-}
-
-// indexDigest adds slot i to the digest index; s.mu must be held for
-// writing and the digest must not be indexed yet.
-func (s *Store) indexDigest(i uint32) {
-	k := digestKey(&s.slots[i].digest)
-	if _, taken := s.byDigest[k]; taken {
-		s.collided[s.slots[i].digest] = i
-		return
-	}
-	s.byDigest[k] = i
-}
-
-// unindexDigest removes slot i from the digest index; s.mu must be held
-// for writing.
-func (s *Store) unindexDigest(i uint32) {
-	d := s.slots[i].digest
-	if _, ok := s.collided[d]; ok {
-		delete(s.collided, d)
-		return
-	}
-	k := digestKey(&d)
-	delete(s.byDigest, k)
-	for od, oi := range s.collided { // promote a token that shares the key
-		if digestKey(&od) == k {
-			delete(s.collided, od)
-			s.byDigest[k] = oi
-			return
-		}
-	}
+	return s.byDigest.lookup(d, s.slots)
 }
 
 // zeroTime is the zero time.Time in Unix microseconds: a value no real
@@ -218,7 +169,7 @@ func (s *Store) insertLocked(rec *accesstoken.Record) error {
 	e.created, e.expires, e.revoked = micros(rec.CreatedAt), micros(rec.ExpiresAt), micros(rec.RevokedAt)
 	e.lastUsed.Store(micros(rec.LastUsedAt))
 	s.desc[i] = strings.Clone(rec.Description)
-	s.indexDigest(i)
+	s.byDigest.add(&e.digest, i)
 	s.byID[e.id] = i
 	s.byOwner[e.owner] = append(s.byOwner[e.owner], i)
 	s.byProject[e.project] = append(s.byProject[e.project], i)
@@ -231,12 +182,14 @@ func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (rec accesst
 		return rec, err
 	}
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	i, ok := s.lookupDigest(&d)
+	if ok {
+		s.record(i, &rec)
+	}
+	s.mu.RUnlock() // not deferred: this is the hot path of every verification
 	if !ok {
 		return rec, accesstoken.ErrNotFound
 	}
-	s.record(i, &rec)
 	return rec, nil
 }
 
@@ -399,7 +352,7 @@ func (s *Store) DeleteTarget(ctx context.Context, t accesstoken.Target) (int, er
 			continue
 		}
 		doomed[i], owners[e.owner] = true, true
-		s.unindexDigest(i)
+		s.byDigest.remove(&e.digest, i)
 		delete(s.byID, e.id)
 		*e = slot{}
 		s.desc[i] = ""
