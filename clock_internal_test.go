@@ -43,11 +43,17 @@ func TestSystemClockResyncs(t *testing.T) {
 		t.Fatal("read the wall clock again within the resync period")
 	}
 	for _, age := range []time.Duration{resync, time.Hour, -time.Hour} {
-		old := time.Now().Add(-age)
-		c.base.Store(&old)
-		c.now()
-		if c.base.Load() == &old {
+		// A reading taken age ago whose wall time is an hour off, as if
+		// the wall clock had been stepped since.
+		t0 := time.Now().Add(-age)
+		old := &clockReading{t: t0, unixNano: t0.Add(time.Hour).UnixNano()}
+		c.base.Store(old)
+		got := c.now()
+		if c.base.Load() == old {
 			t.Fatalf("reading %v old: kept it; want a new one", age)
+		}
+		if d := time.Since(got); d < -time.Minute || d > time.Minute {
+			t.Fatalf("reading %v old and an hour off: got %v, %v from now; want the wall clock's time", age, got, d)
 		}
 	}
 }
@@ -60,8 +66,8 @@ func TestSystemClockConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 1000 {
-				old := time.Now().Add(-2 * resync)
-				c.base.Store(&old)
+				t0 := time.Now().Add(-2 * resync)
+				c.base.Store(&clockReading{t: t0, unixNano: t0.UnixNano()})
 				c.now()
 			}
 		})

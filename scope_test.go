@@ -2,6 +2,7 @@ package accesstoken_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,9 +91,11 @@ func TestScopeSetJSON(t *testing.T) {
 // panics.
 func FuzzParseScopeSet(f *testing.F) {
 	for _, s := range []string{"", "repository:pull", "a b a", " a\tb ", "a  b", "\u0085a\u00a0", "a:b a:bc a:b"} {
-		f.Add(s)
+		f.Add(s, "a")
+		f.Add(s, s)
 	}
-	f.Fuzz(func(t *testing.T, in string) {
+	f.Add("a b", "a b") // a whole set of two is not one of its names
+	f.Fuzz(func(t *testing.T, in, x string) {
 		s := accesstoken.ParseScopeSet(in)
 		text := s.String()
 		if accesstoken.ParseScopeSet(text) != s {
@@ -108,6 +111,9 @@ func FuzzParseScopeSet(f *testing.F) {
 				t.Fatalf("ParseScopeSet(%q): bad name %q in %q", in, sc, list)
 			}
 			seen[sc] = true
+		}
+		if s.Has(accesstoken.Scope(x)) != slices.Contains(list, accesstoken.Scope(x)) {
+			t.Fatalf("ParseScopeSet(%q).Has(%q) = %v; its list is %q", in, x, s.Has(accesstoken.Scope(x)), list)
 		}
 		if accesstoken.NewScopeSet(list...) != s {
 			t.Fatalf("ParseScopeSet(%q) = %q; NewScopeSet of its list differs", in, text)

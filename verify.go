@@ -248,7 +248,14 @@ func (m *Manager) eventTime() time.Time {
 // a second. That bounds the error of expiry checks to a second after a
 // step.
 type systemClock struct {
-	base atomic.Pointer[time.Time] // a time.Now reading, with its monotonic reading
+	base atomic.Pointer[clockReading]
+}
+
+// clockReading is a time.Now reading (with its monotonic reading) and its
+// wall time in Unix nanoseconds, worked out once.
+type clockReading struct {
+	t        time.Time
+	unixNano int64
 }
 
 // resync is how long systemClock derives times from one wall clock reading.
@@ -257,12 +264,12 @@ const resync = time.Second
 // now returns the current time in UTC, truncated to the microsecond.
 func (c *systemClock) now() time.Time {
 	if b := c.base.Load(); b != nil {
-		if d := time.Since(*b); d >= 0 && d < resync {
-			return time.UnixMicro((b.UnixNano() + int64(d)) / 1000).UTC()
+		if d := time.Since(b.t); d >= 0 && d < resync {
+			return time.UnixMicro((b.unixNano + int64(d)) / 1000).UTC()
 		}
 	}
 	t := time.Now()
-	c.base.Store(&t)
+	c.base.Store(&clockReading{t: t, unixNano: t.UnixNano()})
 	return time.UnixMicro(t.UnixNano() / 1000).UTC()
 }
 
