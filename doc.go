@@ -20,6 +20,10 @@
 //   - Package httpauth puts [Manager.Verify] in front of git's smart-HTTP
 //     protocol.
 //
+// Tokens, the records stores keep and scope sets ([ScopeSet]) are plain
+// values: what one caller holds, nobody else can change, and
+// [Manager.Verify] over memstore does not allocate.
+//
 // # Authentication, not authorization
 //
 // A token acts as its owner and never grants more than the owner may do at

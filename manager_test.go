@@ -622,6 +622,30 @@ func TestMemstoreHeapPerToken(t *testing.T) {
 	}
 }
 
+// TestVerifyAllocations checks the allocation budget of Verify over
+// memstore (the issue allows 2; it takes none) and that a malformed token
+// is rejected without allocating.
+func TestVerifyAllocations(t *testing.T) {
+	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll())
+	require.NoError(t, err)
+	s := issue(t, m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull).Secret.Reveal()
+	_, err = m.Verify(ctx, s, hello, accesstoken.ScopePull) // records last use once
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := m.Verify(ctx, s, hello, accesstoken.ScopePull); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs, "allocations per Verify")
+	bad := flipLast(s)
+	allocs = testing.AllocsPerRun(100, func() {
+		if _, err := m.Verify(ctx, bad, hello, accesstoken.ScopePull); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+	require.Zero(t, allocs, "allocations per rejection of a malformed token")
+}
+
 func TestRejectedErrorHoldsToken(t *testing.T) {
 	e := newEnv(t)
 	iss := issue(t, e.m, accesstoken.RepositoryTarget("demo", "hello"), accesstoken.ScopePull)

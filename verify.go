@@ -304,6 +304,9 @@ func (m *Manager) Digest(secret string) Digest {
 // last the forge's [Authorizer] is asked whether the owner may, now, do
 // what the scope allows on res. On success the last-used time is
 // recorded, at most once per interval; a failure to record it is ignored.
+//
+// The Token is returned by value, a copy that is the caller's; Verify
+// itself does not allocate (over memstore, nothing does).
 func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope Scope) (Token, error) {
 	var rec Record
 	found, err := m.verify(ctx, secret, res, scope, &rec)
