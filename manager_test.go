@@ -660,3 +660,30 @@ func TestRejectedErrorHoldsToken(t *testing.T) {
 	require.False(t, errors.As(err, &rej), "no token, no RejectedError")
 	require.ErrorIs(t, err, accesstoken.ErrUnknownToken)
 }
+
+// TestDefaultClockExpires runs the default (cached) clock through Verify:
+// a token verified without pause stops verifying once its expiry has
+// passed, so the cached reading does move on while in use, and last use is
+// recorded with a time close to the system clock's.
+func TestDefaultClockExpires(t *testing.T) {
+	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll())
+	require.NoError(t, err)
+	expires := time.Now().Add(200 * time.Millisecond)
+	iss, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: expires})
+	require.NoError(t, err)
+	s := iss.Secret.Reveal()
+	before := time.Now()
+	tok, err := m.Verify(ctx, s, hello, accesstoken.ScopePull)
+	require.NoError(t, err)
+	require.WithinDuration(t, before, tok.LastUsedAt, time.Second, "last use recorded by the default clock")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err = m.Verify(ctx, s, hello, accesstoken.ScopePull)
+		if err != nil {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "still verifies 10 s after its expiry")
+	}
+	require.ErrorIs(t, err, accesstoken.ErrExpired)
+	require.False(t, time.Now().Before(expires), "refused as expired before its expiry")
+}
