@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Scope names one kind of operation a token may perform. Scopes are exact
@@ -162,7 +163,11 @@ func canonicalJoined(s string) bool {
 	if s == "" {
 		return true
 	}
-	if s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, "  ") || strings.ContainsAny(s, "\t\n\v\f\r\u0085\u00a0") {
+	if s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, "  ") {
+		return false
+	}
+	// Any other white space separates names too, as in NewScopeSet.
+	if strings.IndexFunc(s, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }) >= 0 {
 		return false
 	}
 	seen := 0

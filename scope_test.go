@@ -94,7 +94,8 @@ func FuzzParseScopeSet(f *testing.F) {
 		f.Add(s, "a")
 		f.Add(s, s)
 	}
-	f.Add("a b", "a b") // a whole set of two is not one of its names
+	f.Add("a b", "a b")          // a whole set of two is not one of its names
+	f.Add("a:b\u3000c:d", "c:d") // Unicode white space separates names too
 	f.Fuzz(func(t *testing.T, in, x string) {
 		s := accesstoken.ParseScopeSet(in)
 		text := s.String()

@@ -74,8 +74,9 @@ type Access struct {
 }
 
 // Anonymous reports whether the request carries no token: an anonymous
-// pull of a public repository. Token is then the zero Token.
-func (a *Access) Anonymous() bool { return a.Token == accesstoken.Token{} }
+// pull of a public repository. Token is then the zero Token. A nil Access
+// is anonymous too: it grants nothing.
+func (a *Access) Anonymous() bool { return a == nil || a.Token == accesstoken.Token{} }
 
 type contextKey struct{ name string }
 
@@ -108,8 +109,8 @@ func TokenFrom(ctx context.Context) (accesstoken.Token, bool) {
 
 // accessContext is a context carrying an Access, allocated together with
 // it: what NewContext does, in one allocation instead of two. The Access
-// holds the Token by value, so a verified request costs this one
-// allocation and no other for the token.
+// holds the Token by value, so the middleware allocates nothing more for
+// it (a store may allocate the token's strings).
 type accessContext struct {
 	context.Context
 	acc Access

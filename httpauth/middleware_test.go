@@ -322,6 +322,9 @@ func TestMiddlewareVisibility(t *testing.T) {
 	if tok, ok := httpauth.TokenFrom(u.seen.Context()); ok || tok != (accesstoken.Token{}) {
 		t.Errorf("TokenFrom of an anonymous request = %v, %v", tok, ok)
 	}
+	if !(*httpauth.Access)(nil).Anonymous() {
+		t.Error("a nil Access is not anonymous")
+	}
 }
 
 func TestMiddlewareMaxBatchBody(t *testing.T) {

@@ -282,8 +282,8 @@ func (s *Store) timeArg(t time.Time) any {
 	return t.UTC()
 }
 
-// Column scanners, the same for both dialects: SQLite gives integers and
-// blobs, PostgreSQL times and strings.
+// Column scanners, the same for both dialects: SQLite gives integers,
+// blobs and strings, PostgreSQL times and strings.
 
 type idCol struct {
 	id    *uuid.UUID
@@ -338,8 +338,8 @@ func (c timeCol) Scan(src any) error {
 }
 
 // scopesCol reads the text form of a [accesstoken.ScopeSet], as
-// [accesstoken.ScopeSet.String] wrote it. From a string (PostgreSQL) that
-// is already in the stored form, the set shares the string: no copy.
+// [accesstoken.ScopeSet.String] wrote it. From a string already in the
+// stored form, the set shares the string: no copy.
 type scopesCol struct{ sc *accesstoken.ScopeSet }
 
 func (c scopesCol) Scan(src any) error {
