@@ -5,12 +5,13 @@ import (
 	"time"
 )
 
-// ClockResolution is how often the Manager's default clock refreshes its
-// cached reading while tokens are being verified (see [WithClock]).
+// ClockResolution is how often the cached clock that [Manager.Verify] reads
+// by default is refreshed while tokens are being verified (see
+// [WithClock]).
 const ClockResolution = 10 * time.Millisecond
 
-// wallClock is the default clock of every Manager: the time is the same
-// for all of them.
+// wallClock is the clock of Verify for every Manager without WithClock:
+// the time is the same for all of them.
 var wallClock cachedClock
 
 // The states of a cachedClock. Readers move it from clockStopped or
@@ -20,7 +21,7 @@ var wallClock cachedClock
 // and a reader that sees clockUsed knows the reading is at most one period
 // old and will be refreshed.
 const (
-	clockStopped int32 = iota // no refresher; micros may be old
+	clockStopped int32 = iota // no refresher; the reading may be old
 	clockIdle                 // refresher running; not read since its last refresh
 	clockUsed                 // refresher running; read since its last refresh
 )
@@ -32,11 +33,26 @@ type cachedClock struct {
 	reading atomic.Pointer[time.Time] // in UTC, truncated to the microsecond
 }
 
-// read stores a new reading of the system clock and returns it.
-func (c *cachedClock) read() *time.Time {
+// systemNow reads the system clock as the cache keeps it.
+func systemNow() *time.Time {
 	t := time.Now().UTC().Truncate(time.Microsecond)
-	c.reading.Store(&t)
 	return &t
+}
+
+// offer stores t unless the reading is newer: a reader that was held up
+// between reading the clock and storing must not put back an older
+// reading over the refresher's. (The refresher itself always stores, so
+// that a step of the system clock backwards is followed.)
+func (c *cachedClock) offer(t *time.Time) {
+	for {
+		old := c.reading.Load()
+		if old != nil && !t.After(*old) {
+			return
+		}
+		if c.reading.CompareAndSwap(old, t) {
+			return
+		}
+	}
 }
 
 // now returns the current time in UTC, truncated to the microsecond. The
@@ -51,7 +67,8 @@ func (c *cachedClock) now() time.Time {
 				return *c.reading.Load()
 			}
 		default: // clockStopped: read the clock, and start refreshing
-			t := c.read()
+			t := systemNow()
+			c.offer(t)
 			if c.state.CompareAndSwap(clockStopped, clockUsed) {
 				go c.refresh()
 			}
@@ -65,7 +82,7 @@ func (c *cachedClock) now() time.Time {
 func (c *cachedClock) refresh() {
 	for {
 		time.Sleep(ClockResolution)
-		c.read()
+		c.reading.Store(systemNow())
 		if c.state.CompareAndSwap(clockUsed, clockIdle) {
 			continue
 		}

@@ -93,3 +93,21 @@ func TestCachedClockConcurrent(t *testing.T) {
 	waitFor(t, "the reading moves on", func() bool { return c.now().After(first) })
 	waitFor(t, "the refresher stops", func() bool { return c.state.Load() == clockStopped })
 }
+
+// TestCachedClockOffer checks that a reader cannot put back a reading
+// older than the cache's, which a refresher may have stored while the
+// reader was held up.
+func TestCachedClockOffer(t *testing.T) {
+	var c cachedClock
+	t1 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t0, t2 := t1.Add(-time.Second), t1.Add(time.Second)
+	c.offer(&t1)
+	c.offer(&t0)
+	if got := *c.reading.Load(); !got.Equal(t1) {
+		t.Fatalf("after offering an older reading: got %v; want %v", got, t1)
+	}
+	c.offer(&t2)
+	if got := *c.reading.Load(); !got.Equal(t2) {
+		t.Fatalf("after offering a newer reading: got %v; want %v", got, t2)
+	}
+}

@@ -72,7 +72,7 @@ func (m *Manager) Issue(ctx context.Context, req IssueRequest) (*Issued, error) 
 	if err := m.store.Insert(ctx, rec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
 	}
-	m.emit(ctx, Event{Kind: EventIssued, TokenID: tok.ID, Owner: tok.Owner, Actor: req.Owner, Target: tok.Target})
+	m.emit(ctx, Event{Kind: EventIssued, TokenID: iss.Token.ID, Owner: tok.Owner, Actor: req.Owner, Target: tok.Target})
 	return iss, nil
 }
 
@@ -224,7 +224,8 @@ func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (Token
 	if err := checkOwner("actor", actor); err != nil {
 		return Token{}, err
 	}
-	if _, err := m.Get(ctx, actor, id); err != nil {
+	prior, err := m.Get(ctx, actor, id)
+	if err != nil {
 		return Token{}, err
 	}
 	now := m.clock()
@@ -235,7 +236,7 @@ func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (Token
 	case err != nil:
 		return Token{}, fmt.Errorf("%w: %w", ErrStoreFailure, err)
 	}
-	if rec.RevokedAt.Equal(now) && rec.RevokedBy == actor { // not revoked before
+	if !prior.Revoked() && rec.RevokedAt.Equal(now) && rec.RevokedBy == actor { // this call revoked it
 		m.emit(ctx, Event{Kind: EventRevoked, TokenID: rec.ID, Owner: rec.Owner, Actor: actor, Target: rec.Target})
 	}
 	return rec.Token, nil

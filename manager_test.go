@@ -687,3 +687,39 @@ func TestDefaultClockExpires(t *testing.T) {
 	require.ErrorIs(t, err, accesstoken.ErrExpired)
 	require.False(t, time.Now().Before(expires), "refused as expired before its expiry")
 }
+
+// TestEventsNameTheToken checks the audit events of an issue and of a
+// revocation repeated at the same instant: the issue event names the new
+// token, and only the revocation that revoked it is reported.
+func TestEventsNameTheToken(t *testing.T) {
+	e := newEnv(t) // its clock stands still: both revocations happen at one instant
+	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
+	for range 2 {
+		_, err := e.m.Revoke(ctx, "alice", iss.Token.ID)
+		require.NoError(t, err)
+	}
+	e.ev.mu.Lock()
+	defer e.ev.mu.Unlock()
+	var kinds []accesstoken.EventKind
+	for _, ev := range e.ev.all {
+		kinds = append(kinds, ev.Kind)
+		require.Equal(t, iss.Token.ID, ev.TokenID, "%v event", ev.Kind)
+	}
+	require.Equal(t, []accesstoken.EventKind{accesstoken.EventIssued, accesstoken.EventRevoked}, kinds)
+}
+
+// TestManagementReadsTheSystemClock checks that Issue takes its time from
+// the system clock itself, not from Verify's cached reading, even while
+// that cache is in use.
+func TestManagementReadsTheSystemClock(t *testing.T) {
+	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll())
+	require.NoError(t, err)
+	s := issue(t, m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull).Secret.Reveal()
+	for range 100 {
+		_, err := m.Verify(ctx, s, hello, accesstoken.ScopePull) // keeps the cache in use
+		require.NoError(t, err)
+		before := time.Now().Truncate(time.Microsecond)
+		iss := issue(t, m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
+		require.False(t, iss.Token.CreatedAt.Before(before), "CreatedAt %v before %v", iss.Token.CreatedAt, before)
+	}
+}

@@ -120,15 +120,18 @@ func WithScopes(extra ...Scope) Option {
 // WithClock sets the function that tells the time. Tests use it to move
 // time on.
 //
-// The default is the system clock, read through a cache: while tokens are
-// being verified, a goroutine refreshes a shared reading every
-// [ClockResolution], and a verification loads it instead of reading the
-// clock (which costs as much as a third of a verification on some virtual
-// machines). The goroutine stops after a period in which nobody asked the
-// time, and the first reading after that is the system clock's own. So
-// times the Manager records, and its expiry decisions, are at most about
-// ClockResolution behind the system clock (more on a machine so overloaded
-// that the goroutine runs late).
+// The default is the system clock. Issue, Revoke, Rotate and the lists read
+// it directly. [Manager.Verify] reads it through a cache, because a clock
+// read can cost a third of a verification on virtual machines: while
+// tokens are being verified, a goroutine refreshes a shared reading every
+// [ClockResolution], stopping after a period in which nobody read it (the
+// first reading after that is the system clock's own). So Verify's expiry
+// decisions and the last-used times it records may be up to about
+// ClockResolution behind the system clock: more on a machine so loaded
+// that the goroutine runs late, or for one period after the machine
+// resumes from a suspend or pause. Code that runs a Manager inside a
+// testing/synctest bubble, whose fake time the shared cache does not
+// follow, should set WithClock(time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(m *Manager) error {
 		if now == nil {
@@ -220,15 +223,27 @@ func (m *Manager) Format() Format { return m.format }
 func (m *Manager) Scopes() []Scope { return append([]Scope(nil), m.scopes.order...) }
 
 // clock returns the current time in UTC, truncated to the microsecond as
-// stores keep it.
+// stores keep it: the system clock's own reading, or WithClock's. Verify
+// uses the cached clock instead (verifyClock).
 func (m *Manager) clock() time.Time {
+	var t time.Time
 	if m.now == nil {
-		return wallClock.now()
+		t = time.Now()
+	} else {
+		t = m.now()
 	}
-	t := m.now()
 	// The same as t.UTC().Truncate(time.Microsecond) for any time after
 	// year 1, at a fraction of the cost.
 	return t.Add(-time.Duration(t.Nanosecond() % 1000)).UTC()
+}
+
+// verifyClock is the clock of Verify when its inlined common case does not
+// apply: the cached clock, or WithClock's.
+func (m *Manager) verifyClock() time.Time {
+	if m.now == nil {
+		return wallClock.now()
+	}
+	return m.clock()
 }
 
 // eventTime returns the time for an event: the clock's, with nanoseconds.
@@ -271,8 +286,9 @@ func (m *Manager) Digest(secret string) Digest {
 // what the scope allows on res. On success the last-used time is
 // recorded, at most once per interval; a failure to record it is ignored.
 //
-// The Token is returned by value, a copy that is the caller's; Verify
-// itself does not allocate (over memstore, nothing does).
+// The Token is returned by value, a copy that is the caller's. A
+// successful verification that does not record last use allocates nothing
+// (over memstore, not even in the store).
 func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope Scope) (Token, error) {
 	var rec Record
 	found, err := m.verify(ctx, secret, res, scope, &rec)
@@ -317,15 +333,15 @@ func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope
 		// never let it authenticate.
 		return false, fmt.Errorf("%w: store returned a record for another digest", ErrStoreFailure)
 	}
-	// The clock, with its common case (see cachedClock) inlined: calling
-	// m.clock here measured 3.3x the SHA-256 floor in BenchmarkVerify
-	// instead of 2.5x, far more than a call should cost, but measured
-	// again and again.
+	// The clock: the cached one (see cachedClock) unless WithClock set
+	// one, with its common case inlined. Calling a function for it here
+	// measured 3.3x the SHA-256 floor in BenchmarkVerify instead of 2.5x,
+	// far more than a call should cost, but again and again.
 	var now time.Time
 	if m.now == nil && wallClock.state.Load() == clockUsed {
 		now = *wallClock.reading.Load()
 	} else {
-		now = m.clock()
+		now = m.verifyClock()
 	}
 	switch {
 	case rec.Revoked():
