@@ -37,11 +37,12 @@ func (s suite) testRoundTrip(t *testing.T) {
 }
 
 // testTimeRange: times far from now round-trip too, including the Unix
-// epoch, which is not the zero time.
+// epoch, which is not the zero time, and the last microsecond of the year
+// 9999, the latest expiry the Manager accepts.
 func (s suite) testTimeRange(t *testing.T) {
 	st := s.store(t)
 	rec := newRecord("times around the epoch and far ahead", "alice", accesstoken.ProjectTarget("alpha"), time.Unix(0, 0).UTC())
-	rec.ExpiresAt = time.Date(2999, time.December, 31, 23, 59, 59, 999999000, time.UTC)
+	rec.ExpiresAt = time.Date(9999, time.December, 31, 23, 59, 59, 999999000, time.UTC)
 	rec.LastUsedAt = time.UnixMicro(-1).UTC()
 	rec.RevokedAt = time.UnixMicro(1).In(elsewhere)
 	rec.RevokedBy = "admin"

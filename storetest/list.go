@@ -116,6 +116,7 @@ func (s suite) testListByOwner(t *testing.T) {
 		{"bob", accesstoken.Query{Owner: "bob"}, []*accesstoken.Record{w.alphaR1b, w.alpha2Proj, w.betaR1}},
 		{"owner with no tokens", accesstoken.Query{Owner: "carol"}, nil},
 		{"owner name is a prefix", accesstoken.Query{Owner: "ali"}, nil},
+		{"neither owner nor target", accesstoken.Query{}, nil},
 	})
 }
 
