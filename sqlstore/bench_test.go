@@ -308,43 +308,51 @@ func fillSQLite(b *testing.B, path string, n int) {
 	if err := s.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if n <= 0 {
-		return
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	exec := func(q string, args ...any) {
-		b.Helper()
-		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
-			b.Fatalf("%s: %v", q, err)
-		}
-	}
-	indexes := indexDefs(b, conn, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'access_tokens' AND sql IS NOT NULL")
-	exec("BEGIN IMMEDIATE")
-	for name := range indexes {
-		exec("DROP INDEX " + name)
-	}
-	// The lookup key is drawn first and the digest made of it and 24 more
-	// random bytes (the schema's CHECK holds them to each other).
-	exec(`WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?),
+	bulkLoad{
+		indexes: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'access_tokens' AND sql IS NOT NULL",
+		begin:   "BEGIN IMMEDIATE",
+		// The lookup key is drawn first and the digest made of it and 24
+		// more random bytes (the schema's CHECK holds them to each other).
+		insert: `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?),
 		r(i, k) AS MATERIALIZED (SELECT i, random() FROM c)
 		INSERT INTO access_tokens (lookup, id, digest, owner, description, target_kind, project, repository, scopes, created_at)
 		SELECT k, unhex(printf('%032x', i)), unhex(printf('%016X', k) || hex(randomblob(24))), 'owner' || (i % 10000), 'synthetic', 'repository',
 		       'project' || (i % 1000), 'repo' || (i % 10), 'repository:pull', ? + i FROM r`,
-		n, time.Now().Add(-time.Hour).UnixMicro())
-	for _, def := range indexes {
-		exec(def)
-	}
-	exec("COMMIT")
-	exec("ANALYZE")
+		args:    []any{n, time.Now().Add(-time.Hour).UnixMicro()},
+		analyze: "ANALYZE",
+	}.run(b, db, n)
 }
 
 // fillPostgres does the same on the server: one INSERT ... SELECT over
 // generate_series, with SHA-256 of the row number as the digest.
 func fillPostgres(b *testing.B, db *sql.DB, n int) {
+	bulkLoad{
+		indexes: "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'access_tokens' AND indexname <> 'access_tokens_pkey'",
+		begin:   "BEGIN",
+		insert: `INSERT INTO access_tokens (id, digest, owner, description, target_kind, project, repository, scopes, created_at)
+		SELECT lpad(to_hex(i), 32, '0')::uuid, sha256(int8send(i)), 'owner' || (i % 10000), 'synthetic', 'repository',
+		       'project' || (i % 1000), 'repo' || (i % 10), 'repository:pull', now() - interval '1 hour' + i * interval '1 microsecond'
+		FROM generate_series(1, $1::bigint) AS i`,
+		args:          []any{n},
+		beforeIndexes: "SET LOCAL maintenance_work_mem = '256MB'",
+		analyze:       "VACUUM ANALYZE access_tokens",
+	}.run(b, db, n)
+}
+
+// bulkLoad inserts synthetic rows with one statement, in one transaction
+// on one connection, the secondary indexes dropped for the insert and built
+// again after it (their definitions are read from the schema, not repeated
+// here), and then updates the planner's statistics.
+type bulkLoad struct {
+	indexes       string // lists (name, definition) of the indexes to drop
+	begin         string // starts the transaction
+	insert        string // inserts the rows, with args
+	args          []any
+	beforeIndexes string // optional, run before the indexes are built again
+	analyze       string // run after the commit
+}
+
+func (l bulkLoad) run(b *testing.B, db *sql.DB, n int) {
 	if n <= 0 {
 		return
 	}
@@ -360,21 +368,20 @@ func fillPostgres(b *testing.B, db *sql.DB, n int) {
 			b.Fatalf("%s: %v", q, err)
 		}
 	}
-	indexes := indexDefs(b, conn, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'access_tokens' AND indexname <> 'access_tokens_pkey'")
-	exec("BEGIN")
+	indexes := indexDefs(b, conn, l.indexes)
+	exec(l.begin)
 	for name := range indexes {
 		exec("DROP INDEX " + name)
 	}
-	exec(`INSERT INTO access_tokens (id, digest, owner, description, target_kind, project, repository, scopes, created_at)
-		SELECT lpad(to_hex(i), 32, '0')::uuid, sha256(int8send(i)), 'owner' || (i % 10000), 'synthetic', 'repository',
-		       'project' || (i % 1000), 'repo' || (i % 10), 'repository:pull', now() - interval '1 hour' + i * interval '1 microsecond'
-		FROM generate_series(1, $1::bigint) AS i`, n)
-	exec("SET LOCAL maintenance_work_mem = '256MB'")
+	exec(l.insert, l.args...)
+	if l.beforeIndexes != "" {
+		exec(l.beforeIndexes)
+	}
 	for _, def := range indexes {
 		exec(def)
 	}
 	exec("COMMIT")
-	exec("VACUUM ANALYZE access_tokens")
+	exec(l.analyze)
 }
 
 // indexDefs returns the definitions of the indexes q lists, by name.
