@@ -1,8 +1,8 @@
 package sqlstore_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"sync"

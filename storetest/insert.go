@@ -70,35 +70,38 @@ func (s suite) testAnyState(t *testing.T) {
 // testDuplicateID: a second record with the same ID is refused with
 // ErrDuplicate and nothing of it is stored.
 func (s suite) testDuplicateID(t *testing.T) {
-	st := s.store(t)
-	a := newRecord("a", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base)
-	mustInsert(t, st, a)
-	dup := newRecord("same ID as a", "mallory", accesstoken.ProjectTarget("beta"), base.Add(time.Second))
-	dup.ID = a.ID
-	err := st.Insert(t.Context(), *dup)
-	require.ErrorIsf(t, err, accesstoken.ErrDuplicate, "Insert(record with an existing ID): got %v; want ErrDuplicate", err)
-
-	checkStored(t, st, a)
-	rec, err := st.ByDigest(t.Context(), dup.Digest)
-	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByDigest(digest of the refused record): got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
-	checkList(t, "List by the refused record's owner", list(t, st, accesstoken.Query{Owner: "mallory"}))
-	checkList(t, "List by the refused record's target", list(t, st, accesstoken.Query{Target: target(dup.Target)}))
+	s.checkDuplicateRefused(t, "ID", func(dup, a *accesstoken.Record) { dup.ID = a.ID },
+		func(st accesstoken.Store, dup *accesstoken.Record) (accesstoken.Record, error) {
+			return st.ByDigest(t.Context(), dup.Digest)
+		})
 }
 
 // testDuplicateDigest: a second record with the same digest is refused with
 // ErrDuplicate and nothing of it is stored.
 func (s suite) testDuplicateDigest(t *testing.T) {
+	s.checkDuplicateRefused(t, "digest", func(dup, a *accesstoken.Record) { dup.Digest = a.Digest },
+		func(st accesstoken.Store, dup *accesstoken.Record) (accesstoken.Record, error) {
+			return st.ByID(t.Context(), dup.ID)
+		})
+}
+
+// checkDuplicateRefused inserts a record, then another that share makes
+// share one key (field) with it, which must be refused with ErrDuplicate:
+// the first stays as it was, and the refused one is found neither by its
+// other key (byOther) nor in lists.
+func (s suite) checkDuplicateRefused(t *testing.T, field string, share func(dup, a *accesstoken.Record), byOther func(accesstoken.Store, *accesstoken.Record) (accesstoken.Record, error)) {
+	t.Helper()
 	st := s.store(t)
 	a := newRecord("a", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base)
 	mustInsert(t, st, a)
-	dup := newRecord("same digest as a", "mallory", accesstoken.ProjectTarget("beta"), base.Add(time.Second))
-	dup.Digest = a.Digest
+	dup := newRecord("same "+field+" as a", "mallory", accesstoken.ProjectTarget("beta"), base.Add(time.Second))
+	share(dup, a)
 	err := st.Insert(t.Context(), *dup)
-	require.ErrorIsf(t, err, accesstoken.ErrDuplicate, "Insert(record with an existing digest): got %v; want ErrDuplicate", err)
+	require.ErrorIsf(t, err, accesstoken.ErrDuplicate, "Insert(record with an existing %s): got %v; want ErrDuplicate", field, err)
 
 	checkStored(t, st, a)
-	rec, err := st.ByID(t.Context(), dup.ID)
-	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByID(ID of the refused record): got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
+	rec, err := byOther(st, dup)
+	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "lookup of the refused record by its other key: got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
 	checkList(t, "List by the refused record's owner", list(t, st, accesstoken.Query{Owner: "mallory"}))
 	checkList(t, "List by the refused record's target", list(t, st, accesstoken.Query{Target: target(dup.Target)}))
 }
