@@ -123,11 +123,9 @@ func TestPostgresClusterStopped(t *testing.T) {
 	c := newCluster(t)
 	db := openPGURL(t, c.url())
 	s := newStore(t, db, sqlstore.PostgreSQL)
-	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
-	require.NoError(t, err)
-	iss := issueDemo(t, m)
+	m, iss := demoManager(t, s)
 	secret := iss.Secret.Reveal()
-	_, err = m.Verify(ctx, secret, demoRes, accesstoken.ScopePull)
+	_, err := m.Verify(ctx, secret, demoRes, accesstoken.ScopePull)
 	require.NoError(t, err)
 
 	c.stop("fast")

@@ -21,14 +21,18 @@ import (
 
 var demoRes = accesstoken.Resource{Project: "demo", Repository: "hello"}
 
-func issueDemo(t *testing.T, m *accesstoken.Manager) *accesstoken.Issued {
+// demoManager returns a Manager over s (allowing everything) and a
+// pull token it issued for project demo.
+func demoManager(t *testing.T, s *sqlstore.Store, opts ...accesstoken.Option) (*accesstoken.Manager, *accesstoken.Issued) {
 	t.Helper()
+	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll(), opts...)
+	require.NoError(t, err)
 	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{
 		Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
 		Scopes: []accesstoken.Scope{accesstoken.ScopePull},
 	})
 	require.NoError(t, err)
-	return iss
+	return m, iss
 }
 
 // requireStoreFailure checks that a verification failed closed.
@@ -74,10 +78,8 @@ func TestClosedDB(t *testing.T) {
 		ctx := context.Background()
 		db := b.open(t)
 		s := newStore(t, db, b.dialect)
-		m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
-		require.NoError(t, err)
-		iss := issueDemo(t, m)
-		_, err = m.Verify(ctx, iss.Secret.Reveal(), demoRes, accesstoken.ScopePull)
+		m, iss := demoManager(t, s)
+		_, err := m.Verify(ctx, iss.Secret.Reveal(), demoRes, accesstoken.ScopePull)
 		require.NoError(t, err)
 
 		require.NoError(t, db.Close())
@@ -147,9 +149,7 @@ func TestInjectedFaults(t *testing.T) {
 			ctx := context.Background()
 			db, f, plain := fb.open(t)
 			s := newStore(t, db, fb.dialect)
-			m, err := accesstoken.New(s, accesstoken.InsecureAllowAll(), accesstoken.WithLastUsedInterval(0))
-			require.NoError(t, err)
-			iss := issueDemo(t, m)
+			m, iss := demoManager(t, s, accesstoken.WithLastUsedInterval(0))
 			secret := iss.Secret.Reveal()
 
 			t.Run("verify", func(t *testing.T) {
@@ -336,9 +336,7 @@ func TestPostgresDown(t *testing.T) {
 	})
 	plain := open(t)
 	s := newStore(t, db, sqlstore.PostgreSQL)
-	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
-	require.NoError(t, err)
-	iss := issueDemo(t, m)
+	m, iss := demoManager(t, s)
 	secret := iss.Secret.Reveal()
 	_, err = m.Verify(ctx, secret, demoRes, accesstoken.ScopePull)
 	require.NoError(t, err)
@@ -378,9 +376,7 @@ func TestPostgresBackendsTerminated(t *testing.T) {
 	app := randomName("app")
 	db := openPGConfig(t, schema, func(c *pgx.ConnConfig) { c.RuntimeParams["application_name"] = app })
 	s := newStore(t, db, sqlstore.PostgreSQL)
-	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
-	require.NoError(t, err)
-	iss := issueDemo(t, m)
+	m, iss := demoManager(t, s)
 	killer := open(t)
 
 	var wg sync.WaitGroup
@@ -424,9 +420,7 @@ func TestClosedStore(t *testing.T) {
 	ctx := context.Background()
 	db := openSQLiteFile(t)
 	s := newStore(t, db, sqlstore.SQLite)
-	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
-	require.NoError(t, err)
-	iss := issueDemo(t, m)
+	m, iss := demoManager(t, s)
 	require.NoError(t, s.Close())
 	tok, err := m.Verify(ctx, iss.Secret.Reveal(), demoRes, accesstoken.ScopePull)
 	requireStoreFailure(t, tok, err)
