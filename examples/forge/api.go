@@ -131,33 +131,40 @@ func targetKind(r *http.Request) string {
 // target returns the request's target after checking that user may see
 // it: an unknown project or repository, or a private repository user may
 // not read, is 404, so that private repositories cannot be probed.
-func (a *api) target(ctx context.Context, r *http.Request, user string) (accesstoken.Target, error) {
-	return resolveTarget(ctx, a.db, r.PathValue("project"), r.PathValue("repo"), user)
+func (a *api) target(r *http.Request, user string) (accesstoken.Target, error) {
+	t, _, err := resolveTarget(r.Context(), a.db, r.PathValue("project"), r.PathValue("repo"), user)
+	return t, err
 }
 
-func resolveTarget(ctx context.Context, db *DB, project, repo, user string) (accesstoken.Target, error) {
-	if _, err := db.Project(ctx, project); errors.Is(err, errNotFound) {
-		return accesstoken.Target{}, fail(http.StatusNotFound, "project not found")
-	} else if err != nil {
-		return accesstoken.Target{}, err
-	}
+// resolveTarget returns the target a request names and user's role in its
+// project, or a 404 apiError if the project or the repository does not
+// exist or user may not see the repository.
+func resolveTarget(ctx context.Context, db *DB, project, repo, user string) (accesstoken.Target, Role, error) {
 	if repo == "" {
-		return accesstoken.ProjectTarget(project), nil
+		if _, err := db.Project(ctx, project); errors.Is(err, errNotFound) {
+			return accesstoken.Target{}, RoleNone, fail(http.StatusNotFound, "project not found")
+		} else if err != nil {
+			return accesstoken.Target{}, RoleNone, err
+		}
+		role, err := db.Role(ctx, project, user)
+		return accesstoken.ProjectTarget(project), role, err
 	}
-	rp, err := db.Repo(ctx, project, repo)
+	rp, role, err := db.RepoAccess(ctx, project, repo, user)
 	if errors.Is(err, errNotFound) {
-		return accesstoken.Target{}, fail(http.StatusNotFound, "repository not found")
+		// Say which is missing, as for a project target.
+		if _, perr := db.Project(ctx, project); errors.Is(perr, errNotFound) {
+			return accesstoken.Target{}, RoleNone, fail(http.StatusNotFound, "project not found")
+		} else if perr != nil {
+			return accesstoken.Target{}, RoleNone, perr
+		}
+		return accesstoken.Target{}, RoleNone, fail(http.StatusNotFound, "repository not found")
 	} else if err != nil {
-		return accesstoken.Target{}, err
-	}
-	role, err := db.Role(ctx, project, user)
-	if err != nil {
-		return accesstoken.Target{}, err
+		return accesstoken.Target{}, RoleNone, err
 	}
 	if !canSee(rp, role) {
-		return accesstoken.Target{}, fail(http.StatusNotFound, "repository not found")
+		return accesstoken.Target{}, RoleNone, fail(http.StatusNotFound, "repository not found")
 	}
-	return accesstoken.RepositoryTarget(project, repo), nil
+	return accesstoken.RepositoryTarget(project, repo), role, nil
 }
 
 // Wire format.
@@ -210,7 +217,7 @@ type issueBody struct {
 }
 
 func (a *api) issue(w http.ResponseWriter, r *http.Request, user string) error {
-	target, err := a.target(r.Context(), r, user)
+	target, err := a.target(r, user)
 	if err != nil {
 		return err
 	}
@@ -246,7 +253,7 @@ func (a *api) issue(w http.ResponseWriter, r *http.Request, user string) error {
 }
 
 func (a *api) list(w http.ResponseWriter, r *http.Request, user string) error {
-	target, err := a.target(r.Context(), r, user)
+	target, err := a.target(r, user)
 	if err != nil {
 		return err
 	}
@@ -270,7 +277,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, user string) error {
 // when user may list it but not act on it (a write member and a project
 // token of someone else).
 func (a *api) tokenOf(r *http.Request, user string) (accesstoken.Token, error) {
-	target, err := a.target(r.Context(), r, user)
+	target, err := a.target(r, user)
 	if err != nil {
 		return accesstoken.Token{}, err
 	}

@@ -52,8 +52,12 @@ func TestDemoOff(t *testing.T) {
 	if strings.Contains(srv.output(), "Demo") {
 		t.Errorf("-demo=false set up a demo:\n%s", srv.output())
 	}
-	if code, _ := srv.api("GET", "/api/projects/demo/tokens", "demo", nil); code != 401 {
-		t.Errorf("user demo exists with -demo=false (status %d)", code)
+	// Neither the demo user nor the demo project exists.
+	if out, code := s.cli("", "project add", "-owner", "demo", "x"); code == 0 || !strings.Contains(out, "demo") {
+		t.Errorf("project add -owner demo with -demo=false: exit %d; want a failure naming the missing user demo\n%s", code, out)
+	}
+	if out, code := s.cli("", "repo add", "demo/hello"); code == 0 || !strings.Contains(out, "demo") {
+		t.Errorf("repo add demo/hello with -demo=false: exit %d; want a failure naming the missing project demo\n%s", code, out)
 	}
 }
 

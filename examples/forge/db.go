@@ -477,6 +477,35 @@ func (d *DB) Repo(ctx context.Context, project, name string) (*Repo, error) {
 	return r, err
 }
 
+// RepoAccess returns a repository and user's role in its project, in one
+// query: what every permission check on a repository needs. A missing
+// repository is an error matching errNotFound.
+func (d *DB) RepoAccess(ctx context.Context, project, name, user string) (*Repo, Role, error) {
+	r := &Repo{Project: project, Name: name}
+	var priv int
+	var owner string
+	var role sql.NullString
+	err := d.queryRow(ctx, `SELECT r.private, p.owner, m.role FROM forge_repos r
+		JOIN forge_projects p ON p.name = r.project
+		LEFT JOIN forge_members m ON m.project = r.project AND m.username = ?
+		WHERE r.project = ? AND r.name = ?`, user, project, name).Scan(&priv, &owner, &role)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, RoleNone, fmt.Errorf("repository %s/%s %w", project, name, errNotFound)
+	case err != nil:
+		return nil, RoleNone, err
+	}
+	r.Private = priv != 0
+	switch {
+	case user == "":
+		return r, RoleNone, nil
+	case owner == user:
+		return r, RoleAdmin, nil
+	}
+	rl, _ := parseRole(role.String)
+	return r, rl, nil
+}
+
 // Repos lists the repositories of a project by name.
 func (d *DB) Repos(ctx context.Context, project string) ([]Repo, error) {
 	rows, err := d.sql.QueryContext(ctx, d.q(`SELECT name, private FROM forge_repos WHERE project = ? ORDER BY name`), project)

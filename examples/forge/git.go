@@ -27,9 +27,8 @@ func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logge
 		return nil, err
 	}
 	resolve := httpauth.ResolverFunc(func(r *http.Request, repoPath string) (*httpauth.Repo, error) {
-		project, rest, ok := strings.Cut(repoPath, "/")
-		name, dotGit := strings.CutSuffix(rest, ".git")
-		if !ok || !dotGit || checkName("project", project) != nil || checkName("repository", name) != nil {
+		project, name, ok := splitRepoPath(repoPath)
+		if !ok {
 			return nil, httpauth.ErrRepoNotFound
 		}
 		repo, err := db.Repo(r.Context(), project, name)
@@ -62,12 +61,23 @@ func isGitPath(p string) bool {
 // repoPageOf returns the page of the repository whose clone URL path is
 // p ("/PROJECT/REPO.git"), or "" if p is not one.
 func repoPageOf(p string) string {
-	project, rest, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	name, dotGit := strings.CutSuffix(rest, ".git")
-	if !ok || !dotGit || !strings.HasPrefix(p, "/") || checkName("project", project) != nil || checkName("repository", name) != nil {
+	rest, ok := strings.CutPrefix(p, "/")
+	project, name, valid := splitRepoPath(rest)
+	if !ok || !valid {
 		return ""
 	}
 	return "/" + project + "/" + name
+}
+
+// splitRepoPath splits the forge's repository path, "PROJECT/REPO.git",
+// into valid project and repository names.
+func splitRepoPath(p string) (project, name string, ok bool) {
+	project, rest, ok := strings.Cut(p, "/")
+	name, dotGit := strings.CutSuffix(rest, ".git")
+	if !ok || !dotGit || checkName("project", project) != nil || checkName("repository", name) != nil {
+		return "", "", false
+	}
+	return project, name, true
 }
 
 // runGit runs git with a clean, fixed identity.

@@ -81,14 +81,13 @@ func TestGitPermissions(t *testing.T) {
 	s, srv, g := permSite(t)
 	pp := []string{"repository:pull", "repository:push"}
 	tokens := map[string]apiTok{
-		"owner project":  srv.issue("owner", "alpha", pp...),
-		"admin project":  srv.issue("admin", "alpha", pp...),
-		"writer priv":    srv.issue("writer", "alpha/priv", pp...),
-		"writer pub":     srv.issue("writer", "alpha/pub", pp...),
-		"writer pull":    srv.issue("writer", "alpha/priv", "repository:pull"),
-		"writer push":    srv.issue("writer", "alpha/priv", "repository:push"),
-		"outsider beta":  srv.issue("outsider", "beta", pp...),
-		"reader (was w)": {},
+		"owner project": srv.issue("owner", "alpha", pp...),
+		"admin project": srv.issue("admin", "alpha", pp...),
+		"writer priv":   srv.issue("writer", "alpha/priv", pp...),
+		"writer pub":    srv.issue("writer", "alpha/pub", pp...),
+		"writer pull":   srv.issue("writer", "alpha/priv", "repository:pull"),
+		"writer push":   srv.issue("writer", "alpha/priv", "repository:push"),
+		"outsider beta": srv.issue("outsider", "beta", pp...),
 	}
 	// A reader cannot issue tokens; one issued while they could write
 	// is what a read member's token looks like.

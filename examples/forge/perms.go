@@ -24,14 +24,10 @@ var _ accesstoken.Authorizer = perms{}
 
 // CanAccess implements accesstoken.Authorizer.
 func (p perms) CanAccess(ctx context.Context, user string, res accesstoken.Resource, scope accesstoken.Scope) (bool, error) {
-	repo, err := p.db.Repo(ctx, res.Project, res.Repository)
+	repo, role, err := p.db.RepoAccess(ctx, res.Project, res.Repository, user)
 	if errors.Is(err, errNotFound) {
 		return false, nil
 	} else if err != nil {
-		return false, err
-	}
-	role, err := p.db.Role(ctx, res.Project, user)
-	if err != nil {
 		return false, err
 	}
 	return mayAccess(repo, role, scope), nil
@@ -50,19 +46,16 @@ func mayAccess(repo *Repo, role Role, scope accesstoken.Scope) bool {
 // CanManage implements accesstoken.Authorizer: repository tokens may be
 // issued by write and admin members, project tokens by admins.
 func (p perms) CanManage(ctx context.Context, user string, t accesstoken.Target) (bool, error) {
+	var role Role
+	var err error
 	if t.IsProject() {
-		if _, err := p.db.Project(ctx, t.Project); errors.Is(err, errNotFound) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
-	} else if _, err := p.db.Repo(ctx, t.Project, t.Repository); errors.Is(err, errNotFound) {
+		role, err = p.db.Role(ctx, t.Project, user) // RoleNone for a missing project
+	} else {
+		_, role, err = p.db.RepoAccess(ctx, t.Project, t.Repository, user)
+	}
+	if errors.Is(err, errNotFound) {
 		return false, nil
 	} else if err != nil {
-		return false, err
-	}
-	role, err := p.db.Role(ctx, t.Project, user)
-	if err != nil {
 		return false, err
 	}
 	return mayManage(t, role), nil
@@ -75,6 +68,6 @@ func mayManage(t accesstoken.Target, role Role) bool {
 	return role >= RoleWrite
 }
 
-// canSee reports whether user may see the repository at all: a private
-// one is hidden (404) from non-members.
-func canSee(repo *Repo, role Role) bool { return !repo.Private || role >= RoleRead }
+// canSee reports whether user may see the repository at all (pull from
+// it): a private one is hidden (404) from non-members.
+func canSee(repo *Repo, role Role) bool { return mayAccess(repo, role, accesstoken.ScopePull) }

@@ -348,23 +348,18 @@ func (s *web) setMember(w http.ResponseWriter, r *request) error {
 
 func (s *web) repo(w http.ResponseWriter, r *request) error {
 	project, name := r.PathValue("project"), r.PathValue("repo")
-	rp, err := s.db.Repo(r.Context(), project, name)
+	rp, role, err := s.db.RepoAccess(r.Context(), project, name, r.User)
 	if errors.Is(err, errNotFound) {
 		return errPageNotFound
 	} else if err != nil {
-		return err
-	}
-	role, err := s.db.Role(r.Context(), project, r.User)
-	if err != nil {
 		return err
 	}
 	if !canSee(rp, role) {
 		return errPageNotFound
 	}
 	d := r.data(project + "/" + name)
-	d["Repo"], d["CloneURL"], d["Role"] = rp, cloneURL(r.Request, rp), role.String()
+	d["Repo"], d["CloneURL"] = rp, cloneURL(r.Request, rp)
 	d["CanManage"] = mayManage(accesstoken.RepositoryTarget(project, name), role)
-	d["Host"] = r.Host
 	return s.render(w, http.StatusOK, "repo.html", d)
 }
 
@@ -373,25 +368,21 @@ func (s *web) repo(w http.ResponseWriter, r *request) error {
 // tokenTarget resolves the target of a tokens page, which only those who
 // may manage its tokens see; others get 404 (a private repository) or a
 // sign-in prompt.
-func (s *web) tokenTarget(r *request) (accesstoken.Target, error) {
-	t, err := resolveTarget(r.Context(), s.db, r.PathValue("project"), r.PathValue("repo"), r.User)
+func (s *web) tokenTarget(r *request) (accesstoken.Target, Role, error) {
+	t, role, err := resolveTarget(r.Context(), s.db, r.PathValue("project"), r.PathValue("repo"), r.User)
 	var ae *apiError
 	if errors.As(err, &ae) {
-		return t, errPageNotFound
+		return t, role, errPageNotFound
 	} else if err != nil {
-		return t, err
+		return t, role, err
 	}
 	if r.User == "" {
-		return t, &httpError{http.StatusUnauthorized, "Sign in to manage access tokens."}
-	}
-	role, err := s.db.Role(r.Context(), t.Project, r.User)
-	if err != nil {
-		return t, err
+		return t, role, &httpError{http.StatusUnauthorized, "Sign in to manage access tokens."}
 	}
 	if !mayManage(t, role) {
-		return t, &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(t) + "."}
+		return t, role, &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(t) + "."}
 	}
-	return t, nil
+	return t, role, nil
 }
 
 func targetLabel(t accesstoken.Target) string {
@@ -416,12 +407,8 @@ type tokenRow struct {
 
 // showTokens renders the tokens page, with a new secret when one was
 // just created, or a form error.
-func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target, status int, created *accesstoken.Issued, formErr string) error {
+func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target, projectRole Role, status int, created *accesstoken.Issued, formErr string) error {
 	toks, err := s.m.ListForTarget(r.Context(), r.User, t, accesstoken.ListOptions{})
-	if err != nil {
-		return err
-	}
-	projectRole, err := s.db.Role(r.Context(), t.Project, r.User)
 	if err != nil {
 		return err
 	}
@@ -435,11 +422,7 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target
 	d["Scopes"] = s.m.Scopes()
 	d["Error"] = formErr
 	d["Tomorrow"] = time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
-	if t.IsProject() {
-		d["Back"] = "/" + t.Project
-	} else {
-		d["Back"] = "/" + t.Project + "/" + t.Repository
-	}
+	d["Back"] = strings.TrimSuffix(tokensPath(t), "/-/tokens")
 	if created != nil {
 		d["Created"], d["Secret"] = created.Token, created.Secret.Reveal()
 		if !t.IsProject() {
@@ -450,15 +433,15 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target
 }
 
 func (s *web) tokens(w http.ResponseWriter, r *request) error {
-	t, err := s.tokenTarget(r)
+	t, role, err := s.tokenTarget(r)
 	if err != nil {
 		return err
 	}
-	return s.showTokens(w, r, t, http.StatusOK, nil, "")
+	return s.showTokens(w, r, t, role, http.StatusOK, nil, "")
 }
 
 func (s *web) createToken(w http.ResponseWriter, r *request) error {
-	t, err := s.tokenTarget(r)
+	t, role, err := s.tokenTarget(r)
 	if err != nil {
 		return err
 	}
@@ -472,7 +455,7 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 		// following midnight, UTC.
 		day, err := time.Parse(time.DateOnly, e)
 		if err != nil {
-			return s.showTokens(w, r, t, http.StatusBadRequest, nil, "The expiry date is not a date.")
+			return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, "The expiry date is not a date.")
 		}
 		expires = day.AddDate(0, 0, 1)
 	}
@@ -482,20 +465,20 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 	})
 	switch {
 	case errors.Is(err, accesstoken.ErrNoScopes):
-		return s.showTokens(w, r, t, http.StatusBadRequest, nil, "Choose at least one scope.")
+		return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, "Choose at least one scope.")
 	case errors.Is(err, accesstoken.ErrBadExpiry):
-		return s.showTokens(w, r, t, http.StatusBadRequest, nil, "The expiry date must be in the future.")
+		return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, "The expiry date must be in the future.")
 	case errors.Is(err, accesstoken.ErrBadDescription):
-		return s.showTokens(w, r, t, http.StatusBadRequest, nil, "The description must be at most 255 printable characters.")
+		return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, "The description must be at most 255 printable characters.")
 	case errors.Is(err, accesstoken.ErrInvalidInput):
-		return s.showTokens(w, r, t, http.StatusBadRequest, nil, strings.TrimPrefix(err.Error(), "accesstoken: "))
+		return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, strings.TrimPrefix(err.Error(), "accesstoken: "))
 	case errors.Is(err, accesstoken.ErrForbidden):
 		return &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(t) + "."}
 	case err != nil:
 		return err
 	}
 	// The secret is in this response only; it is not stored anywhere.
-	return s.showTokens(w, r, t, http.StatusCreated, iss, "")
+	return s.showTokens(w, r, t, role, http.StatusCreated, iss, "")
 }
 
 // myTokens lists the signed-in user's own tokens, wherever they are for.
@@ -562,7 +545,7 @@ func (s *web) revokeMyToken(w http.ResponseWriter, r *request) error {
 }
 
 func (s *web) revokeToken(w http.ResponseWriter, r *request) error {
-	t, err := s.tokenTarget(r)
+	t, _, err := s.tokenTarget(r)
 	if err != nil {
 		return err
 	}
