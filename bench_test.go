@@ -116,7 +116,6 @@ const bigN = 1_000_000
 // token.
 func fillMemstore(tb testing.TB, store *memstore.Store, n int) float64 {
 	tb.Helper()
-	ctx := t0ctx()
 	scopes := []accesstoken.ScopeSet{
 		accesstoken.NewScopeSet(accesstoken.ScopePull),
 		accesstoken.NewScopeSet(accesstoken.ScopePull, accesstoken.ScopePush),
@@ -177,7 +176,6 @@ func getBig(b *testing.B) *bigStore {
 // memstore holding 1,000,000.
 func BenchmarkVerify(b *testing.B) {
 	s := getBig(b)
-	ctx := t0ctx()
 	i := 0
 	verify := func() {
 		k := i & 1023
@@ -202,7 +200,6 @@ func BenchmarkVerifyMalformed(b *testing.B) {
 		b.Fatal(err)
 	}
 	bad := flipLast(mustGenerate(b, accesstoken.DefaultFormat))
-	ctx := t0ctx()
 	reject := func() {
 		if _, err := m.Verify(ctx, bad, hello, accesstoken.ScopePull); err == nil {
 			b.Fatal("accepted")

@@ -56,7 +56,7 @@ func (c *cachedClock) offer(t *time.Time) {
 }
 
 // now returns the current time in UTC, truncated to the microsecond. The
-// common case, state clockUsed, is inlined in Manager.clock.
+// common case, state clockUsed, is also inlined in Manager.verify.
 func (c *cachedClock) now() time.Time {
 	for {
 		switch c.state.Load() {

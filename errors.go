@@ -1,6 +1,9 @@
 package accesstoken
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Every error about a token or a request matches one of
 // them with [errors.Is]; detail is added around them, never instead of
@@ -91,6 +94,18 @@ var (
 // must never let the request through.
 func Temporary(err error) bool {
 	return errors.Is(err, ErrStoreFailure) || errors.Is(err, ErrAuthorizerFailure)
+}
+
+// storeErr turns a Store's error into the Manager's: the answers in pass
+// (sentinels such as ErrNotFound) go through as they are, anything else is
+// a system error matching ErrStoreFailure.
+func storeErr(err error, pass ...error) error {
+	for _, p := range pass {
+		if errors.Is(err, p) {
+			return p
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrStoreFailure, err)
 }
 
 // RejectedError is the error [Manager.Verify] returns when it found the

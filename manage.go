@@ -70,7 +70,7 @@ func (m *Manager) Issue(ctx context.Context, req IssueRequest) (*Issued, error) 
 		return nil, err
 	}
 	if err := m.store.Insert(ctx, rec); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+		return nil, storeErr(err)
 	}
 	m.emit(ctx, Event{Kind: EventIssued, TokenID: iss.Token.ID, Owner: tok.Owner, Actor: req.Owner, Target: tok.Target})
 	return iss, nil
@@ -158,11 +158,8 @@ func (m *Manager) Get(ctx context.Context, actor string, id uuid.UUID) (Token, e
 
 func (m *Manager) byID(ctx context.Context, id uuid.UUID) (Record, error) {
 	rec, err := m.store.ByID(ctx, id)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return Record{}, ErrNotFound
-	case err != nil:
-		return Record{}, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+	if err != nil {
+		return Record{}, storeErr(err, ErrNotFound)
 	}
 	return rec, nil
 }
@@ -205,7 +202,7 @@ func (m *Manager) list(ctx context.Context, q Query, opts ListOptions) ([]Token,
 	}
 	recs, err := m.store.List(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+		return nil, storeErr(err)
 	}
 	out := make([]Token, len(recs))
 	for i := range recs {
@@ -221,20 +218,15 @@ func (m *Manager) list(ctx context.Context, q Query, opts ListOptions) ([]Token,
 // succeeds and changes nothing. An unknown ID, or one actor may not see,
 // is [ErrNotFound].
 func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (Token, error) {
-	if err := checkOwner("actor", actor); err != nil {
-		return Token{}, err
-	}
-	prior, err := m.Get(ctx, actor, id)
+	prior, err := m.Get(ctx, actor, id) // checks actor too
+
 	if err != nil {
 		return Token{}, err
 	}
 	now := m.clock()
 	rec, err := m.store.Revoke(ctx, id, now, actor)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return Token{}, ErrNotFound
-	case err != nil:
-		return Token{}, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+	if err != nil {
+		return Token{}, storeErr(err, ErrNotFound)
 	}
 	if !prior.Revoked() && rec.RevokedAt.Equal(now) && rec.RevokedBy == actor { // this call revoked it
 		m.emit(ctx, Event{Kind: EventRevoked, TokenID: rec.ID, Owner: rec.Owner, Actor: actor, Target: rec.Target})
@@ -251,33 +243,24 @@ func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (Token
 // to manage tokens of its target. A revoked or expired token cannot be
 // rotated ([ErrRevoked], [ErrExpired]).
 func (m *Manager) Rotate(ctx context.Context, actor string, id uuid.UUID) (*Issued, error) {
-	if err := checkOwner("actor", actor); err != nil {
-		return nil, err
-	}
-	old, err := m.byID(ctx, id)
+	old, err := m.Get(ctx, actor, id) // ErrNotFound unless actor may see it
 	if err != nil {
 		return nil, err
 	}
-	now := m.clock()
 	if old.Owner != actor {
-		if err := m.mayManage(ctx, actor, old.Target); err != nil {
-			if errors.Is(err, ErrForbidden) {
-				return nil, ErrNotFound
-			}
-			return nil, err
-		}
 		return nil, fmt.Errorf("%w: only the owner may rotate a token", ErrForbidden)
 	}
 	if err := m.mayManage(ctx, actor, old.Target); err != nil {
 		return nil, err
 	}
+	now := m.clock()
 	switch {
 	case old.Revoked():
 		return nil, ErrRevoked
 	case old.Expired(now):
 		return nil, ErrExpired
 	}
-	next := old.Token
+	next := old
 	next.CreatedAt, next.LastUsedAt = now, time.Time{}
 	if m.maxLifetime > 0 {
 		// A lifetime policy set after the old token was issued applies to
@@ -290,14 +273,8 @@ func (m *Manager) Rotate(ctx context.Context, actor string, id uuid.UUID) (*Issu
 	if err != nil {
 		return nil, err
 	}
-	err = m.store.Rotate(ctx, id, now, actor, rec)
-	switch {
-	case errors.Is(err, ErrRevoked):
-		return nil, ErrRevoked
-	case errors.Is(err, ErrNotFound):
-		return nil, ErrNotFound
-	case err != nil:
-		return nil, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+	if err := m.store.Rotate(ctx, id, now, actor, rec); err != nil {
+		return nil, storeErr(err, ErrRevoked, ErrNotFound)
 	}
 	m.emit(ctx, Event{Kind: EventRotated, TokenID: id, ReplacedBy: iss.Token.ID, Owner: old.Owner, Actor: actor, Target: old.Target})
 	return iss, nil
@@ -314,7 +291,7 @@ func (m *Manager) DeleteTarget(ctx context.Context, target Target) (int, error) 
 	}
 	n, err := m.store.DeleteTarget(ctx, target)
 	if err != nil {
-		return n, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+		return n, storeErr(err)
 	}
 	m.emit(ctx, Event{Kind: EventDeleted, Target: target, Count: n})
 	return n, nil

@@ -449,25 +449,6 @@ func TestListForTarget(t *testing.T) {
 	require.Len(t, got, 4)
 }
 
-func TestDeleteTarget(t *testing.T) {
-	e := newEnv(t)
-	p := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
-	r := issue(t, e.m, accesstoken.RepositoryTarget("demo", "hello"), accesstoken.ScopePull)
-	o := issue(t, e.m, accesstoken.ProjectTarget("other"), accesstoken.ScopePull)
-	n, err := e.m.DeleteTarget(ctx, accesstoken.RepositoryTarget("demo", "hello"))
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
-	_, err = e.m.Verify(ctx, r.Secret.Reveal(), hello, accesstoken.ScopePull)
-	require.ErrorIs(t, err, accesstoken.ErrUnknownToken)
-	_, err = e.m.Verify(ctx, p.Secret.Reveal(), hello, accesstoken.ScopePull)
-	require.NoError(t, err)
-	n, err = e.m.DeleteTarget(ctx, accesstoken.ProjectTarget("demo"))
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
-	_, err = e.m.Verify(ctx, o.Secret.Reveal(), elsew, accesstoken.ScopePull)
-	require.NoError(t, err)
-}
-
 func TestLastUsedThrottled(t *testing.T) {
 	e := newEnv(t)
 	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
@@ -606,8 +587,6 @@ func TestEventsAndLogsHoldNoSecret(t *testing.T) {
 	require.NotContains(t, out, string(d[:8]))
 }
 
-func t0ctx() context.Context { return context.Background() }
-
 // TestMemstoreHeapPerToken checks the memory budget of memstore: at most
 // 512 bytes of heap per stored token (the benchmarks report it at
 // 1,000,000 tokens).
@@ -686,26 +665,6 @@ func TestDefaultClockExpires(t *testing.T) {
 	}
 	require.ErrorIs(t, err, accesstoken.ErrExpired)
 	require.False(t, time.Now().Before(expires), "refused as expired before its expiry")
-}
-
-// TestEventsNameTheToken checks the audit events of an issue and of a
-// revocation repeated at the same instant: the issue event names the new
-// token, and only the revocation that revoked it is reported.
-func TestEventsNameTheToken(t *testing.T) {
-	e := newEnv(t) // its clock stands still: both revocations happen at one instant
-	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
-	for range 2 {
-		_, err := e.m.Revoke(ctx, "alice", iss.Token.ID)
-		require.NoError(t, err)
-	}
-	e.ev.mu.Lock()
-	defer e.ev.mu.Unlock()
-	var kinds []accesstoken.EventKind
-	for _, ev := range e.ev.all {
-		kinds = append(kinds, ev.Kind)
-		require.Equal(t, iss.Token.ID, ev.TokenID, "%v event", ev.Kind)
-	}
-	require.Equal(t, []accesstoken.EventKind{accesstoken.EventIssued, accesstoken.EventRevoked}, kinds)
 }
 
 // TestManagementReadsTheSystemClock checks that Issue takes its time from

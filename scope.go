@@ -86,12 +86,10 @@ func (s *scopeSet) normalize(in []Scope) (ScopeSet, error) {
 		if _, ok := s.index[sc]; !ok {
 			return ScopeSet{}, invalid(ErrUnknownScope, fmt.Sprintf("%q", truncateForError(string(sc))))
 		}
-		if !slices.Contains(out, sc) {
-			out = append(out, sc)
-		}
+		out = append(out, sc)
 	}
 	slices.SortFunc(out, func(a, b Scope) int { return s.index[a] - s.index[b] })
-	return NewScopeSet(out...), nil
+	return NewScopeSet(out...), nil // which drops repeats
 }
 
 // ParseScopes splits a comma- or space-separated list of scope names, as a
@@ -176,9 +174,6 @@ func canonicalJoined(s string) bool {
 			return false
 		}
 		seen += len(name) + 1
-		if seen > len(s) {
-			seen = len(s)
-		}
 	}
 	return true
 }

@@ -64,9 +64,6 @@ func (t Target) String() string {
 // Validate reports whether t is a usable target, as an error matching
 // [ErrBadTarget] and [ErrInvalidInput].
 func (t Target) Validate() error {
-	if t.Repository == "" && t.Project == "" {
-		return invalid(ErrBadTarget, "empty project")
-	}
 	if err := checkIdentity("project", t.Project, t.Repository != ""); err != nil {
 		return err
 	}
@@ -98,31 +95,28 @@ func (r Resource) String() string { return r.Project + "/" + r.Repository }
 // accepted, in bytes.
 const MaxIdentityLen = 255
 
-func checkIdentity(what, s string, emptyOK bool) error {
+// checkName checks an identity (what names it in the error, kind is the
+// error it matches): not empty unless emptyOK, at most MaxIdentityLen
+// bytes, printable.
+func checkName(kind error, what, s string, emptyOK bool) error {
 	switch {
 	case s == "" && emptyOK:
 		return nil
 	case s == "":
-		return invalid(ErrBadTarget, "empty "+what)
+		return invalid(kind, "empty "+what)
 	case len(s) > MaxIdentityLen:
-		return invalid(ErrBadTarget, fmt.Sprintf("%s longer than %d bytes", what, MaxIdentityLen))
+		return invalid(kind, fmt.Sprintf("%s longer than %d bytes", what, MaxIdentityLen))
 	case !printable(s):
-		return invalid(ErrBadTarget, what+" is not printable UTF-8")
+		return invalid(kind, what+" is not printable UTF-8")
 	}
 	return nil
 }
 
-func checkOwner(what, s string) error {
-	switch {
-	case s == "":
-		return invalid(ErrBadOwner, "empty "+what)
-	case len(s) > MaxIdentityLen:
-		return invalid(ErrBadOwner, fmt.Sprintf("%s longer than %d bytes", what, MaxIdentityLen))
-	case !printable(s):
-		return invalid(ErrBadOwner, what+" is not printable UTF-8")
-	}
-	return nil
+func checkIdentity(what, s string, emptyOK bool) error {
+	return checkName(ErrBadTarget, what, s, emptyOK)
 }
+
+func checkOwner(what, s string) error { return checkName(ErrBadOwner, what, s, false) }
 
 // printable reports whether s is valid UTF-8 without control characters.
 func printable(s string) bool {

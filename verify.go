@@ -1,6 +1,7 @@
 package accesstoken
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"sync"
 	"time"
 )
@@ -151,7 +153,7 @@ func WithPepper(pepper []byte) Option {
 		if len(pepper) < 32 {
 			return errors.New("accesstoken: pepper shorter than 32 bytes")
 		}
-		m.pepper = append([]byte(nil), pepper...)
+		m.pepper = bytes.Clone(pepper)
 		return nil
 	}
 }
@@ -220,7 +222,7 @@ func (m *Manager) Authorizer() Authorizer { return m.authz }
 func (m *Manager) Format() Format { return m.format }
 
 // Scopes returns the scopes the Manager accepts, in canonical order.
-func (m *Manager) Scopes() []Scope { return append([]Scope(nil), m.scopes.order...) }
+func (m *Manager) Scopes() []Scope { return slices.Clone(m.scopes.order) }
 
 // clock returns the current time in UTC, truncated to the microsecond as
 // stores keep it: the system clock's own reading, or WithClock's. Verify
@@ -296,7 +298,7 @@ func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope
 		err = &RejectedError{Token: rec.Token, Err: err}
 	}
 	if m.events != nil {
-		ev := Event{Time: m.eventTime(), Resource: res, Scope: scope}
+		ev := Event{Resource: res, Scope: scope}
 		if found {
 			ev.TokenID, ev.Owner, ev.Target = rec.ID, rec.Owner, rec.Target
 		}
@@ -305,7 +307,7 @@ func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope
 		} else {
 			ev.Kind = EventUsed
 		}
-		m.events(ctx, ev)
+		m.emit(ctx, ev)
 	}
 	if err != nil {
 		return Token{}, err
@@ -326,7 +328,7 @@ func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope
 		if errors.Is(err, ErrNotFound) {
 			return false, ErrUnknownToken
 		}
-		return false, fmt.Errorf("%w: %w", ErrStoreFailure, err)
+		return false, storeErr(err)
 	}
 	if !digestsEqual(&rec.Digest, &d) {
 		// A store that returns a record for another digest is broken;

@@ -61,7 +61,6 @@ type slot struct {
 	replacedBy                      uuid.UUID
 	owner, project, repo, revokedBy uint32
 	scopes                          uint32
-	live                            bool
 	created, expires, revoked       int64
 	lastUsed                        atomic.Int64
 }
