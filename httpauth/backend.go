@@ -140,14 +140,13 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if op.Service != "" {
 		r2.URL.RawQuery = "service=" + op.Service
 	}
-	r2.RequestURI = r2.URL.RequestURI()
 	r2.Header = r.Header.Clone()
 	stripCGIHeaders(r2.Header)
 	if len(r2.TransferEncoding) > 0 {
-		// Chunked: stream the body without CONTENT_LENGTH; git
-		// http-backend then reads standard input to the end.
+		// Chunked (ContentLength is -1): net/http/cgi refuses that
+		// encoding, but streams a body of unknown length without
+		// CONTENT_LENGTH, and git http-backend reads it to the end.
 		r2.TransferEncoding = nil
-		r2.ContentLength = -1
 	}
 	h := &cgi.Handler{
 		Path:   b.git,

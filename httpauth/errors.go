@@ -114,11 +114,12 @@ type ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 // plain-text body ending in a newline, which git shows the user as
 // "remote: …". A 503 also gets "Retry-After: 5".
 func DefaultErrorFunc(w http.ResponseWriter, r *http.Request, err error) {
-	status := StatusCode(err)
-	msg := http.StatusText(status)
-	var e *Error
-	if errors.As(err, &e) && e.Message != "" {
-		msg = e.Message
+	status, msg := http.StatusInternalServerError, ""
+	if e := (*Error)(nil); errors.As(err, &e) {
+		status, msg = e.Status, e.Message
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")

@@ -110,10 +110,6 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("SplitPath(%q) = %q, %q with no error", r.URL.Path, repoPart, route)
 		}
 		op1, err1 := httpauth.Classify(r.Method, route, rawQuery, strings.NewReader(string(body)))
-		op2, err2 := httpauth.Classify(r.Method, route, rawQuery, strings.NewReader(string(body)))
-		if op1 != op2 || (err1 == nil) != (err2 == nil) {
-			t.Fatalf("Classify is not deterministic: %+v %v / %+v %v", op1, err1, op2, err2)
-		}
 		if err1 == nil && op1.Scope == accesstoken.ScopePull && isWrite(r.Method, "/"+route, rawQuery, body) {
 			t.Fatalf("Classify(%s, %q, %q) = pull for a write", r.Method, route, rawQuery)
 		}

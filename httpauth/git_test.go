@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,8 +54,8 @@ func TestGitScopesAndTargets(t *testing.T) {
 			tok := f.issue("alice", target, scopes...)
 			for _, res := range repos {
 				covers := target.Covers(res)
-				canPull := covers && contains(scopes, pull)
-				canPush := covers && contains(scopes, push)
+				canPull := covers && slices.Contains(scopes, pull)
+				canPush := covers && slices.Contains(scopes, push)
 				path := res.Project + "/" + res.Repository + ".git"
 				dir := path
 				name := fmt.Sprintf("%s %v on %s", target, scopes, res)
@@ -92,15 +93,6 @@ func TestGitScopesAndTargets(t *testing.T) {
 			}
 		}
 	}
-}
-
-func contains(s []accesstoken.Scope, x accesstoken.Scope) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func TestGitProtocolVersions(t *testing.T) {

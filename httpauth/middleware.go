@@ -183,7 +183,6 @@ type middleware struct {
 	next    http.Handler
 	config
 	challenge string
-	tokPrefix string // the token prefix with its underscore, "gat_"
 }
 
 // Middleware returns the middleware that authenticates git HTTP requests
@@ -216,8 +215,7 @@ func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(h
 	}
 	return func(next http.Handler) http.Handler {
 		return &middleware{m: m, resolve: resolve, next: next, config: c,
-			challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`,
-			tokPrefix: m.Format().Prefix() + "_"}
+			challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`}
 	}
 }
 
@@ -290,7 +288,9 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 	}
 
 	secret, user, present, cerr := credentials(r.Header, h.ownerUsername)
-	if cerr != nil {
+	if errors.Is(cerr, ErrUsernameMismatch) {
+		return fail(http.StatusUnauthorized, msgUsername, cerr)
+	} else if cerr != nil {
 		return fail(http.StatusUnauthorized, msgBadCreds, cerr)
 	}
 	if !present {
@@ -317,9 +317,9 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 
 	tok, err := h.m.Verify(r.Context(), secret, repo.Resource, op.Scope)
 	if err != nil {
-		return verifyError(err, op.Scope, repo.Public, repo.Public || h.ownerSees(r.Context(), err, repo.Resource))
+		return verifyError(err, op.Scope, repo.Public, repo.Public || h.ownerSees(r.Context(), err, repo.Resource, op.Scope))
 	}
-	if h.ownerUsername && user != nil && *user != tok.Owner {
+	if h.ownerUsername && user != "" && user != tok.Owner { // user is "" for Bearer
 		return fail(http.StatusUnauthorized, msgUsername, ErrUsernameMismatch)
 	}
 	*acc = Access{Repo: repo, Operation: op, Token: tok, Owner: tok.Owner}
@@ -336,10 +336,10 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 // its owner may not see, and a refusal for its scope must not tell them
 // apart from missing ones. A token refused for its target learns nothing
 // about repositories outside it, whatever its owner may see. A failed
-// permission check counts as no.
-func (h *middleware) ownerSees(ctx context.Context, err error, res accesstoken.Resource) bool {
+// permission check counts as no. scope is what the request needed.
+func (h *middleware) ownerSees(ctx context.Context, err error, res accesstoken.Resource, scope accesstoken.Scope) bool {
 	var rej *accesstoken.RejectedError
-	if !errors.As(err, &rej) || rej.Token == (accesstoken.Token{}) {
+	if !errors.As(err, &rej) {
 		return false
 	}
 	switch {
@@ -349,6 +349,8 @@ func (h *middleware) ownerSees(ctx context.Context, err error, res accesstoken.R
 		}
 	case !errors.Is(err, accesstoken.ErrOwnerDenied):
 		return false
+	case scope == accesstoken.ScopePull:
+		return false // Verify has just been told the owner may not pull res
 	}
 	ok, aerr := h.m.Authorizer().CanAccess(ctx, rej.Token.Owner, res, accesstoken.ScopePull)
 	return aerr == nil && ok
@@ -429,7 +431,6 @@ func (h *middleware) readBody(r *http.Request) ([]byte, error) {
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	r.ContentLength = int64(len(b))
 	r.TransferEncoding = nil
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	return b, nil
 }
 
@@ -442,7 +443,7 @@ var tokenParams = [...]string{"access_token", "token", "private_token", "oauth_t
 // [ErrBadRequest] if it does not decode.
 func (h *middleware) checkQuery(q string) error {
 	f := h.m.Format()
-	if strings.Contains(q, h.tokPrefix) && len(f.FindAll(q)) > 0 {
+	if len(f.FindAll(q)) > 0 { // FindAll looks for the prefix first, without allocating
 		return ErrTokenInURL
 	}
 	for q != "" {
@@ -468,8 +469,7 @@ func (h *middleware) checkQuery(q string) error {
 			if err2 != nil {
 				return ErrBadRequest
 			}
-			if strings.Contains(k, h.tokPrefix) && len(f.FindAll(k)) > 0 ||
-				strings.Contains(v, h.tokPrefix) && len(f.FindAll(v)) > 0 {
+			if len(f.FindAll(k)) > 0 || len(f.FindAll(v)) > 0 {
 				return ErrTokenInURL
 			}
 		}
@@ -480,17 +480,18 @@ func (h *middleware) checkQuery(q string) error {
 // credentials returns the token of the Authorization header: the password
 // of HTTP Basic credentials, the user name when the password is empty, or
 // a Bearer token. present is false when there is no Authorization header.
-// If wantUser is set, user points to the Basic user name ("" for the
-// token-as-user-name form); it is nil for Bearer. The error never contains
-// any part of the header.
-func credentials(hdr http.Header, wantUser bool) (secret string, user *string, present bool, err error) {
+// If wantUser is set, user is the Basic user name, which must then be given
+// (the token-as-user-name form and an empty user name are refused with
+// [ErrUsernameMismatch] before the token is looked at); user is "" for
+// Bearer. The error never contains any part of the header.
+func credentials(hdr http.Header, wantUser bool) (secret, user string, present bool, err error) {
 	vals := hdr["Authorization"]
 	switch len(vals) {
 	case 0:
-		return "", nil, false, nil
+		return "", "", false, nil
 	case 1:
 	default:
-		return "", nil, true, ErrBadCredentials
+		return "", "", true, ErrBadCredentials
 	}
 	scheme, rest, _ := strings.Cut(vals[0], " ")
 	rest = strings.TrimLeft(rest, " ")
@@ -498,9 +499,9 @@ func credentials(hdr http.Header, wantUser bool) (secret string, user *string, p
 	case strings.EqualFold(scheme, "Bearer"):
 		rest = strings.TrimRight(rest, " ")
 		if rest == "" || strings.ContainsAny(rest, " \t") {
-			return "", nil, true, ErrBadCredentials
+			return "", "", true, ErrBadCredentials
 		}
-		return rest, nil, true, nil
+		return rest, "", true, nil
 	case strings.EqualFold(scheme, "Basic"):
 		// Decode on the stack when the credentials are of the usual size
 		// (a user name and a token); longer ones, up to 1 KiB, on the heap.
@@ -511,45 +512,30 @@ func credentials(hdr http.Header, wantUser bool) (secret string, user *string, p
 		case len(rest) <= len(src):
 			n, derr := base64.StdEncoding.Decode(dst[:], src[:copy(src[:], rest)])
 			if derr != nil {
-				return "", nil, true, ErrBadCredentials
+				return "", "", true, ErrBadCredentials
 			}
 			dec = dst[:n]
 		case len(rest) <= 1024:
 			b, derr := base64.StdEncoding.DecodeString(rest)
 			if derr != nil {
-				return "", nil, true, ErrBadCredentials
+				return "", "", true, ErrBadCredentials
 			}
 			dec = b
 		default:
-			return "", nil, true, ErrBadCredentials
+			return "", "", true, ErrBadCredentials
 		}
-		u, p, ok := cutByte(dec, ':')
-		if !ok {
-			return "", nil, true, ErrBadCredentials
+		u, p, ok := bytes.Cut(dec, []byte{':'})
+		switch {
+		case !ok || len(u) == 0 && len(p) == 0:
+			return "", "", true, ErrBadCredentials
+		case wantUser && (len(u) == 0 || len(p) == 0):
+			return "", "", true, ErrUsernameMismatch
+		case len(p) == 0:
+			return string(u), "", true, nil
+		case wantUser:
+			return string(p), string(u), true, nil
 		}
-		if len(p) == 0 {
-			if len(u) == 0 {
-				return "", nil, true, ErrBadCredentials
-			}
-			if wantUser {
-				user = new(string)
-			}
-			return string(u), user, true, nil
-		}
-		if wantUser {
-			s := string(u)
-			user = &s
-		}
-		return string(p), user, true, nil
+		return string(p), "", true, nil
 	}
-	return "", nil, true, ErrBadCredentials
-}
-
-func cutByte(b []byte, c byte) (before, after []byte, ok bool) {
-	for i, x := range b {
-		if x == c {
-			return b[:i], b[i+1:], true
-		}
-	}
-	return b, nil, false
+	return "", "", true, ErrBadCredentials
 }

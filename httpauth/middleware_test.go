@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/forgekit/accesstoken"
@@ -17,16 +18,22 @@ import (
 
 // unit is a middleware over memstore with a fixed resolver: no git needed.
 type unit struct {
-	m    *accesstoken.Manager
-	repo *httpauth.Repo
-	tok  string // alice, demo/hello, pull+push
-	seen *http.Request
-	body string
+	m        *accesstoken.Manager
+	repo     *httpauth.Repo
+	tok      string // alice, demo/hello, pull+push
+	seen     *http.Request
+	body     string
+	verifies atomic.Int32 // calls of m.Verify, counted by its events
 }
 
 func newUnit(t *testing.T) *unit {
 	t.Helper()
-	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll())
+	u := &unit{repo: &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git"}}
+	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll(), accesstoken.WithEvents(func(_ context.Context, ev accesstoken.Event) {
+		if ev.Kind == accesstoken.EventUsed || ev.Kind == accesstoken.EventRejected {
+			u.verifies.Add(1)
+		}
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +44,7 @@ func newUnit(t *testing.T) *unit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &unit{m: m, tok: iss.Secret.Reveal(),
-		repo: &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git"}}
+	u.m, u.tok = m, iss.Secret.Reveal()
 	return u
 }
 
@@ -110,60 +116,60 @@ func TestMiddlewareContextAndHeaders(t *testing.T) {
 	}
 }
 
+// TestMiddlewareCredentialForms: every credential form, good and bad, and
+// whether the token was looked up at all (credentials refused for their
+// form, or for a user name that cannot be the owner's, never reach Verify).
 func TestMiddlewareCredentialForms(t *testing.T) {
 	u := newUnit(t)
-	h := u.handler(u.m, u.resolver())
-	strict := u.handler(u.m, u.resolver(), httpauth.WithOwnerUsername())
+	strict := []httpauth.Option{httpauth.WithOwnerUsername()}
 	target := "/demo/hello.git/info/refs?service=git-upload-pack"
 	for _, tc := range []struct {
-		name   string
-		h      http.Handler
-		auth   string
-		want   int
-		reason error
+		name     string
+		opts     []httpauth.Option
+		auth     string
+		want     int
+		reason   error
+		verified bool // Verify was called
 	}{
-		{"basic, token as password", h, "Basic " + b64("anyone:"+u.tok), 418, nil},
-		{"basic, token as user name", h, "Basic " + b64(u.tok+":"), 418, nil},
-		{"basic scheme in other case", h, "bAsIc " + b64("x:"+u.tok), 418, nil},
-		{"bearer", h, "Bearer " + u.tok, 418, nil},
-		{"bearer, trailing space", h, "Bearer " + u.tok + " ", 418, nil},
-		{"bearer, empty", h, "Bearer ", 401, httpauth.ErrBadCredentials},
-		{"bearer, two words", h, "Bearer " + u.tok + " x", 401, httpauth.ErrBadCredentials},
-		{"basic, bad base64", h, "Basic !!!", 401, httpauth.ErrBadCredentials},
-		{"basic, no colon", h, "Basic " + b64(u.tok), 401, httpauth.ErrBadCredentials},
-		{"basic, empty", h, "Basic " + b64(":"), 401, httpauth.ErrBadCredentials},
-		{"basic, huge", h, "Basic " + b64(strings.Repeat("x", 1000)+":"+u.tok), 401, httpauth.ErrBadCredentials},
-		{"digest", h, "Digest username=x", 401, httpauth.ErrBadCredentials},
-		{"token scheme", h, "token " + u.tok, 401, httpauth.ErrBadCredentials},
-		{"bare token", h, u.tok, 401, httpauth.ErrBadCredentials},
-		{"malformed token", h, "Bearer gat_x", 401, accesstoken.ErrMalformed},
-		{"unknown token", h, "Bearer " + otherFormatToken(t, u.m), 401, accesstoken.ErrUnknownToken},
-		{"owner user name required: owner", strict, "Basic " + b64("alice:"+u.tok), 418, nil},
-		{"owner user name required: other", strict, "Basic " + b64("bob:"+u.tok), 401, httpauth.ErrUsernameMismatch},
-		{"owner user name required: token as user name", strict, "Basic " + b64(u.tok+":"), 401, httpauth.ErrUsernameMismatch},
-		{"owner user name required: bearer", strict, "Bearer " + u.tok, 418, nil},
+		{"basic, token as password", nil, "Basic " + b64("anyone:"+u.tok), 418, nil, true},
+		{"basic, token as user name", nil, "Basic " + b64(u.tok+":"), 418, nil, true},
+		{"basic, empty user name", nil, "Basic " + b64(":"+u.tok), 418, nil, true},
+		{"basic scheme in other case", nil, "bAsIc " + b64("x:"+u.tok), 418, nil, true},
+		{"bearer", nil, "Bearer " + u.tok, 418, nil, true},
+		{"bearer, trailing space", nil, "Bearer " + u.tok + " ", 418, nil, true},
+		{"bearer, empty", nil, "Bearer ", 401, httpauth.ErrBadCredentials, false},
+		{"bearer, two words", nil, "Bearer " + u.tok + " x", 401, httpauth.ErrBadCredentials, false},
+		{"basic, bad base64", nil, "Basic !!!", 401, httpauth.ErrBadCredentials, false},
+		{"basic, no colon", nil, "Basic " + b64(u.tok), 401, httpauth.ErrBadCredentials, false},
+		{"basic, empty", nil, "Basic " + b64(":"), 401, httpauth.ErrBadCredentials, false},
+		{"basic, huge", nil, "Basic " + b64(strings.Repeat("x", 1000)+":"+u.tok), 401, httpauth.ErrBadCredentials, false},
+		{"digest", nil, "Digest username=x", 401, httpauth.ErrBadCredentials, false},
+		{"token scheme", nil, "token " + u.tok, 401, httpauth.ErrBadCredentials, false},
+		{"bare token", nil, u.tok, 401, httpauth.ErrBadCredentials, false},
+		{"malformed token", nil, "Bearer gat_x", 401, accesstoken.ErrMalformed, true},
+		{"unknown token", nil, "Bearer " + otherFormatToken(t, u.m), 401, accesstoken.ErrUnknownToken, true},
+		{"owner user name required: owner", strict, "Basic " + b64("alice:"+u.tok), 418, nil, true},
+		{"owner user name required: other", strict, "Basic " + b64("bob:"+u.tok), 401, httpauth.ErrUsernameMismatch, true},
+		{"owner user name required: token as user name", strict, "Basic " + b64(u.tok+":"), 401, httpauth.ErrUsernameMismatch, false},
+		{"owner user name required: empty user name", strict, "Basic " + b64(":"+u.tok), 401, httpauth.ErrUsernameMismatch, false},
+		{"owner user name required: bearer", strict, "Bearer " + u.tok, 418, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got error
-			hh := tc.h
-			if tc.reason != nil {
-				hh = u.handler(u.m, u.resolver(), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
-					got = err
-					httpauth.DefaultErrorFunc(w, r, err)
-				}))
-				if tc.h == strict {
-					hh = u.handler(u.m, u.resolver(), httpauth.WithOwnerUsername(), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
-						got = err
-						httpauth.DefaultErrorFunc(w, r, err)
-					}))
-				}
-			}
-			w := u.do(hh, "GET", target, tc.auth, "")
+			h := u.handler(u.m, u.resolver(), append(tc.opts, httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				httpauth.DefaultErrorFunc(w, r, err)
+			}))...)
+			before := u.verifies.Load()
+			w := u.do(h, "GET", target, tc.auth, "")
 			if w.Code != tc.want {
 				t.Fatalf("status %d; want %d\n%s", w.Code, tc.want, w.Body)
 			}
 			if tc.reason != nil && !errors.Is(got, tc.reason) {
 				t.Errorf("error %v; want %v", got, tc.reason)
+			}
+			if verified := u.verifies.Load() > before; verified != tc.verified {
+				t.Errorf("token looked up: %v; want %v", verified, tc.verified)
 			}
 			if strings.Contains(w.Body.String(), u.tok) {
 				t.Error("reply contains the token")
