@@ -90,18 +90,16 @@ func TestClosedDB(t *testing.T) {
 	})
 }
 
-// faultyBackend opens a pool through the fault driver and a plain pool on
-// the same database, to look at what was stored.
-func faultyBackends(t *testing.T) []struct {
+// faultyBackend is a backend opened through the fault driver, with a plain
+// pool on the same database to look at what was stored.
+type faultyBackend struct {
 	name    string
 	dialect sqlstore.Dialect
 	open    func(t *testing.T) (faulty *sql.DB, f *faults, plain *sql.DB)
-} {
-	return []struct {
-		name    string
-		dialect sqlstore.Dialect
-		open    func(t *testing.T) (faulty *sql.DB, f *faults, plain *sql.DB)
-	}{
+}
+
+func faultyBackends(t *testing.T) []faultyBackend {
+	return []faultyBackend{
 		{"sqlite", sqlstore.SQLite, func(t *testing.T) (*sql.DB, *faults, *sql.DB) {
 			dsn := sqliteDSN(filepath.Join(t.TempDir(), "tokens.db"))
 			db, f, err := openFaulty("sqlite", dsn)
@@ -111,9 +109,7 @@ func faultyBackends(t *testing.T) []struct {
 		}},
 		{"postgres", sqlstore.PostgreSQL, func(t *testing.T) (*sql.DB, *faults, *sql.DB) {
 			schema, open := pgSchema(t)
-			u, err := urlWithSearchPath(postgresURL(t), schema)
-			require.NoError(t, err)
-			db, f, err := openFaulty("pgx", u)
+			db, f, err := openFaulty("pgx", urlWithSearchPath(postgresURL(t), schema))
 			require.NoError(t, err)
 			t.Cleanup(func() { db.Close() })
 			return db, f, open(t)
@@ -121,12 +117,12 @@ func faultyBackends(t *testing.T) []struct {
 	}
 }
 
-func urlWithSearchPath(u, schema string) (string, error) {
+func urlWithSearchPath(u, schema string) string {
 	sep := "?"
 	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	return u + sep + "search_path=" + schema, nil
+	return u + sep + "search_path=" + schema
 }
 
 // failOn returns a hook failing the calls of kind op whose statement

@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 )
 
@@ -232,9 +231,5 @@ func (r *faultRows) Next(dest []driver.Value) error {
 	if err := r.s.c.f.check("next", r.s.query); err != nil {
 		return err
 	}
-	err := r.inner.Next(dest)
-	if err == io.EOF {
-		return io.EOF
-	}
-	return err
+	return r.inner.Next(dest)
 }

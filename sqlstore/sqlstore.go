@@ -615,17 +615,13 @@ func (s *Store) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, i
 		defer cancel()
 	}
 	st, err := s.stmt(qctx, s.qTouch)
-	if err != nil {
-		if ctx.Err() == nil && (qctx.Err() != nil || s.isBusy(err)) {
-			return false, nil
-		}
-		return false, fail(ctx, "touch", err)
-	}
-	res, err := st.ExecContext(qctx, s.timeArg(at), s.idArg(id), s.timeArg(at.Add(-interval)))
 	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil {
-			return n > 0, nil
+		var res sql.Result
+		if res, err = st.ExecContext(qctx, s.timeArg(at), s.idArg(id), s.timeArg(at.Add(-interval))); err == nil {
+			var n int64
+			if n, err = res.RowsAffected(); err == nil {
+				return n > 0, nil
+			}
 		}
 	}
 	if ctx.Err() == nil && (qctx.Err() != nil || s.isBusy(err)) {
