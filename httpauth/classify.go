@@ -84,26 +84,32 @@ const DefaultMaxBatchBody = 1 << 20
 // at its end. It returns [ErrNotGitRoute] when p ends in no route, ends in
 // two different routes at once, or has no repository part.
 func SplitPath(p string) (repo, route string, err error) {
+	repo, route, _, err = splitPath(p)
+	return repo, route, err
+}
+
+// splitPath is SplitPath that also returns the route's kind, so that the
+// middleware does not match it twice.
+func splitPath(p string) (repo, route string, kind Route, err error) {
 	found := -1
-	end := len(p)
-	i := end
+	i := len(p)
 	for n := 1; n <= 5; n++ {
 		j := strings.LastIndexByte(p[:i], '/')
 		if j < 0 {
 			break
 		}
 		i = j
-		if matchRoute(p[i+1:], n) != "" {
+		if r := matchRoute(p[i+1:], n); r != "" {
 			if found >= 0 {
-				return "", "", ErrNotGitRoute
+				return "", "", "", ErrNotGitRoute
 			}
-			found = i
+			found, kind = i, r
 		}
 	}
 	if found <= 0 {
-		return "", "", ErrNotGitRoute
+		return "", "", "", ErrNotGitRoute
 	}
-	return p[:found], p[found+1:], nil
+	return p[:found], p[found+1:], kind, nil
 }
 
 // matchRoute returns the route that the n-segment path r is, or "".
@@ -200,7 +206,8 @@ func lockIDOK(id string) bool {
 // takes), [ErrBadRequest] (bad ?service= or batch body) or
 // [ErrBodyTooLarge].
 func Classify(method, route, rawQuery string, body io.Reader) (Operation, error) {
-	return classify(method, route, rawQuery, func() ([]byte, error) {
+	kind := matchRoute(route, strings.Count(route, "/")+1)
+	return classify(method, kind, route, rawQuery, func() ([]byte, error) {
 		if body == nil {
 			return nil, nil
 		}
@@ -212,11 +219,10 @@ func Classify(method, route, rawQuery string, body io.Reader) (Operation, error)
 	})
 }
 
-// classify is Classify with the body read by readBody, which is called
-// only for the LFS batch route.
-func classify(method, route, rawQuery string, readBody func() ([]byte, error)) (Operation, error) {
-	n := strings.Count(route, "/") + 1
-	op := Operation{Route: matchRoute(route, n), Path: route}
+// classify is Classify for a route whose kind is already known, with the
+// body read by readBody, which is called only for the LFS batch route.
+func classify(method string, kind Route, route, rawQuery string, readBody func() ([]byte, error)) (Operation, error) {
+	op := Operation{Route: kind, Path: route}
 	get := method == http.MethodGet || method == http.MethodHead
 	post := method == http.MethodPost
 	pull, push := accesstoken.ScopePull, accesstoken.ScopePush

@@ -268,11 +268,11 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 			return fail(http.StatusBadRequest, msgBadRequest, err)
 		}
 	}
-	repoPath, route, err := SplitPath(r.URL.Path[1:])
+	repoPath, route, kind, err := splitPath(r.URL.Path[1:])
 	if err != nil {
 		return fail(http.StatusNotFound, msgNotGitRoute, err)
 	}
-	op, err := classify(r.Method, route, r.URL.RawQuery, func() ([]byte, error) { return h.readBody(r) })
+	op, err := classify(r.Method, kind, route, r.URL.RawQuery, func() ([]byte, error) { return h.readBody(r) })
 	if err != nil {
 		return classifyError(err)
 	}
