@@ -100,11 +100,17 @@ func checkDescription(s string) error {
 	return nil
 }
 
+// lifetimeLimit is the latest expiry WithMaxLifetime allows a token issued
+// at now, as stores keep times.
+func (m *Manager) lifetimeLimit(now time.Time) time.Time {
+	return now.Add(m.maxLifetime).Truncate(time.Microsecond)
+}
+
 // expiry applies the expiry rules to a requested expiry.
 func (m *Manager) expiry(req, now time.Time) (time.Time, error) {
 	if req.IsZero() {
 		if m.maxLifetime > 0 {
-			return now.Add(m.maxLifetime).Truncate(time.Microsecond), nil
+			return m.lifetimeLimit(now), nil
 		}
 		return time.Time{}, nil
 	}
@@ -265,7 +271,7 @@ func (m *Manager) Rotate(ctx context.Context, actor string, id uuid.UUID) (*Issu
 	if m.maxLifetime > 0 {
 		// A lifetime policy set after the old token was issued applies to
 		// its replacement, which is a new token.
-		if limit := now.Add(m.maxLifetime).Truncate(time.Microsecond); next.ExpiresAt.IsZero() || next.ExpiresAt.After(limit) {
+		if limit := m.lifetimeLimit(now); next.ExpiresAt.IsZero() || next.ExpiresAt.After(limit) {
 			next.ExpiresAt = limit
 		}
 	}

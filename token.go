@@ -270,13 +270,13 @@ type Format struct {
 // GitLab instance prefix. Pick one that identifies your forge so that secret
 // scanners can attribute leaked tokens.
 func NewFormat(prefix string) (Format, error) {
-	if len(prefix) == 0 || len(prefix) > MaxPrefixLen || prefix[0] < 'a' || prefix[0] > 'z' {
-		return Format{}, fmt.Errorf("accesstoken: invalid token prefix %q: want a lower-case letter followed by up to %d lower-case letters or digits", truncateForError(prefix), MaxPrefixLen-1)
+	ok := len(prefix) > 0 && len(prefix) <= MaxPrefixLen && prefix[0] >= 'a' && prefix[0] <= 'z'
+	for i := 1; ok && i < len(prefix); i++ {
+		c := prefix[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 	}
-	for i := 1; i < len(prefix); i++ {
-		if c := prefix[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return Format{}, fmt.Errorf("accesstoken: invalid token prefix %q: want a lower-case letter followed by up to %d lower-case letters or digits", truncateForError(prefix), MaxPrefixLen-1)
-		}
+	if !ok {
+		return Format{}, fmt.Errorf("accesstoken: invalid token prefix %q: want a lower-case letter followed by up to %d lower-case letters or digits", truncateForError(prefix), MaxPrefixLen-1)
 	}
 	return Format{prefix: prefix + "_"}, nil
 }
