@@ -361,12 +361,7 @@ func TestGitHookDoesNotSeeToken(t *testing.T) {
 	f := newForge(t)
 	srv := f.server()
 	tok := f.issue("alice", accesstoken.RepositoryTarget("alpha", "one"), accesstoken.ScopePush)
-	envFile := filepath.Join(t.TempDir(), "hook-env")
-	hook := filepath.Join(f.root, "alpha/one.git/hooks/pre-receive")
-	writeFile(t, hook, "#!/bin/sh\nenv > '"+envFile+"'\ncat >/dev/null\nexit 0\n")
-	if err := os.Chmod(hook, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	envFile := f.envHook("alpha/one.git")
 	w := f.workRepo("hook")
 	for _, tc := range []struct {
 		name  string

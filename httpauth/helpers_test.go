@@ -324,6 +324,19 @@ func (f *forge) snapshot() string {
 	return strings.Join(lines, "\n")
 }
 
+// envHook installs a pre-receive hook in the repository dir (under the
+// root) that writes its environment to the file it returns.
+func (f *forge) envHook(dir string) string {
+	f.t.Helper()
+	envFile := filepath.Join(f.t.TempDir(), "hook-env")
+	hook := filepath.Join(f.root, dir, "hooks/pre-receive")
+	writeFile(f.t, hook, "#!/bin/sh\nenv > '"+envFile+"'\ncat >/dev/null\nexit 0\n")
+	if err := os.Chmod(hook, 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	return envFile
+}
+
 // workRepo returns a new non-bare repository with one commit of its own
 // (unrelated to the seed), ready to be pushed anywhere.
 func (f *forge) workRepo(content string) string {

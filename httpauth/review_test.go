@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,12 +24,7 @@ func TestReviewUnderscoreHeaders(t *testing.T) {
 	srv := f.server()
 	addr := srv.Listener.Addr().String()
 	tok := f.issue("alice", accesstoken.RepositoryTarget("alpha", "one"), accesstoken.ScopePull, accesstoken.ScopePush)
-	envFile := filepath.Join(t.TempDir(), "hook-env")
-	hook := filepath.Join(f.root, "alpha/one.git/hooks/pre-receive")
-	writeFile(t, hook, "#!/bin/sh\nenv > '"+envFile+"'\ncat >/dev/null\nexit 0\n")
-	if err := os.Chmod(hook, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	envFile := f.envHook("alpha/one.git")
 	pb := newPushBodies(f)
 	resp := rawRequest(t, addr, "POST", "/alpha/one.git/git-receive-pack", []string{
 		basicAuth("x", tok),
