@@ -454,6 +454,7 @@ func TestLastUsedThrottled(t *testing.T) {
 	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
 	s, id := iss.Secret.Reveal(), iss.Token.ID
 	lastUsed := func() time.Time {
+		require.NoError(t, e.m.Flush(ctx))
 		tok, err := e.m.Get(ctx, "alice", id)
 		require.NoError(t, err)
 		return tok.LastUsedAt
@@ -477,27 +478,40 @@ func TestLastUsedThrottled(t *testing.T) {
 // failingStore fails the calls named in fail; the rest go to memstore.
 type failingStore struct {
 	*memstore.Store
+	mu   sync.Mutex
 	fail map[string]bool
+}
+
+func (f *failingStore) setFail(call string, fail bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[call] = fail
+}
+
+func (f *failingStore) failing(call string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fail[call]
 }
 
 var errDown = errors.New("connection refused")
 
 func (f *failingStore) ByDigest(ctx context.Context, d accesstoken.Digest) (accesstoken.Record, error) {
-	if f.fail["ByDigest"] {
+	if f.failing("ByDigest") {
 		return accesstoken.Record{}, errDown
 	}
 	return f.Store.ByDigest(ctx, d)
 }
 
 func (f *failingStore) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, d time.Duration) (bool, error) {
-	if f.fail["TouchLastUsed"] {
+	if f.failing("TouchLastUsed") {
 		return false, errDown
 	}
 	return f.Store.TouchLastUsed(ctx, id, at, d)
 }
 
 func (f *failingStore) Insert(ctx context.Context, rec accesstoken.Record) error {
-	if f.fail["Insert"] {
+	if f.failing("Insert") {
 		return errDown
 	}
 	return f.Store.Insert(ctx, rec)
@@ -520,18 +534,18 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 	require.NoError(t, err)
 	iss := issue(t, m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
 
-	fs.fail["TouchLastUsed"] = true
+	fs.setFail("TouchLastUsed", true)
 	_, err = m.Verify(ctx, iss.Secret.Reveal(), hello, accesstoken.ScopePull)
 	require.NoError(t, err, "a failed last-used write must not fail the verify")
 
-	fs.fail["ByDigest"] = true
+	fs.setFail("ByDigest", true)
 	tok, err := m.Verify(ctx, iss.Secret.Reveal(), hello, accesstoken.ScopePull)
 	require.Zero(t, tok)
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 	require.True(t, accesstoken.Temporary(err))
 	require.NotContains(t, err.Error(), iss.Secret.Reveal())
 
-	fs.fail["Insert"] = true
+	fs.setFail("Insert", true)
 	_, err = m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 

@@ -91,10 +91,15 @@ type Store interface {
 	// interval older than at, and reports whether it wrote. The condition
 	// is checked and written atomically, so concurrent callers (and, for a
 	// shared database, other processes) write at most once per interval.
-	// It must not wait for other transactions' locks on the record (a
-	// database row lock or a busy database): when it cannot write at once
-	// it may skip the write and return false. A missing record is
-	// not an error (false, nil).
+	//
+	// It is live: when callers race to record the same due use, one of
+	// them writes. It may wait for other writers (a database row lock, a
+	// busy database) for as long as ctx allows, and must not give up a
+	// write it could make because the wait was long: a store that skips
+	// writes under contention would show tokens used all day as never
+	// used. [Manager] calls it from a goroutine of its own, never from
+	// [Manager.Verify], so waiting holds no request up. A missing record
+	// is not an error (false, nil).
 	TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, interval time.Duration) (bool, error)
 
 	// DeleteTarget deletes the records of a deleted repository or project

@@ -76,9 +76,6 @@ const (
 	// MaxDescriptionLen is the longest description accepted, in
 	// characters (runes).
 	MaxDescriptionLen = 255
-	// lastUsedTimeout bounds the last-used write so that it never holds a
-	// verification up for long.
-	lastUsedTimeout = 2 * time.Second
 )
 
 // Manager issues, verifies, lists, rotates and revokes tokens. Build one
@@ -94,6 +91,7 @@ type Manager struct {
 	interval    time.Duration
 	maxLifetime time.Duration
 	events      func(context.Context, Event)
+	lastUse     lastUse
 }
 
 // Option configures a [Manager].
@@ -201,6 +199,7 @@ func New(store Store, authz Authorizer, opts ...Option) (*Manager, error) {
 		format:   DefaultFormat,
 		interval: DefaultLastUsedInterval,
 	}
+	m.lastUse.batch = make(chan struct{}, 1)
 	m.scopes, _ = newScopeSet(nil)
 	for _, o := range opts {
 		if err := o(m); err != nil {
@@ -286,7 +285,10 @@ func (m *Manager) Digest(secret string) Digest {
 // constant time, the token's state, target and scopes are checked, and
 // last the forge's [Authorizer] is asked whether the owner may, now, do
 // what the scope allows on res. On success the last-used time is
-// recorded, at most once per interval; a failure to record it is ignored.
+// recorded, at most once per interval: the returned Token has it, and the
+// store gets it within about [LastUsedDelay], written by another goroutine
+// (Verify never waits for that write, and a failure to write is ignored;
+// call [Manager.Flush] at shutdown).
 //
 // The Token is returned by value, a copy that is the caller's. A
 // successful verification that does not record last use allocates nothing
@@ -362,7 +364,7 @@ func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope
 	if !ok {
 		return true, ErrOwnerDenied
 	}
-	m.touch(ctx, &rec.Token, now)
+	m.touch(&rec.Token, now)
 	return true, nil
 }
 
@@ -377,15 +379,14 @@ func digestsEqual(a, b *Digest) bool {
 	return subtle.ConstantTimeEq(int32(diff>>32|diff&0xffffffff), 0) == 1
 }
 
-// touch records that tok was used at now, if it was not within the
-// interval. Errors are ignored: recording use never fails a verification.
-func (m *Manager) touch(ctx context.Context, tok *Token, now time.Time) {
+// touch notes that tok was used at now, if it was not within the
+// interval, and sets its LastUsedAt. The store is written a little later,
+// by another goroutine (see lastUse): a verification never waits for it,
+// and a failed write never fails a verification.
+func (m *Manager) touch(tok *Token, now time.Time) {
 	if m.interval < 0 || (!tok.LastUsedAt.IsZero() && now.Sub(tok.LastUsedAt) < m.interval) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastUsedTimeout)
-	defer cancel()
-	if ok, err := m.store.TouchLastUsed(ctx, tok.ID, now, m.interval); err == nil && ok {
-		tok.LastUsedAt = now
-	}
+	m.note(tok.ID, now)
+	tok.LastUsedAt = now
 }

@@ -135,7 +135,7 @@ func TestPostgresClusterStopped(t *testing.T) {
 	require.Eventually(t, func() bool {
 		_, err := m.Verify(ctx, secret, demoRes, accesstoken.ScopePull)
 		return err == nil
-	}, 10*time.Second, 50*time.Millisecond, "verification works again once the server is back")
+	}, 60*time.Second, 50*time.Millisecond, "verification works again once the server is back")
 	require.Equal(t, 1, countRows(t, db), "nothing was written while the server was down")
 	old, err := s.ByID(ctx, iss.Token.ID)
 	require.NoError(t, err)

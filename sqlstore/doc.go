@@ -125,12 +125,14 @@
 //	WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $1 - interval)
 //
 // The condition is checked by the database, so any number of forge
-// instances write at most once per token and interval between them. The
-// write never holds a verification up: on PostgreSQL it locks the row with
-// FOR UPDATE SKIP LOCKED and skips a row another transaction holds; on
-// SQLite it waits at most [DefaultTouchWait] ([WithTouchWait]) for a busy
-// database and then skips the write. A skipped write is not an error, and
-// a failed one does not fail the verification.
+// instances write exactly once per token and interval between them. The
+// write never holds a verification up: [accesstoken.Manager] notes the use
+// in memory and writes it from a goroutine of its own about a second later
+// ([accesstoken.LastUsedDelay], [accesstoken.Manager.Flush]). That writer
+// waits for the database like any other write (a row lock on PostgreSQL,
+// the write lock and the busy timeout on SQLite), so a write is never
+// skipped because the database was busy. A failed write does not fail the
+// verification.
 //
 // # Many forge instances
 //

@@ -12,10 +12,9 @@ import (
 //     undefined table.
 //   - modernc.org/sqlite's *sqlite.Error has a method Code() int giving the
 //     extended result code: 2067 (SQLITE_CONSTRAINT_UNIQUE) and 1555
-//     (SQLITE_CONSTRAINT_PRIMARYKEY) are unique violations; a primary code
-//     (the low byte) of 5 (SQLITE_BUSY) or 6 (SQLITE_LOCKED) means busy.
+//     (SQLITE_CONSTRAINT_PRIMARYKEY) are unique violations.
 //   - Failing both, the message is matched: SQLite's "UNIQUE constraint
-//     failed", "database is locked", "no such table" (as
+//     failed" and "no such table" (as
 //     github.com/mattn/go-sqlite3 reports them) and PostgreSQL's "SQLSTATE
 //     23505".
 type sqlStater interface{ SQLState() string }
@@ -23,8 +22,6 @@ type sqlStater interface{ SQLState() string }
 type sqliteCoder interface{ Code() int }
 
 const (
-	sqliteBusy             = 5
-	sqliteLocked           = 6
 	sqliteConstraintPK     = 1555
 	sqliteConstraintUnique = 2067
 )
@@ -43,19 +40,6 @@ func (s *Store) isUniqueViolation(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
-}
-
-func (s *Store) isBusy(err error) bool {
-	if err == nil || s.dialect != SQLite {
-		return false
-	}
-	var c sqliteCoder
-	if errors.As(err, &c) {
-		p := c.Code() & 0xff
-		return p == sqliteBusy || p == sqliteLocked
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "database table is locked")
 }
 
 func (s *Store) isUndefinedTable(err error) bool {

@@ -34,24 +34,18 @@ func (d Dialect) dir() string { return string(d) }
 // DefaultTable is the table name used unless [WithTable] sets another.
 const DefaultTable = "access_tokens"
 
-// DefaultTouchWait is how long [Store.TouchLastUsed] waits for a busy SQLite
-// database before it gives up the write, unless [WithTouchWait] sets
-// another duration.
-const DefaultTouchWait = 100 * time.Millisecond
-
 // Store is an [accesstoken.Store] in a SQL database. Build one with [New]
 // and create its table with [Store.Migrate]. It is safe for concurrent use,
 // and any number of Stores, in any number of processes, may share one
 // database: every write is one statement (Insert, Revoke, TouchLastUsed,
 // DeleteTarget) or one transaction (Rotate), and nothing is cached.
 type Store struct {
-	db        *sql.DB
-	dialect   Dialect
-	table     string // as written in FROM: "name" or "schema.name"
-	tableRef  string // the table in CREATE INDEX ... ON: unqualified on SQLite
-	schema    string // "" unless the table name is qualified
-	name      string // the table name without the schema
-	touchWait time.Duration
+	db       *sql.DB
+	dialect  Dialect
+	table    string // as written in FROM: "name" or "schema.name"
+	tableRef string // the table in CREATE INDEX ... ON: unqualified on SQLite
+	schema   string // "" unless the table name is qualified
+	name     string // the table name without the schema
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
@@ -84,23 +78,6 @@ func WithTable(name string) Option {
 	}
 }
 
-// WithTouchWait sets how long [Store.TouchLastUsed] waits on SQLite for a
-// database that another connection is writing to, before it skips the
-// last-used write and reports false; the default is [DefaultTouchWait]. A
-// verification never waits longer than this for its last-used write. (On
-// PostgreSQL the write skips a locked row at once and this does not
-// apply.) It relies on the driver giving up the busy wait when the
-// context is done, as modernc.org/sqlite does.
-func WithTouchWait(d time.Duration) Option {
-	return func(s *Store) error {
-		if d <= 0 {
-			return errors.New("sqlstore: touch wait must be positive")
-		}
-		s.touchWait = d
-		return nil
-	}
-}
-
 // New returns a Store over db in the given dialect. It does not touch the
 // database; call [Store.Migrate] before using the Store. The Store does not
 // own db: [Store.Close] closes its prepared statements, not db.
@@ -111,7 +88,7 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	if dialect != SQLite && dialect != PostgreSQL {
 		return nil, fmt.Errorf("sqlstore: unknown dialect %q", dialect)
 	}
-	s := &Store{db: db, dialect: dialect, name: DefaultTable, touchWait: DefaultTouchWait, stmts: map[string]*sql.Stmt{}}
+	s := &Store{db: db, dialect: dialect, name: DefaultTable, stmts: map[string]*sql.Stmt{}}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, err
@@ -156,18 +133,12 @@ func (s *Store) buildQueries() {
 	s.qRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL RETURNING " + columns)
 	s.qRotateRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ?, replaced_by = ? WHERE id = ? AND revoked_at IS NULL")
 	s.qState = s.rebind("SELECT revoked_at IS NOT NULL FROM " + t + " WHERE id = ?")
-	if s.dialect == PostgreSQL {
-		// The subquery locks the row only if no one else holds it
-		// (SKIP LOCKED), so a touch never waits; the condition is checked
-		// again on the row's latest version once it is locked, so
-		// concurrent touches from any number of instances write once.
-		s.qTouch = "UPDATE " + t + " SET last_used_at = $1 WHERE id = (SELECT id FROM " + t +
-			" WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3) FOR UPDATE SKIP LOCKED)" +
-			" AND (last_used_at IS NULL OR last_used_at <= $3)"
-	} else {
-		// SQLite has one writer at a time: the statement is atomic.
-		s.qTouch = "UPDATE " + t + " SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)"
-	}
+	// One conditional UPDATE: the database checks the condition on the
+	// row's latest version while it holds the row (PostgreSQL re-checks it
+	// after waiting for a concurrent writer's lock; SQLite has one writer
+	// at a time), so concurrent touches from any number of instances write
+	// exactly once.
+	s.qTouch = s.rebind("UPDATE " + t + " SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)")
 }
 
 // rebind turns ? placeholders into $1, $2, ... for PostgreSQL. The queries
@@ -599,35 +570,27 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 
 // TouchLastUsed implements [accesstoken.Store] with one conditional UPDATE
 // ("WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= at -
-// interval)"), so any number of instances sharing the database write at
-// most once per interval. On PostgreSQL it skips a row locked by another
-// transaction (FOR UPDATE SKIP LOCKED) and reports false. On SQLite a
-// database busy with another writer is waited for at most the touch wait
-// ([WithTouchWait]); then it reports (false, nil).
+// interval)"), so any number of instances sharing the database write
+// exactly once per interval. It waits for other writers as any write does
+// (a row lock on PostgreSQL; on SQLite the database's write lock, for the
+// busy timeout of the connection), until ctx is done.
 func (s *Store) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.Time, interval time.Duration) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fail(ctx, "touch", err)
 	}
-	qctx := ctx
-	if s.dialect == SQLite {
-		var cancel context.CancelFunc
-		qctx, cancel = context.WithTimeout(ctx, s.touchWait)
-		defer cancel()
+	st, err := s.stmt(ctx, s.qTouch)
+	if err != nil {
+		return false, fail(ctx, "touch", err)
 	}
-	st, err := s.stmt(qctx, s.qTouch)
-	if err == nil {
-		var res sql.Result
-		if res, err = st.ExecContext(qctx, s.timeArg(at), s.idArg(id), s.timeArg(at.Add(-interval))); err == nil {
-			var n int64
-			if n, err = res.RowsAffected(); err == nil {
-				return n > 0, nil
-			}
-		}
+	res, err := st.ExecContext(ctx, s.timeArg(at), s.idArg(id), s.timeArg(at.Add(-interval)))
+	if err != nil {
+		return false, fail(ctx, "touch", err)
 	}
-	if ctx.Err() == nil && (qctx.Err() != nil || s.isBusy(err)) {
-		return false, nil // busy: skip this write
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fail(ctx, "touch", err)
 	}
-	return false, fail(ctx, "touch", err)
+	return n > 0, nil
 }
 
 // DeleteTarget implements [accesstoken.Store] with one DELETE.

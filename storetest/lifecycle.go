@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -335,6 +336,66 @@ func (s suite) testTouchConcurrent(t *testing.T) {
 		}
 		a.LastUsedAt = at
 		checkStored(t, st, a)
+	}
+}
+
+// testTouchContended: the liveness half of the TouchLastUsed contract.
+// Many records are due at once and are touched concurrently, each by
+// several callers, while other callers insert and revoke records (writers
+// that contend for the same locks): every record gets its write. A store
+// that gives a write up because it had to wait for a lock fails here.
+func (s suite) testTouchContended(t *testing.T) {
+	st := s.store(t)
+	const records, touchers, writers = 24, 3, 24
+	recs := make([]*accesstoken.Record, records)
+	for i := range recs {
+		recs[i] = newRecord(fmt.Sprintf("due %d", i), "alice", accesstoken.ProjectTarget("alpha"), base)
+		mustInsert(t, st, recs[i])
+	}
+	at := base.Add(time.Hour)
+	wrote := make([]atomic.Int32, records)
+	errs := make(chan error, records*touchers+2*writers)
+	ready, release := start()
+	var wg sync.WaitGroup
+	for i := range recs {
+		for range touchers {
+			wg.Go(func() {
+				<-ready
+				ok, err := st.TouchLastUsed(t.Context(), recs[i].ID, at, time.Minute)
+				if err != nil {
+					errs <- fmt.Errorf("TouchLastUsed of record %d: %w", i, err)
+				}
+				if ok {
+					wrote[i].Add(1)
+				}
+			})
+		}
+	}
+	for i := range writers {
+		wg.Go(func() {
+			<-ready
+			r := newRecord(fmt.Sprintf("contender %d", i), "bob", accesstoken.ProjectTarget("beta"), base)
+			if err := st.Insert(t.Context(), *r); err != nil {
+				errs <- fmt.Errorf("Insert of contender %d: %w", i, err)
+				return
+			}
+			if _, err := st.Revoke(t.Context(), r.ID, at, "bob"); err != nil {
+				errs <- fmt.Errorf("Revoke of contender %d: %w", i, err)
+			}
+		})
+	}
+	release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i, r := range recs {
+		if n := wrote[i].Load(); n != 1 {
+			t.Errorf("record %d: %d of %d concurrent TouchLastUsed wrote under contention; want exactly 1", i, n, touchers)
+		}
+		r.LastUsedAt = at
+		checkStored(t, st, r)
 	}
 }
 

@@ -252,6 +252,7 @@ func (s suite) testManagerRotate(t *testing.T) {
 	tok := verify(t, m, "new", next.Secret, res, accesstoken.ScopeBuildStatus, nil)
 	require.Equalf(t, next.Token.ID, tok.ID, "Verify(new): got token %v; want %v", tok.ID, next.Token.ID)
 
+	require.NoError(t, m.Flush(ctx), "Flush")
 	want := asRecord(m, old)
 	want.ID, want.Digest = next.Token.ID, m.Digest(next.Secret.Reveal())
 	want.CreatedAt, want.LastUsedAt = clk.Stored(), clk.Stored()
@@ -343,8 +344,44 @@ func (s suite) testManagerLastUsed(t *testing.T) {
 		if p := timeProblem(tok.LastUsedAt, step.want); p != "" {
 			t.Fatalf("%s: LastUsedAt of the verified token: %s", step.name, p)
 		}
+		if err := m.Flush(t.Context()); err != nil {
+			t.Fatalf("%s: Flush: %v", step.name, err)
+		}
 		if p := timeProblem(byID(t, st, iss.Token.ID).LastUsedAt, step.want); p != "" {
 			t.Fatalf("%s: stored LastUsedAt: %s", step.name, p)
+		}
+	}
+}
+
+// testManagerConcurrentUse: many verifications of one token at once, as a
+// CI fleet's clones make them, all succeed, and its last use is recorded
+// (once the Manager's writer has written it: Flush), in every interval.
+func (s suite) testManagerConcurrentUse(t *testing.T) {
+	st := s.store(t)
+	const interval = 10 * time.Minute
+	m, clk := newManager(t, st, accesstoken.WithLastUsedInterval(interval))
+	res := accesstoken.Resource{Project: "alpha", Repository: "r1"}
+	iss := issue(t, m, clk, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("alpha"), Scopes: allScopes})
+	for round := range 3 {
+		clk.Advance(interval)
+		want := clk.Stored()
+		ready, release := start()
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				<-ready
+				if _, err := m.Verify(t.Context(), iss.Secret.Reveal(), res, accesstoken.ScopePull); err != nil {
+					t.Errorf("round %d: Verify: %v", round, err)
+				}
+			})
+		}
+		release()
+		wg.Wait()
+		if err := m.Flush(t.Context()); err != nil {
+			t.Fatalf("round %d: Flush: %v", round, err)
+		}
+		if p := timeProblem(byID(t, st, iss.Token.ID).LastUsedAt, want); p != "" {
+			t.Fatalf("round %d: stored LastUsedAt after 50 concurrent verifications: %s", round, p)
 		}
 	}
 }

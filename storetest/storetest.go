@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"Interval", s.testTouchInterval},
 			{"NotFound", s.testTouchNotFound},
 			{"Concurrent", s.testTouchConcurrent},
+			{"Contended", s.testTouchContended},
 		}},
 		{"DeleteTarget", []subtest{
 			{"Repository", s.testDeleteRepository},
@@ -102,6 +103,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"Rotate", s.testManagerRotate},
 			{"ConcurrentRotate", s.testManagerConcurrentRotate},
 			{"LastUsed", s.testManagerLastUsed},
+			{"ConcurrentUse", s.testManagerConcurrentUse},
 			{"DeleteTarget", s.testManagerDeleteTarget},
 			{"CancelledContext", s.testManagerCancelled},
 			{"Concurrent", s.testManagerConcurrent},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/forgekit/accesstoken"
 )
 
 // chromium returns Debian's chromium, or skips (fails under CI=true).
@@ -63,7 +64,7 @@ func TestBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting chromium: %v", err)
 	}
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, 5*time.Minute) // a bound for a hung browser, not a speed test
 	defer cancel()
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -120,8 +121,15 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("push with the pull-only token succeeded\n%s", out)
 	}
 
-	// Reloaded, the page no longer shows the secret, and shows the use.
-	do("reload the tokens page", chromedp.Navigate(srv.URL+"/alpha/-/tokens"), chromedp.WaitVisible(chromedp.ID("tokens")))
+	// Reloaded, the page no longer shows the secret, and shows the use
+	// once the library has written it (accesstoken.LastUsedDelay after the
+	// clone; reloaded until then, for up to 30 times that).
+	for deadline := time.Now().Add(30 * accesstoken.LastUsedDelay); ; time.Sleep(accesstoken.LastUsedDelay / 4) {
+		do("reload the tokens page", chromedp.Navigate(srv.URL+"/alpha/-/tokens"), chromedp.WaitVisible(chromedp.ID("tokens")))
+		if strings.Contains(text("#tokens tbody tr .last-used"), "UTC") || time.Now().After(deadline) {
+			break
+		}
+	}
 	html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/forgekit/accesstoken"
 )
 
 // The tests build the real binary, set the forge up through its command
@@ -322,6 +324,25 @@ func (srv *server) list(user, target string, query string) []apiTok {
 		srv.t.Fatal(err)
 	}
 	return toks
+}
+
+// waitUsed waits until the list of target's tokens, as user sees it, shows
+// the token id as used, and returns it. The library writes a last use about
+// a second after the verification (accesstoken.LastUsedDelay): the deadline
+// is thirty times that, for a loaded machine.
+func (srv *server) waitUsed(user, target, id string) *apiTok {
+	srv.t.Helper()
+	deadline := time.Now().Add(30 * accesstoken.LastUsedDelay)
+	for {
+		l := find(srv.list(user, target, ""), id)
+		if l != nil && l.LastUsedAt != nil {
+			return l
+		}
+		if time.Now().After(deadline) {
+			srv.t.Fatalf("token %s of %s: %+v; want it shown as used within %v", id, target, l, 30*accesstoken.LastUsedDelay)
+		}
+		time.Sleep(accesstoken.LastUsedDelay / 10)
+	}
 }
 
 // gitClient runs the real git, isolated from the user's configuration.

@@ -266,6 +266,11 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// Last uses are written a second after the verification: write those
+	// still waiting, so that a restart loses none.
+	if err := m.Flush(sctx); err != nil {
+		log.Error("recording last uses of tokens", "err", err)
+	}
 	log.Info("stopped")
 	return nil
 }
