@@ -5,10 +5,11 @@
 //
 // For every request the middleware, in this order:
 //
-//  1. rejects unsafe paths with 400 before anything else ([ErrBadPath]):
-//     a path whose cleaned form differs from the raw one, "..", "//",
-//     percent-encoded dots, slashes, backslashes or percent signs, NUL and
-//     other control characters, invalid UTF-8;
+//  1. rejects unsafe paths with 400 before anything else
+//     ([gitreq.CheckPath], [gitreq.ErrBadPath]): a path whose cleaned form
+//     differs from the raw one, "..", "//", percent-encoded dots, slashes,
+//     backslashes or percent signs, NUL and other control characters,
+//     invalid UTF-8;
 //  2. rejects a token in the query string with 400 ([ErrTokenInURL]);
 //  3. splits the path into the repository part and the route, and decides
 //     from the method and the route alone which operation the request

@@ -7,35 +7,17 @@ import (
 )
 
 // Sentinel errors. The error the middleware passes to its [ErrorFunc] is an
-// [*Error] that matches one of them, or one of the sentinels of package
-// accesstoken, with [errors.Is].
+// [*Error] that matches one of them, one of package gitreq's (a request
+// that is not a safe git request: [gitreq.ErrBadPath] 400,
+// [gitreq.ErrNotGitRoute] 404, [gitreq.ErrBadRequest] 400,
+// [gitreq.ErrBodyTooLarge] 413) or one of package accesstoken's, with
+// [errors.Is].
 var (
-	// ErrBadPath reports an unsafe request path: one whose cleaned form
-	// differs from the raw one, or that holds "..", "//", an encoded dot,
-	// slash, backslash or percent sign, a control character or invalid
-	// UTF-8. It is decided before authentication. Status 400.
-	ErrBadPath = errors.New("httpauth: unsafe request path")
-
 	// ErrTokenInURL reports a request that carries an access token (or a
 	// parameter named like one: access_token, token, private_token, …) in
 	// its query string. Tokens in URLs end up in logs and proxies, so such
 	// requests are refused, whatever else they carry. Status 400.
 	ErrTokenInURL = errors.New("httpauth: access tokens are not accepted in URLs")
-
-	// ErrNotGitRoute reports a path under a repository that is not a git
-	// smart-HTTP, dumb-HTTP or Git LFS route, or a method the route does not
-	// take. Status 404.
-	ErrNotGitRoute = errors.New("httpauth: not a git route")
-
-	// ErrBadRequest reports a request with a malformed query or body: an
-	// unknown or repeated ?service= on info/refs, an LFS batch request
-	// whose "operation" is missing, repeated or neither "download" nor
-	// "upload", a query that does not decode. Status 400.
-	ErrBadRequest = errors.New("httpauth: malformed git request")
-
-	// ErrBodyTooLarge reports an LFS batch request body over the limit set
-	// with [WithMaxBatchBody]. Status 413.
-	ErrBodyTooLarge = errors.New("httpauth: LFS batch request body too large")
 
 	// ErrNoCredentials reports an anonymous request that needs a token.
 	// Status 401 with a WWW-Authenticate challenge.

@@ -3,11 +3,9 @@ package httpauth_test
 import (
 	"context"
 	"fmt"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"time"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/httpauth"
@@ -47,7 +45,7 @@ func ExampleMiddleware() {
 	})
 	token := iss.Secret.Reveal()
 
-	// The forge's git handler; in production, httpauth.NewBackend.
+	// The forge's git handler; in production, a gitserve.Handler.
 	git := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		acc, _ := httpauth.FromContext(r.Context())
 		fmt.Fprintf(w, "%s %s as %s", acc.Operation.Scope, acc.Repo.Resource, acc.Owner)
@@ -116,26 +114,4 @@ func ExampleTokenFrom() {
 	// Output:
 	// anonymous
 	// alice, scopes "repository:pull repository:push", may push: true
-}
-
-// A complete git server: the middleware in front of git http-backend, with
-// timeouts that do not cut long clones off.
-func ExampleNewBackend() {
-	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll()) // a real forge passes its Authorizer
-	if err != nil {
-		log.Fatal(err)
-	}
-	backend, err := httpauth.NewBackend("/srv/git") // GIT_PROJECT_ROOT
-	if err != nil {
-		log.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/git/", http.StripPrefix("/git", httpauth.Middleware(m, giteaLayout)(backend)))
-	srv := &http.Server{
-		Addr:              ":8080",
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second, // not ReadTimeout/WriteTimeout:
-		IdleTimeout:       2 * time.Minute,  // those would cut long clones off
-	}
-	log.Fatal(srv.ListenAndServe())
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/gitreq"
 	"github.com/forgekit/accesstoken/httpauth"
 	"github.com/forgekit/accesstoken/memstore"
 )
@@ -102,14 +103,14 @@ func FuzzClassify(f *testing.F) {
 		}
 
 		// Classify directly, on every split the path allows.
-		repoPart, route, err := httpauth.SplitPath(strings.TrimPrefix(r.URL.Path, "/"))
+		repoPart, route, err := gitreq.SplitPath(strings.TrimPrefix(r.URL.Path, "/"))
 		if err != nil {
 			return
 		}
 		if repoPart == "" || route == "" {
 			t.Fatalf("SplitPath(%q) = %q, %q with no error", r.URL.Path, repoPart, route)
 		}
-		op1, err1 := httpauth.Classify(r.Method, route, rawQuery, strings.NewReader(string(body)))
+		op1, err1 := gitreq.Classify(r.Method, route, rawQuery, strings.NewReader(string(body)))
 		if err1 == nil && op1.Scope == accesstoken.ScopePull && isWrite(r.Method, "/"+route, rawQuery, body) {
 			t.Fatalf("Classify(%s, %q, %q) = pull for a write", r.Method, route, rawQuery)
 		}

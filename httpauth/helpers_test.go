@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/gitserve"
 	"github.com/forgekit/accesstoken/httpauth"
 	"github.com/forgekit/accesstoken/memstore"
 )
@@ -218,10 +220,7 @@ func (f *forge) issueExp(owner string, target accesstoken.Target, exp time.Time,
 // handler that records what it sees, answers LFS routes itself and passes
 // git routes to the Backend.
 func (f *forge) handler(opts ...httpauth.Option) http.Handler {
-	b, err := httpauth.NewBackend(f.root, httpauth.WithStderr(&f.stderr))
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	b := &gitserve.CGI{Root: f.root, Logger: f.logger()}
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		acc, ok := httpauth.FromContext(r.Context())
 		if !ok {
@@ -248,6 +247,9 @@ func (f *forge) handler(opts ...httpauth.Option) http.Handler {
 	})
 	return httpauth.Middleware(f.m, f, opts...)(next)
 }
+
+// logger logs to f.stderr, as text.
+func (f *forge) logger() *slog.Logger { return slog.New(slog.NewTextHandler(&f.stderr, nil)) }
 
 func (f *forge) server(opts ...httpauth.Option) *httptest.Server {
 	srv := httptest.NewServer(f.handler(opts...))
@@ -364,3 +366,10 @@ func (failingStore) ByDigest(context.Context, accesstoken.Digest) (accesstoken.R
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+const (
+	pullScope = accesstoken.ScopePull
+	pushScope = accesstoken.ScopePush
+	sha1hex   = "0123456789abcdef0123456789abcdef01234567"
+	oid256    = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393"
+)

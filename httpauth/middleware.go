@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/gitreq"
 )
 
 // Repo is a repository as the forge resolved it from a URL.
@@ -63,7 +64,7 @@ type Access struct {
 	// Repo is the repository, as the [Resolver] returned it.
 	Repo *Repo
 	// Operation is what the request does.
-	Operation Operation
+	Operation gitreq.Operation
 	// Token is the verified token, a copy the handler may keep, or the
 	// zero Token for an anonymous pull of a public repository
 	// ([Access.Anonymous]).
@@ -168,7 +169,7 @@ func WithOwnerUsername() Option {
 
 // WithMaxBatchBody sets the largest LFS batch request body the middleware
 // reads to classify it; a larger one is refused with 413. The default is
-// [DefaultMaxBatchBody] (1 MiB).
+// [gitreq.DefaultMaxBatchBody] (1 MiB).
 func WithMaxBatchBody(n int64) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -209,7 +210,7 @@ func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(h
 	if m == nil || resolve == nil {
 		panic("httpauth: Middleware needs a Manager and a Resolver")
 	}
-	c := config{realm: "git", errorFunc: DefaultErrorFunc, maxBody: DefaultMaxBatchBody}
+	c := config{realm: "git", errorFunc: DefaultErrorFunc, maxBody: gitreq.DefaultMaxBatchBody}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -256,7 +257,7 @@ const (
 // authorize runs every check and fills in acc, or returns why the request
 // is refused.
 func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
-	if err := checkPath(r); err != nil {
+	if err := gitreq.CheckPath(r); err != nil {
 		return fail(http.StatusBadRequest, msgBadPath, err)
 	}
 	if r.URL.RawQuery != "" {
@@ -268,19 +269,24 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 			return fail(http.StatusBadRequest, msgBadRequest, err)
 		}
 	}
-	repoPath, route, kind, err := splitPath(r.URL.Path[1:])
-	if err != nil {
-		return fail(http.StatusNotFound, msgNotGitRoute, err)
-	}
-	op, err := classify(r.Method, kind, route, r.URL.RawQuery, func() ([]byte, error) { return h.readBody(r) })
+	repoPath, op, err := gitreq.Parse(r.Method, r.URL.Path[1:], r.URL.RawQuery)
 	if err != nil {
 		return classifyError(err)
+	}
+	if op.NeedsBody() {
+		b, err := h.readBody(r)
+		if err == nil {
+			op.Scope, err = gitreq.BatchScope(b)
+		}
+		if err != nil {
+			return classifyError(err)
+		}
 	}
 
 	repo, rerr := h.resolve.ResolveRepo(r, repoPath)
 	// The Resource needs no deeper check: tokens only target valid
 	// identities, so an invalid one is covered by none.
-	if rerr == nil && (repo == nil || repo.Resource.Repository == "" || !dirOK(repo.Dir)) {
+	if rerr == nil && (repo == nil || repo.Resource.Repository == "" || !gitreq.ValidDir(repo.Dir)) {
 		return fail(http.StatusInternalServerError, msgBadRepo, ErrBadRepo)
 	}
 	if rerr != nil && !errors.Is(rerr, ErrRepoNotFound) {
@@ -362,9 +368,9 @@ var noResource = accesstoken.Resource{Project: "\x00", Repository: "\x00"}
 
 func classifyError(err error) *Error {
 	switch {
-	case errors.Is(err, ErrBodyTooLarge):
+	case errors.Is(err, gitreq.ErrBodyTooLarge):
 		return fail(http.StatusRequestEntityTooLarge, msgTooLarge, err)
-	case errors.Is(err, ErrBadRequest):
+	case errors.Is(err, gitreq.ErrBadRequest):
 		return fail(http.StatusBadRequest, msgBadRequest, err)
 	default:
 		return fail(http.StatusNotFound, msgNotGitRoute, err)
@@ -418,14 +424,14 @@ func (h *middleware) readBody(r *http.Request) ([]byte, error) {
 		return nil, nil
 	}
 	if r.ContentLength > h.maxBody {
-		return nil, ErrBodyTooLarge
+		return nil, gitreq.ErrBodyTooLarge
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > h.maxBody {
-		return nil, ErrBodyTooLarge
+		return nil, gitreq.ErrBodyTooLarge
 	}
 	_ = r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(b))
@@ -453,7 +459,7 @@ func (h *middleware) checkQuery(q string) error {
 		k, err1 := url.QueryUnescape(k)
 		if err1 != nil {
 			// Undecidable; refuse rather than guess.
-			return ErrBadRequest
+			return gitreq.ErrBadRequest
 		}
 		if len(k) >= 5 && len(k) <= 13 {
 			for _, p := range tokenParams {
@@ -467,7 +473,7 @@ func (h *middleware) checkQuery(q string) error {
 		if strings.IndexByte(part, '%') >= 0 {
 			v, err2 := url.QueryUnescape(v)
 			if err2 != nil {
-				return ErrBadRequest
+				return gitreq.ErrBadRequest
 			}
 			if len(f.FindAll(k)) > 0 || len(f.FindAll(v)) > 0 {
 				return ErrTokenInURL

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/gitreq"
 	"github.com/forgekit/accesstoken/httpauth"
 	"github.com/forgekit/accesstoken/memstore"
 )
@@ -90,7 +91,7 @@ func TestMiddlewareContextAndHeaders(t *testing.T) {
 	}
 	acc, ok := httpauth.FromContext(u.seen.Context())
 	if !ok || acc.Anonymous() || acc.Owner != "alice" || acc.Token.Owner != "alice" || acc.Repo != u.repo ||
-		acc.Operation.Scope != accesstoken.ScopePush || acc.Operation.Route != httpauth.RouteLFSBatch {
+		acc.Operation.Scope != accesstoken.ScopePush || acc.Operation.Route != gitreq.RouteLFSBatch {
 		t.Fatalf("FromContext = %+v, %v", acc, ok)
 	}
 	if tok, ok := httpauth.TokenFrom(u.seen.Context()); !ok || tok != acc.Token || tok.Owner != "alice" ||

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/gitserve"
 	"github.com/forgekit/accesstoken/httpauth"
 )
 
@@ -22,10 +23,7 @@ import (
 // database. The one Repo it returns feeds both the token check and the
 // backend, which serves Repo.Dir and never looks at the URL.
 func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logger) (http.Handler, error) {
-	backend, err := httpauth.NewBackend(reposDir)
-	if err != nil {
-		return nil, err
-	}
+	backend := &gitserve.CGI{Root: reposDir, Logger: log}
 	resolve := httpauth.ResolverFunc(func(r *http.Request, repoPath string) (*httpauth.Repo, error) {
 		project, name, ok := splitRepoPath(repoPath)
 		if !ok {

@@ -1,4 +1,4 @@
-package httpauth
+package gitreq
 
 import (
 	"net/http"
@@ -7,12 +7,16 @@ import (
 	"unicode/utf8"
 )
 
-// checkPath rejects unsafe request paths (see [ErrBadPath]). It looks at
+// CheckPath returns [ErrBadPath] if the path of r is unsafe. It looks at
 // the path as the client sent it (RequestURI, and URL.RawPath where set)
-// and as decoded (URL.Path), so that neither the middleware nor a backend
-// can be given a path that means something else after decoding or
-// cleaning.
-func checkPath(r *http.Request) error {
+// and as decoded (URL.Path), so that neither an authentication layer nor
+// a backend can be given a path that means something else after decoding
+// or cleaning. A safe path is absolute, valid UTF-8 without control
+// characters or backslashes, and its own path.Clean: no empty segment
+// ("//" or a trailing slash), no "." segment, no ".." anywhere; and
+// nothing in it is percent-encoded that changes how it splits or cleans
+// (".", "/", "\", "%") or a control byte.
+func CheckPath(r *http.Request) error {
 	raw := r.RequestURI
 	if raw == "" {
 		raw = r.URL.EscapedPath()
@@ -81,9 +85,11 @@ func cleanPathOK(p string) bool {
 	return len(p) >= 2 && p[0] == '/' && segmentsOK(p[1:])
 }
 
-// dirOK reports whether dir is a safe directory relative to the project
-// root: what cleanPathOK accepts, without the leading slash.
-func dirOK(dir string) bool { return segmentsOK(dir) }
+// ValidDir reports whether dir is a safe directory relative to a root
+// directory: slash-separated, non-empty segments, none "." and no ".."
+// anywhere, no backslash, no control character, valid UTF-8. It is what
+// CheckPath accepts as a path, without the leading slash.
+func ValidDir(dir string) bool { return segmentsOK(dir) }
 
 // segmentsOK checks a relative slash-separated path: non-empty segments,
 // none ".", no "..", no backslash, no control character, valid UTF-8.

@@ -1,4 +1,4 @@
-package httpauth
+package gitreq
 
 import (
 	"path"
@@ -57,7 +57,7 @@ func FuzzCleanPathOK(f *testing.F) {
 	})
 }
 
-func TestGitProtocolOK(t *testing.T) {
+func TestValidGitProtocol(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want bool
@@ -65,22 +65,14 @@ func TestGitProtocolOK(t *testing.T) {
 		{"version=2", true},
 		{"version=2:object-format=sha256", true},
 		{"version=1", true},
+		{"", false},
 		{"version=2\nGIT_CONFIG_COUNT=1", false},
 		{"version=2 x", false},
 		{"version=2;x", false},
 		{strings.Repeat("a", 257), false},
 	} {
-		if got := gitProtocolOK(tc.in); got != tc.want {
-			t.Errorf("gitProtocolOK(%q) = %v; want %v", tc.in, got, tc.want)
+		if got := ValidGitProtocol(tc.in); got != tc.want {
+			t.Errorf("ValidGitProtocol(%q) = %v; want %v", tc.in, got, tc.want)
 		}
-	}
-}
-
-func TestStripCGIHeaders(t *testing.T) {
-	h := map[string][]string{"authorization": {"x"}, "COOKIE": {"y"}, "proxy-authorization": {"z"}, "Accept": {"a"}, "Authorizations": {"b"},
-		"Git-Protocol": {"version=2"}, "git-protocol": {"version=2"}, "Git_protocol": {"version=2"}, "Proxy_authorization": {"w"}, "Content-Type": {"c"}}
-	stripCGIHeaders(h)
-	if len(h) != 3 || h["Accept"] == nil || h["Authorizations"] == nil || h["Content-Type"] == nil {
-		t.Fatalf("after stripCGIHeaders: %v", h)
 	}
 }

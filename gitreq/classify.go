@@ -1,4 +1,4 @@
-package httpauth
+package gitreq
 
 import (
 	"bytes"
@@ -11,50 +11,6 @@ import (
 
 	"github.com/forgekit/accesstoken"
 )
-
-// Route is a kind of request under a repository that the middleware
-// recognises. Every other path under a repository is rejected.
-type Route string
-
-// The routes, relative to the repository's URL.
-const (
-	// RouteInfoRefs is GET …/info/refs: the smart-HTTP ref advertisement
-	// with ?service=git-upload-pack (pull) or ?service=git-receive-pack
-	// (push), or the dumb-HTTP refs file without a service (pull).
-	RouteInfoRefs Route = "info/refs"
-	// RouteUploadPack is POST …/git-upload-pack: fetch and clone (pull).
-	RouteUploadPack Route = "git-upload-pack"
-	// RouteReceivePack is POST …/git-receive-pack: push.
-	RouteReceivePack Route = "git-receive-pack"
-	// RouteUploadArchive is POST …/git-upload-archive: git archive
-	// --remote (pull). git http-backend does not serve it.
-	RouteUploadArchive Route = "git-upload-archive"
-	// RouteDumb is a dumb-HTTP file, read with GET or HEAD (pull): HEAD,
-	// objects/info/packs, objects/info/alternates,
-	// objects/info/http-alternates, a loose object objects/xx/… or a pack
-	// objects/pack/pack-….pack or .idx.
-	RouteDumb Route = "dumb"
-	// RouteLFSBatch is POST …/info/lfs/objects/batch: the Git LFS batch
-	// API; a pull for "operation": "download", a push for "upload".
-	RouteLFSBatch Route = "info/lfs/objects/batch"
-	// RouteLFSObject is …/info/lfs/objects/<oid>, the LFS basic transfer:
-	// GET or HEAD downloads (pull), PUT uploads (push).
-	RouteLFSObject Route = "info/lfs/objects"
-	// RouteLFSVerify is POST …/info/lfs/verify, the basic transfer's verify
-	// action after an upload (push).
-	RouteLFSVerify Route = "info/lfs/verify"
-	// RouteLFSLocks is …/info/lfs/locks: GET lists locks (pull), POST
-	// creates one (push).
-	RouteLFSLocks Route = "info/lfs/locks"
-	// RouteLFSLocksVerify is POST …/info/lfs/locks/verify (push): git lfs
-	// asks it before a push.
-	RouteLFSLocksVerify Route = "info/lfs/locks/verify"
-	// RouteLFSUnlock is POST …/info/lfs/locks/<id>/unlock (push).
-	RouteLFSUnlock Route = "info/lfs/locks/unlock"
-)
-
-// LFS reports whether r is a Git LFS route.
-func (r Route) LFS() bool { return strings.HasPrefix(string(r), "info/lfs/") }
 
 // Operation is what a request does to its repository, as [Classify]
 // decided it.
@@ -72,121 +28,13 @@ type Operation struct {
 	Scope accesstoken.Scope
 }
 
+// NeedsBody reports whether the operation's scope is still to be decided
+// from the request body: an LFS batch request classified by [Parse].
+func (op Operation) NeedsBody() bool { return op.Route == RouteLFSBatch && op.Scope == "" }
+
 // DefaultMaxBatchBody is the largest LFS batch request body read to
 // classify it: 1 MiB. See [WithMaxBatchBody].
 const DefaultMaxBatchBody = 1 << 20
-
-// SplitPath splits the path of a request (URL.Path without its leading
-// slash, after any prefix the forge mounts git under) into the repository
-// part, which a [Resolver] maps to a repository, and the route part, which
-// [Classify] reads. The route is found from the end of the path, by
-// segments, so a repository part may itself contain anything but a route
-// at its end. It returns [ErrNotGitRoute] when p ends in no route, ends in
-// two different routes at once, or has no repository part.
-func SplitPath(p string) (repo, route string, err error) {
-	repo, route, _, err = splitPath(p)
-	return repo, route, err
-}
-
-// splitPath is SplitPath that also returns the route's kind, so that the
-// middleware does not match it twice.
-func splitPath(p string) (repo, route string, kind Route, err error) {
-	found := -1
-	i := len(p)
-	for n := 1; n <= 5; n++ {
-		j := strings.LastIndexByte(p[:i], '/')
-		if j < 0 {
-			break
-		}
-		i = j
-		if r := matchRoute(p[i+1:], n); r != "" {
-			if found >= 0 {
-				return "", "", "", ErrNotGitRoute
-			}
-			found, kind = i, r
-		}
-	}
-	if found <= 0 {
-		return "", "", "", ErrNotGitRoute
-	}
-	return p[:found], p[found+1:], kind, nil
-}
-
-// matchRoute returns the route that the n-segment path r is, or "".
-func matchRoute(r string, n int) Route {
-	switch n {
-	case 1:
-		switch r {
-		case "HEAD":
-			return RouteDumb
-		case "git-upload-pack":
-			return RouteUploadPack
-		case "git-receive-pack":
-			return RouteReceivePack
-		case "git-upload-archive":
-			return RouteUploadArchive
-		}
-	case 2:
-		if r == "info/refs" {
-			return RouteInfoRefs
-		}
-	case 3:
-		switch r {
-		case "objects/info/packs", "objects/info/alternates", "objects/info/http-alternates":
-			return RouteDumb
-		case "info/lfs/locks":
-			return RouteLFSLocks
-		case "info/lfs/verify":
-			return RouteLFSVerify
-		}
-		if rest, ok := strings.CutPrefix(r, "objects/pack/pack-"); ok {
-			for _, ext := range [...]string{".pack", ".idx"} {
-				if h, ok := strings.CutSuffix(rest, ext); ok && (len(h) == 40 || len(h) == 64) && isHexString(h) {
-					return RouteDumb
-				}
-			}
-			return ""
-		}
-		if rest, ok := strings.CutPrefix(r, "objects/"); ok && len(rest) > 3 && rest[2] == '/' {
-			h := rest[:2] + rest[3:]
-			if (len(h) == 40 || len(h) == 64) && isHexString(h) {
-				return RouteDumb
-			}
-		}
-	case 4:
-		switch r {
-		case "info/lfs/objects/batch":
-			return RouteLFSBatch
-		case "info/lfs/locks/verify":
-			return RouteLFSLocksVerify
-		}
-		if oid, ok := strings.CutPrefix(r, "info/lfs/objects/"); ok && len(oid) == 64 && isHexString(oid) {
-			return RouteLFSObject
-		}
-	case 5:
-		if rest, ok := strings.CutPrefix(r, "info/lfs/locks/"); ok {
-			if id, ok := strings.CutSuffix(rest, "/unlock"); ok && lockIDOK(id) {
-				return RouteLFSUnlock
-			}
-		}
-	}
-	return ""
-}
-
-// lockIDOK accepts the LFS lock IDs forges issue: 1 to 128 ASCII letters,
-// digits, '-' and '_'.
-func lockIDOK(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
 
 // Classify decides what a request does from its method, its route path
 // (the route part from [SplitPath]), its raw query and, for the LFS batch
@@ -219,8 +67,44 @@ func Classify(method, route, rawQuery string, body io.Reader) (Operation, error)
 	})
 }
 
+// Parse splits the request path p (URL.Path without its leading slash,
+// after any prefix the forge mounts git under) as [SplitPath] does and
+// classifies the request as [Classify] does, matching the route once, and
+// without reading a body: for [RouteLFSBatch] the returned Operation's
+// Scope is empty, and [BatchScope] decides it from the body when the
+// caller chooses to read it (package httpauth reads it only once the
+// request's credentials are checked). [Operation.NeedsBody] tells.
+func Parse(method, p, rawQuery string) (repo string, op Operation, err error) {
+	repo, route, kind, err := splitPath(p)
+	if err != nil {
+		return "", Operation{}, err
+	}
+	op, err = classify(method, kind, route, rawQuery, nil)
+	if err != nil {
+		return "", Operation{}, err
+	}
+	return repo, op, nil
+}
+
+// BatchScope returns what a Git LFS batch request body asks for:
+// [accesstoken.ScopePull] for "operation": "download",
+// [accesstoken.ScopePush] for "upload". A body that is not a JSON object
+// with exactly one member spelt exactly "operation" holding one of those
+// is [ErrBadRequest]. Bounding the body is the caller's job ([Classify]
+// reads at most [DefaultMaxBatchBody] bytes).
+func BatchScope(body []byte) (accesstoken.Scope, error) {
+	switch lfsOperation(body) {
+	case "download":
+		return accesstoken.ScopePull, nil
+	case "upload":
+		return accesstoken.ScopePush, nil
+	}
+	return "", ErrBadRequest
+}
+
 // classify is Classify for a route whose kind is already known, with the
-// body read by readBody, which is called only for the LFS batch route.
+// body read by readBody, which is called only for the LFS batch route. A
+// nil readBody leaves the batch route's scope undecided (Parse).
 func classify(method string, kind Route, route, rawQuery string, readBody func() ([]byte, error)) (Operation, error) {
 	op := Operation{Route: kind, Path: route}
 	get := method == http.MethodGet || method == http.MethodHead
@@ -246,6 +130,9 @@ func classify(method string, kind Route, route, rawQuery string, readBody func()
 	case op.Route == RouteDumb && get:
 		op.Scope = pull
 	case op.Route == RouteLFSBatch && post:
+		if readBody == nil {
+			return op, nil
+		}
 		b, err := readBody()
 		if err != nil {
 			if errors.Is(err, ErrBodyTooLarge) {
@@ -253,13 +140,8 @@ func classify(method string, kind Route, route, rawQuery string, readBody func()
 			}
 			return Operation{}, errors.Join(ErrBadRequest, err)
 		}
-		switch lfsOperation(b) {
-		case "download":
-			op.Scope = pull
-		case "upload":
-			op.Scope = push
-		default:
-			return Operation{}, ErrBadRequest
+		if op.Scope, err = BatchScope(b); err != nil {
+			return Operation{}, err
 		}
 	case op.Route == RouteLFSObject && get, op.Route == RouteLFSLocks && get:
 		op.Scope = pull

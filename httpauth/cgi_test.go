@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/gitreq"
+	"github.com/forgekit/accesstoken/gitserve"
 	"github.com/forgekit/accesstoken/httpauth"
 )
 
@@ -28,15 +30,12 @@ func serveBackend(t *testing.T, b http.Handler, acc *httpauth.Access, target str
 
 func TestBackend(t *testing.T) {
 	f := newForge(t)
-	b, err := httpauth.NewBackend(f.root, httpauth.WithStderr(&f.stderr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := &gitserve.CGI{Root: f.root, Logger: f.logger()}
 	pb := newPushBodies(f)
 	one, two := f.repos[accesstoken.Resource{Project: "alpha", Repository: "one"}], f.repos[accesstoken.Resource{Project: "alpha", Repository: "two"}]
 	alice := accesstoken.Token{Owner: "alice"}
-	op := func(scope accesstoken.Scope) httpauth.Operation {
-		return httpauth.Operation{Route: httpauth.RouteReceivePack, Path: "git-receive-pack", Scope: scope}
+	op := func(scope accesstoken.Scope) gitreq.Operation {
+		return gitreq.Operation{Route: gitreq.RouteReceivePack, Path: "git-receive-pack", Scope: scope}
 	}
 
 	t.Run("http.receivepack=false unless authorised as a push", func(t *testing.T) {
@@ -80,11 +79,11 @@ func TestBackend(t *testing.T) {
 	})
 
 	t.Run("routes git http-backend does not serve", func(t *testing.T) {
-		for _, o := range []httpauth.Operation{
-			{Route: httpauth.RouteLFSBatch, Path: "info/lfs/objects/batch", Scope: accesstoken.ScopePull},
-			{Route: httpauth.RouteUploadArchive, Path: "git-upload-archive", Scope: accesstoken.ScopePull},
-			{Route: httpauth.RouteDumb, Path: "HEAD", Scope: accesstoken.ScopePull},
-			{Route: httpauth.RouteInfoRefs, Path: "info/refs", Scope: accesstoken.ScopePull},
+		for _, o := range []gitreq.Operation{
+			{Route: gitreq.RouteLFSBatch, Path: "info/lfs/objects/batch", Scope: accesstoken.ScopePull},
+			{Route: gitreq.RouteUploadArchive, Path: "git-upload-archive", Scope: accesstoken.ScopePull},
+			{Route: gitreq.RouteDumb, Path: "HEAD", Scope: accesstoken.ScopePull},
+			{Route: gitreq.RouteInfoRefs, Path: "info/refs", Scope: accesstoken.ScopePull},
 		} {
 			if w := serveBackend(t, b, &httpauth.Access{Repo: one, Operation: o, Token: alice, Owner: "alice"}, "/x", nil); w.Code != 404 {
 				t.Errorf("%s: status %d; want 404", o.Route, w.Code)
@@ -92,12 +91,16 @@ func TestBackend(t *testing.T) {
 		}
 	})
 
-	t.Run("NewBackend", func(t *testing.T) {
-		if _, err := httpauth.NewBackend(filepath.Join(f.root, "missing")); err == nil {
-			t.Error("missing root accepted")
-		}
-		if _, err := httpauth.NewBackend(f.root, httpauth.WithGit(filepath.Join(f.root, "no-git"))); err == nil {
-			t.Error("missing git accepted")
+	t.Run("bad configuration", func(t *testing.T) {
+		acc := &httpauth.Access{Repo: one, Operation: gitreq.Operation{Route: gitreq.RouteInfoRefs, Path: "info/refs", Service: "git-upload-pack", Scope: accesstoken.ScopePull}}
+		for name, c := range map[string]*gitserve.CGI{
+			"missing root": {Root: filepath.Join(f.root, "missing"), Logger: f.logger()},
+			"no root":      {Logger: f.logger()},
+			"missing git":  {Root: f.root, Git: filepath.Join(f.root, "no-git"), Logger: f.logger()},
+		} {
+			if w := serveBackend(t, c, acc, "/x", nil); w.Code != 500 {
+				t.Errorf("%s: status %d; want 500", name, w.Code)
+			}
 		}
 	})
 }
