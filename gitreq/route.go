@@ -157,4 +157,3 @@ func lockIDOK(id string) bool {
 	}
 	return true
 }
-
