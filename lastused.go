@@ -95,18 +95,23 @@ func (m *Manager) writeLastUse(ctx context.Context) error {
 	}
 	defer func() { <-q.batch }()
 	q.mu.Lock()
-	batch := q.pending
+	batch := q.pending // read-only from here: note reads it as q.writing
 	q.pending, q.writing = nil, batch
 	q.mu.Unlock()
+	ids := make([]uuid.UUID, 0, len(batch))
+	for id := range batch {
+		ids = append(ids, id)
+	}
 	var errs []error
-	for id, at := range batch {
+	done := 0
+	for _, id := range ids {
 		if ctx.Err() != nil {
 			break
 		}
 		wctx, cancel := context.WithTimeout(ctx, lastUsedWriteTimeout)
-		_, err := m.store.TouchLastUsed(wctx, id, at, m.interval)
+		_, err := m.store.TouchLastUsed(wctx, id, batch[id], m.interval)
 		cancel()
-		delete(batch, id)
+		done++
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: last use of token %s: %w", ErrStoreFailure, id, err))
 		}
@@ -115,12 +120,12 @@ func (m *Manager) writeLastUse(ctx context.Context) error {
 	q.writing = nil
 	if err := ctx.Err(); err != nil {
 		// Put back what is left, for the next round.
-		for id, at := range batch {
+		for _, id := range ids[done:] {
 			if _, ok := q.pending[id]; !ok {
 				if q.pending == nil {
-					q.pending = make(map[uuid.UUID]time.Time, len(batch))
+					q.pending = make(map[uuid.UUID]time.Time, len(ids)-done)
 				}
-				q.pending[id] = at
+				q.pending[id] = batch[id]
 			}
 		}
 		errs = append(errs, storeErr(err))

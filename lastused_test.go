@@ -134,3 +134,39 @@ func TestLastUseManyTokensConcurrently(t *testing.T) {
 		require.Equal(t, e.clock.Now(), tok.LastUsedAt, "token %s", tok.ID)
 	}
 }
+
+// TestLastUseWrittenWhileVerifying: verifications go on while batches are
+// written (by Flush here, as by the Manager's writer), for the race
+// detector: a batch being written is read by verifications that check
+// whether their use is already on its way.
+func TestLastUseWrittenWhileVerifying(t *testing.T) {
+	e := newEnv(t, accesstoken.WithLastUsedInterval(0)) // every use is due
+	var secrets []string
+	for range 16 {
+		secrets = append(secrets, issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull).Secret.Reveal())
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := e.m.Verify(ctx, secrets[(i+g)%len(secrets)], hello, accesstoken.ScopePull); err != nil {
+					t.Errorf("Verify: %v", err)
+					return
+				}
+			}
+		})
+	}
+	for range 200 {
+		e.clock.Add(time.Second)
+		require.NoError(t, e.m.Flush(ctx))
+	}
+	close(stop)
+	wg.Wait()
+	require.NoError(t, e.m.Flush(ctx))
+}
