@@ -295,11 +295,49 @@ func (m *Manager) Digest(secret string) Digest {
 // (over memstore, not even in the store).
 func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope Scope) (Token, error) {
 	var rec Record
-	found, err := m.verify(ctx, secret, res, scope, &rec)
+	found, err := m.verify(ctx, secret, res, scope, &rec, modeUse)
+	return m.result(ctx, found, &rec, res, scope, err, true)
+}
+
+// Authenticate tells whether secret is a live token of this Manager and
+// returns it: it checks the form and checksum, looks the digest up,
+// compares it in constant time, and refuses a revoked or expired token,
+// with the errors [Manager.Verify] returns for these ([ErrMalformed],
+// [ErrUnknownToken], [ErrRevoked], [ErrExpired], [ErrStoreFailure]). It
+// names no resource and asks no [Authorizer], so it says who the token
+// is, not what it may do: use it for endpoints about the token itself
+// (look it up, revoke it), or to check credentials before doing work for
+// a request that Verify then decides (package httpauth reads a Git LFS
+// batch request's body only after it). It records no use; a refusal is
+// an [EventRejected].
+func (m *Manager) Authenticate(ctx context.Context, secret string) (Token, error) {
+	var rec Record
+	found, err := m.verify(ctx, secret, Resource{}, "", &rec, modeAuthenticate)
+	return m.result(ctx, found, &rec, Resource{}, "", err, false)
+}
+
+// Recheck checks again, for a request in flight, what [Manager.Verify]
+// accepted at its start: the same checks, with the same errors, so that a
+// token revoked or expired since, or whose owner has lost the access,
+// stops a request that is still sending its body. It records no use and
+// emits no event when the token still passes (the request's use was
+// recorded by Verify); a refusal is an [EventRejected]. Package httpauth
+// calls it while request bodies arrive and when they are complete.
+func (m *Manager) Recheck(ctx context.Context, secret string, res Resource, scope Scope) error {
+	var rec Record
+	found, err := m.verify(ctx, secret, res, scope, &rec, modeRecheck)
+	_, err = m.result(ctx, found, &rec, res, scope, err, false)
+	return err
+}
+
+// result turns what verify found into a call's result: the token, or the
+// error (a *RejectedError when the token was found), and the event: a
+// rejection always, a use only when used is set.
+func (m *Manager) result(ctx context.Context, found bool, rec *Record, res Resource, scope Scope, err error, used bool) (Token, error) {
 	if err != nil && found {
 		err = &RejectedError{Token: rec.Token, Err: err}
 	}
-	if m.events != nil {
+	if m.events != nil && (err != nil || used) {
 		ev := Event{Resource: res, Scope: scope}
 		if found {
 			ev.TokenID, ev.Owner, ev.Target = rec.ID, rec.Owner, rec.Target
@@ -317,10 +355,20 @@ func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope
 	return rec.Token, nil
 }
 
-// verify does the work of Verify, reading the token into rec (Verify's
-// own variable: filling it in place saves copying some 250 bytes twice).
-// It reports whether it found the token, for the error and the event.
-func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope Scope, rec *Record) (found bool, err error) {
+// verifyMode says which call verify works for.
+type verifyMode uint8
+
+const (
+	modeUse          verifyMode = iota // Verify: every check, and a use
+	modeRecheck                        // Recheck: every check, no use
+	modeAuthenticate                   // Authenticate: liveness only, no use
+)
+
+// verify does the work of Verify, Recheck and Authenticate, reading the
+// token into rec (the caller's variable: filling it in place saves
+// copying some 250 bytes twice). It reports whether it found the token,
+// for the error and the event.
+func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope Scope, rec *Record, mode verifyMode) (found bool, err error) {
 	if err := m.format.Check(secret); err != nil {
 		return false, err
 	}
@@ -352,6 +400,8 @@ func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope
 		return true, ErrRevoked
 	case rec.Expired(now):
 		return true, ErrExpired
+	case mode == modeAuthenticate:
+		return true, nil
 	case !rec.Target.Covers(res):
 		return true, ErrWrongTarget
 	case !rec.Scopes.Has(scope):
@@ -364,7 +414,9 @@ func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope
 	if !ok {
 		return true, ErrOwnerDenied
 	}
-	m.touch(&rec.Token, now)
+	if mode == modeUse {
+		m.touch(&rec.Token, now)
+	}
 	return true, nil
 }
 
