@@ -68,6 +68,7 @@ type forge struct {
 	seenProtocol []string
 	seenAuth     []string
 	stderr       lockedBuffer
+	backend      string // "direct" or "cgi"
 }
 
 type lockedBuffer struct {
@@ -90,15 +91,31 @@ func (l *lockedBuffer) String() string {
 // newForge creates the forge with repositories alpha/one, alpha/two,
 // alpha/public (public) and beta/three; alice may write both projects, bob
 // read alpha, carol nothing.
-func newForge(t testing.TB) *forge {
+func newForge(t testing.TB) *forge { return newForgeWith(t, "direct") }
+
+// backends are the git handlers the git tests run against: gitserve's
+// Handler ("direct") and gitserve's CGI.
+var backends = []string{"direct", "cgi"}
+
+// forBackends runs test as a subtest for each of the backends, each with
+// a forge of its own.
+func forBackends(t *testing.T, test func(t *testing.T, f *forge)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { test(t, newForgeWith(t, b)) })
+	}
+}
+
+// newForgeWith is newForge serving git with the named backend.
+func newForgeWith(t testing.TB, backend string) *forge {
 	t.Helper()
 	f := &forge{
-		t:     t,
-		root:  t.TempDir(),
-		home:  t.TempDir(),
-		perms: map[string]map[string]int{"alice": {"alpha": write, "beta": write}, "bob": {"alpha": read}},
-		repos: map[accesstoken.Resource]*httpauth.Repo{},
-		now:   time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
+		backend: backend,
+		t:       t,
+		root:    t.TempDir(),
+		home:    t.TempDir(),
+		perms:   map[string]map[string]int{"alice": {"alpha": write, "beta": write}, "bob": {"alpha": read}},
+		repos:   map[accesstoken.Resource]*httpauth.Repo{},
+		now:     time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
 	}
 	requireGit(t)
 	f.seed = filepath.Join(t.TempDir(), "seed")
@@ -220,7 +237,10 @@ func (f *forge) issueExp(owner string, target accesstoken.Target, exp time.Time,
 // handler that records what it sees, answers LFS routes itself and passes
 // git routes to the Backend.
 func (f *forge) handler(opts ...httpauth.Option) http.Handler {
-	b := &gitserve.CGI{Root: f.root, Logger: f.logger()}
+	var b http.Handler = &gitserve.Handler{Root: f.root, Logger: f.logger()}
+	if f.backend == "cgi" {
+		b = &gitserve.CGI{Root: f.root, Logger: f.logger()}
+	}
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		acc, ok := httpauth.FromContext(r.Context())
 		if !ok {

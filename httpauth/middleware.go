@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/gitreq"
@@ -111,20 +112,29 @@ func TokenFrom(ctx context.Context) (accesstoken.Token, bool) {
 // accessContext is a context carrying an Access, allocated together with
 // it: what NewContext does, in one allocation instead of two. The Access
 // holds the Token by value, so the middleware allocates nothing more for
-// it (a store may allocate the token's strings).
+// it (a store may allocate the token's strings). It also keeps, out of
+// the Access (which handlers may print), what re-checking the request
+// needs: the token and the repository path.
 type accessContext struct {
 	context.Context
-	acc Access
+	acc      Access
+	secret   string
+	repoPath string
+	mw       *middleware
 }
 
+// selfKey finds the accessContext itself, for Refuse.
+var selfKey = &contextKey{"httpauth middleware"}
+
 func (c *accessContext) Value(key any) any {
-	if key == accessKey {
+	switch key {
+	case accessKey:
 		return &c.acc
+	case selfKey:
+		return c
 	}
 	return c.Context.Value(key)
 }
-
-func (c *accessContext) String() string { return "httpauth.accessContext" }
 
 // Option configures [Middleware].
 type Option func(*config)
@@ -134,7 +144,13 @@ type config struct {
 	errorFunc     ErrorFunc
 	ownerUsername bool
 	maxBody       int64
+	recheckEvery  time.Duration
 }
+
+// DefaultRecheckInterval is how often, at most, the middleware checks a
+// request's token again while the request's body arrives (see
+// [WithRecheckInterval]).
+const DefaultRecheckInterval = time.Second
 
 // WithRealm sets the realm of the WWW-Authenticate challenge. The default
 // is "git". Double quotes and control characters are removed.
@@ -178,6 +194,18 @@ func WithMaxBatchBody(n int64) Option {
 	}
 }
 
+// WithRecheckInterval sets how often, at most, the token of a request is
+// checked again while its body arrives; the default is
+// [DefaultRecheckInterval]. See [Middleware] for what the re-check
+// guarantees.
+func WithRecheckInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.recheckEvery = d
+		}
+	}
+}
+
 type middleware struct {
 	m       *accesstoken.Manager
 	resolve Resolver
@@ -210,7 +238,7 @@ func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(h
 	if m == nil || resolve == nil {
 		panic("httpauth: Middleware needs a Manager and a Resolver")
 	}
-	c := config{realm: "git", errorFunc: DefaultErrorFunc, maxBody: gitreq.DefaultMaxBatchBody}
+	c := config{realm: "git", errorFunc: DefaultErrorFunc, maxBody: gitreq.DefaultMaxBatchBody, recheckEvery: DefaultRecheckInterval}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -221,22 +249,75 @@ func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(h
 }
 
 func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := &accessContext{Context: r.Context()}
-	err := h.authorize(r, &ctx.acc)
+	ctx := &accessContext{Context: r.Context(), mw: h}
+	err := h.authorize(r, ctx)
 	if err != nil {
-		if err.Status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", h.challenge)
-		}
-		h.errorFunc(w, r, err)
+		h.refuse(w, r, err)
 		return
 	}
-	// The server stores header keys in canonical form. (The Backend also
-	// removes keys a handler may have stored otherwise.)
+	// The server stores header keys in canonical form. (The backends also
+	// remove keys a handler may have stored otherwise.)
 	hdr := r.Header
 	delete(hdr, "Authorization")
 	delete(hdr, "Proxy-Authorization")
 	delete(hdr, "Cookie")
-	h.next.ServeHTTP(w, r.WithContext(ctx))
+	r = r.WithContext(ctx)
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		r.Body = &recheckBody{body: r.Body, check: func() *Error { return h.recheck(r, ctx) },
+			every: h.recheckEvery, checked: time.Now()}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// refuse answers a refused request: the challenge on 401, then the
+// ErrorFunc.
+func (h *middleware) refuse(w http.ResponseWriter, r *http.Request, err *Error) {
+	if err.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", h.challenge)
+	}
+	h.errorFunc(w, r, err)
+}
+
+// recheck checks again what authorize decided for the request whose
+// context is c: the token, with [accesstoken.Manager.Recheck], or for an
+// anonymous pull, that the repository is still public.
+func (h *middleware) recheck(r *http.Request, c *accessContext) *Error {
+	acc := &c.acc
+	if acc.Anonymous() {
+		repo, err := h.resolve.ResolveRepo(r, c.repoPath)
+		switch {
+		case errors.Is(err, ErrRepoNotFound), err == nil && (repo == nil || !repo.Public):
+			return fail(http.StatusUnauthorized, msgAuth, ErrNoCredentials)
+		case err != nil:
+			return fail(http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("%w: %w", ErrResolverFailure, err))
+		}
+		return nil
+	}
+	if err := h.m.Recheck(r.Context(), c.secret, acc.Repo.Resource, acc.Operation.Scope); err != nil {
+		// The request was let in: the repository's existence is no secret
+		// to it any more.
+		return verifyError(err, acc.Operation.Scope, true, true)
+	}
+	return nil
+}
+
+// Refuse answers a request that a handler behind [Middleware] gives up
+// because of err, as the middleware answers the requests it refuses
+// itself (its [ErrorFunc], and the challenge on 401), when err holds an
+// [*Error]: what reading a request body returns when the token is found
+// revoked (or no longer allowed) while the body arrives. For any other
+// error it answers 500. It writes the response: call it only before
+// writing anything else.
+func Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = fail(http.StatusInternalServerError, msgBadRepo, err)
+	}
+	if c, ok := r.Context().Value(selfKey).(*accessContext); ok && c != nil {
+		c.mw.refuse(w, r, e)
+		return
+	}
+	DefaultErrorFunc(w, r, e)
 }
 
 // Prepared messages: the text git users see.
@@ -254,9 +335,9 @@ const (
 	msgBadRepo     = "internal error"
 )
 
-// authorize runs every check and fills in acc, or returns why the request
-// is refused.
-func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
+// authorize runs every check and fills in c (its Access, and what a
+// re-check needs), or returns why the request is refused.
+func (h *middleware) authorize(r *http.Request, c *accessContext) *Error {
 	if err := gitreq.CheckPath(r); err != nil {
 		return fail(http.StatusBadRequest, msgBadPath, err)
 	}
@@ -272,15 +353,6 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 	repoPath, op, err := gitreq.Parse(r.Method, r.URL.Path[1:], r.URL.RawQuery)
 	if err != nil {
 		return classifyError(err)
-	}
-	if op.NeedsBody() {
-		b, err := h.readBody(r)
-		if err == nil {
-			op.Scope, err = gitreq.BatchScope(b)
-		}
-		if err != nil {
-			return classifyError(err)
-		}
 	}
 
 	repo, rerr := h.resolve.ResolveRepo(r, repoPath)
@@ -300,25 +372,36 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 		return fail(http.StatusUnauthorized, msgBadCreds, cerr)
 	}
 	if !present {
-		if rerr == nil && repo.Public && op.Scope == accesstoken.ScopePull {
-			*acc = Access{Repo: repo, Operation: op}
-			return nil
+		if rerr != nil || !repo.Public {
+			return fail(http.StatusUnauthorized, msgAuth, ErrNoCredentials)
 		}
-		return fail(http.StatusUnauthorized, msgAuth, ErrNoCredentials)
-	}
-
-	if rerr != nil {
-		// No such repository (or a hidden one). Answer as for a private
-		// repository the token may not see: 401 if the token is bad, 404
-		// if it is good. No token covers this resource, so Verify checks
-		// the token and then fails with ErrWrongTarget.
-		_, err := h.m.Verify(r.Context(), secret, noResource, op.Scope)
-		if err != nil {
-			if e := verifyError(err, op.Scope, false, false); e.Status != http.StatusNotFound {
+		if op.NeedsBody() {
+			if e := h.batchScope(r, &op); e != nil {
 				return e
 			}
 		}
-		return fail(http.StatusNotFound, msgNotFound, rerr)
+		if op.Scope != accesstoken.ScopePull {
+			return fail(http.StatusUnauthorized, msgAuth, ErrNoCredentials)
+		}
+		c.acc = Access{Repo: repo, Operation: op}
+		c.repoPath = repoPath
+		return nil
+	}
+
+	if rerr != nil || op.NeedsBody() {
+		// Check the token before anything else is done for the request:
+		// a missing (or hidden) repository is answered as a private one
+		// the token may not see, 401 if the token is bad, 404 if it is
+		// good; an LFS batch body is read only for a live token.
+		if _, err := h.m.Authenticate(r.Context(), secret); err != nil {
+			return verifyError(err, op.Scope, false, false)
+		}
+		if rerr != nil {
+			return fail(http.StatusNotFound, msgNotFound, rerr)
+		}
+		if e := h.batchScope(r, &op); e != nil {
+			return e
+		}
 	}
 
 	tok, err := h.m.Verify(r.Context(), secret, repo.Resource, op.Scope)
@@ -328,8 +411,26 @@ func (h *middleware) authorize(r *http.Request, acc *Access) *Error {
 	if h.ownerUsername && user != "" && user != tok.Owner { // user is "" for Bearer
 		return fail(http.StatusUnauthorized, msgUsername, ErrUsernameMismatch)
 	}
-	*acc = Access{Repo: repo, Operation: op, Token: tok, Owner: tok.Owner}
+	c.acc = Access{Repo: repo, Operation: op, Token: tok, Owner: tok.Owner}
+	c.secret, c.repoPath = secret, repoPath
 	return nil
+}
+
+// batchScope reads an LFS batch request's body, bounded, and decides the
+// operation's scope from it.
+func (h *middleware) batchScope(r *http.Request, op *gitreq.Operation) *Error {
+	b, err := h.readBody(r)
+	if err == nil {
+		op.Scope, err = gitreq.BatchScope(b)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gitreq.ErrBodyTooLarge), errors.Is(err, gitreq.ErrBadRequest):
+		return classifyError(err)
+	default:
+		return classifyError(errors.Join(gitreq.ErrBadRequest, err))
+	}
 }
 
 // ownerSees reports whether a private repository within the target of a
@@ -361,10 +462,6 @@ func (h *middleware) ownerSees(ctx context.Context, err error, res accesstoken.R
 	ok, aerr := h.m.Authorizer().CanAccess(ctx, rej.Token.Owner, res, accesstoken.ScopePull)
 	return aerr == nil && ok
 }
-
-// noResource is a resource no token can cover (identities are printable),
-// used to check a token where the repository does not exist.
-var noResource = accesstoken.Resource{Project: "\x00", Repository: "\x00"}
 
 func classifyError(err error) *Error {
 	switch {
