@@ -38,10 +38,12 @@ import (
 //     turns "-" and "_" alike into "_", so "Git_Protocol" would reach git
 //     as HTTP_GIT_PROTOCOL, which git copies to GIT_PROTOCOL unchecked
 //     (web servers drop such headers for CGI for the same reason);
-//   - a chunked request body streamed to git, which reads it to the end
-//     (git sends pushes over http.postBuffer, 1 MiB, chunked; Go's CGI
-//     host refuses chunked bodies, so CGI passes them on without a
-//     length);
+//   - the request body streamed to git without a length, which git
+//     reads to its end: git sends pushes over http.postBuffer (1 MiB)
+//     chunked, which Go's CGI host refuses, and git http-backend given a
+//     CONTENT_LENGTH loops for ever at full CPU on a body that ends
+//     early (a client that goes away, a request whose token is revoked
+//     while its body arrives);
 //   - its standard error logged to Logger, one record per line (see
 //     [Handler]).
 //
@@ -142,11 +144,17 @@ func (c *CGI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r2.Header = r.Header.Clone()
 	stripCGIHeaders(r2.Header)
-	if len(r2.TransferEncoding) > 0 {
-		// Chunked (ContentLength is -1): net/http/cgi refuses that
-		// encoding, but streams a body of unknown length without
-		// CONTENT_LENGTH, and git http-backend reads it to the end.
+	if r2.ContentLength != 0 {
+		// Every body goes to git http-backend without CONTENT_LENGTH,
+		// as a body of unknown length that it reads to the end. net/http/cgi
+		// refuses chunked bodies (git sends pushes over http.postBuffer
+		// so) but streams one of unknown length. And git http-backend
+		// (2.39) told a CONTENT_LENGTH loops for ever, at full CPU, on a
+		// body that ends before it: a client that sends less than it
+		// announced and goes away, or a request refused while its body
+		// arrives, would leave it spinning.
 		r2.TransferEncoding = nil
+		r2.ContentLength = -1
 	}
 	stderr := newLineLogger(log)
 	defer stderr.Close()

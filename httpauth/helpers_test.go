@@ -69,6 +69,40 @@ type forge struct {
 	seenAuth     []string
 	stderr       lockedBuffer
 	backend      string // "direct" or "cgi"
+
+	eventsMu sync.Mutex
+	events   []accesstoken.Event
+}
+
+func (f *forge) recordEvent(_ context.Context, ev accesstoken.Event) {
+	f.eventsMu.Lock()
+	defer f.eventsMu.Unlock()
+	f.events = append(f.events, ev)
+}
+
+// waitEvent waits until the Manager has emitted an event of the given
+// kind for the token whose secret is given.
+func (f *forge) waitEvent(kind accesstoken.EventKind, secret string) {
+	f.t.Helper()
+	tok, err := f.m.Authenticate(context.Background(), secret)
+	if err != nil {
+		f.t.Fatalf("waitEvent: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		f.eventsMu.Lock()
+		for _, ev := range f.events {
+			if ev.Kind == kind && ev.TokenID == tok.ID {
+				f.eventsMu.Unlock()
+				return
+			}
+		}
+		f.eventsMu.Unlock()
+		if time.Now().After(deadline) {
+			f.t.Fatalf("no %s event for token %s within a minute", kind, tok.ID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 type lockedBuffer struct {
@@ -128,7 +162,7 @@ func newForgeWith(t testing.TB, backend string) *forge {
 	f.addRepo("alpha", "public", true)
 	f.addRepo("beta", "three", false)
 	f.store = memstore.New()
-	m, err := accesstoken.New(f.store, f, accesstoken.WithClock(f.clock))
+	m, err := accesstoken.New(f.store, f, accesstoken.WithClock(f.clock), accesstoken.WithEvents(f.recordEvent))
 	if err != nil {
 		t.Fatal(err)
 	}
