@@ -414,7 +414,15 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Acce
 			return
 		}
 		if werr != nil || ignoreEOF(rerr) != nil {
-			log.Error("git failed without output", "err", errors.Join(werr, ignoreEOF(rerr)))
+			err := errors.Join(werr, ignoreEOF(rerr))
+			if c.stdin != nil {
+				// git read the client's request and gave up on it (its
+				// reason is in the log, from its standard error).
+				log.Warn("git refused the request", "err", err)
+				http.Error(w, "git could not process the request", http.StatusBadRequest)
+				return
+			}
+			log.Error("git failed without output", "err", err)
 			http.Error(w, "git failed", http.StatusInternalServerError)
 			return
 		}

@@ -66,6 +66,7 @@ type forge struct {
 	// seen records what the next handler saw.
 	seenMu       sync.Mutex
 	seenProtocol []string
+	seenEncoding []string // Content-Encoding of requests with one
 	seenAuth     []string
 	stderr       lockedBuffer
 	backend      string // "direct" or "cgi"
@@ -284,6 +285,9 @@ func (f *forge) handler(opts ...httpauth.Option) http.Handler {
 		f.seenMu.Lock()
 		if p := r.Header.Get("Git-Protocol"); p != "" {
 			f.seenProtocol = append(f.seenProtocol, p)
+		}
+		if e := r.Header.Get("Content-Encoding"); e != "" {
+			f.seenEncoding = append(f.seenEncoding, e)
 		}
 		for _, k := range []string{"Authorization", "Cookie", "Proxy-Authorization"} {
 			if v := r.Header.Get(k); v != "" {
