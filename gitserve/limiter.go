@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -303,7 +304,12 @@ type idleBody struct {
 func (b *idleBody) Read(p []byte) (int, error) {
 	_ = b.rc.SetReadDeadline(deadline(b.idle, b.end))
 	n, err := b.body.Read(p)
-	_ = b.rc.SetReadDeadline(b.end)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		// Not cut: leave no deadline for the server's own reads. (Once
+		// cut, the deadline stays passed, so that the server does not
+		// wait for the rest of the body either.)
+		_ = b.rc.SetReadDeadline(b.end)
+	}
 	return n, err
 }
 
@@ -332,5 +338,12 @@ func (w *idleWriter) Flush() {
 // Unwrap lets [http.ResponseController] reach the server's writer.
 func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// finish gives the server's last flush of the response the same bound.
-func (w *idleWriter) finish() { _ = w.rc.SetWriteDeadline(deadline(w.idle, w.end)) }
+// finish gives what the server does after the handler the same bound:
+// the last flush of the response, and reading what is left of the request
+// body (which the server does before it answers a request whose body the
+// handler did not read).
+func (w *idleWriter) finish() {
+	d := deadline(w.idle, w.end)
+	_ = w.rc.SetWriteDeadline(d)
+	_ = w.rc.SetReadDeadline(d)
+}
