@@ -4,29 +4,33 @@
 # the gofmt check, go vet and the race-enabled tests of every package of
 # every module of the repository.
 #
-# The modules are the directories with a go.mod (the library at the root,
-# the examples); go.work must use them all. `go vet ./...` and
+# The modules are the directories with a go.mod: the library at the root,
+# examples/ (the example forge) and sqlstore/drivertest (sqlstore's tests
+# with real drivers); go.work must use them all. `go vet ./...` and
 # `go test ./...` in one module do not reach the others, so each step runs
 # in each module's directory, with GOWORK=off: every module is tested as its
-# own go.mod says, as someone who requires it would build it. The examples'
-# go.mod replaces the library with the one in this repository, so both are
-# always tested together.
+# own go.mod says, as someone who requires it would build it. The other
+# modules' go.mod files replace the library with the one in this
+# repository, so they are always tested together with it.
 #
 # Extra arguments go to `go test` in every module (for example -run or -v).
 #
-# The tests of package sqlstore use a real PostgreSQL: this script starts a
-# throwaway PostgreSQL 15 cluster (initdb and pg_ctl as an unprivileged user,
-# data in a temporary directory, listening on 127.0.0.1 and a unix socket),
-# exports its URL as ACCESSTOKEN_TEST_POSTGRES, and stops it and removes the
-# directory on exit, whatever happens. Without it the PostgreSQL tests skip,
-# except under CI=true, where they fail.
+# The tests of sqlstore (in sqlstore/drivertest) and of the example forge
+# use a real PostgreSQL: this script starts a throwaway PostgreSQL 15
+# cluster (initdb and pg_ctl as an unprivileged user, data in a temporary
+# directory, listening on 127.0.0.1 and a unix socket), exports its URL as
+# ACCESSTOKEN_TEST_POSTGRES for the tests of every module, and stops it and
+# removes the directory on exit, whatever happens. Without it the PostgreSQL
+# tests skip, except under CI=true, where they fail.
 #
 #	scripts/test.sh --with-postgres CMD [ARG...]
 #
 # only starts the cluster and runs CMD with ACCESSTOKEN_TEST_POSTGRES set,
 # for example the benchmarks:
 #
-#	scripts/test.sh --with-postgres go test -run '^$' -bench Verify ./sqlstore/
+#	scripts/test.sh --with-postgres go test -run '^$' -bench Verify ./sqlstore/drivertest/
+#
+# (go.work lets the go command reach every module from the root.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
