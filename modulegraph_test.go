@@ -95,13 +95,12 @@ func TestModuleGraph(t *testing.T) {
 		src.WriteString("\t_ \"" + p + "\"\n")
 	}
 	src.WriteString(")\n\nfunc main() {}\n")
-	gomod := "module example.com/importer\n\ngo 1.26\n\nrequire " + libraryModule + " v0.0.0\n\nreplace " + libraryModule + " => " + root + "\n"
-	for name, content := range map[string]string{"main.go": src.String(), "go.mod": gomod} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	inImporter := goCommand(t, dir, "GOWORK=off", "GOFLAGS=-mod=mod")
+	inImporter("mod", "init", "example.com/importer")
+	inImporter("mod", "edit", "-require="+libraryModule+"@v0.0.0", "-replace="+libraryModule+"="+root)
 	inImporter("mod", "tidy")
 
 	forbidden := slices.Concat(forbiddenModules, otherModulesRequirements(t, root))
