@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
 # The project's one test command (README: "Running the tests"); CI runs it
 # too, through .ci/run. It installs or starts what the tests need, then runs
-# the gofmt check, go vet and the race-enabled tests of every package.
+# the gofmt check, go vet and the race-enabled tests of every package of
+# every module of the repository.
 #
-# Extra arguments go to `go test` (for example -run or -v).
+# The modules are the directories with a go.mod: the library at the root,
+# examples/ (the example forge) and sqlstore/drivertest (sqlstore's tests
+# with real drivers); go.work must use them all. `go vet ./...` and
+# `go test ./...` in one module do not reach the others, so each step runs
+# in each module's directory, with GOWORK=off: every module is tested as its
+# own go.mod says, as someone who requires it would build it. The other
+# modules' go.mod files replace the library with the one in this
+# repository, so they are always tested together with it.
 #
-# The tests of package sqlstore use a real PostgreSQL: this script starts a
-# throwaway PostgreSQL 15 cluster (initdb and pg_ctl as an unprivileged user,
-# data in a temporary directory, listening on 127.0.0.1 and a unix socket),
-# exports its URL as ACCESSTOKEN_TEST_POSTGRES, and stops it and removes the
-# directory on exit, whatever happens. Without it the PostgreSQL tests skip,
-# except under CI=true, where they fail.
+# Extra arguments go to `go test` in every module (for example -run or -v).
+#
+# The tests of sqlstore (in sqlstore/drivertest) and of the example forge
+# use a real PostgreSQL: this script starts a throwaway PostgreSQL 15
+# cluster (initdb and pg_ctl as an unprivileged user, data in a temporary
+# directory, listening on 127.0.0.1 and a unix socket), exports its URL as
+# ACCESSTOKEN_TEST_POSTGRES for the tests of every module, and stops it and
+# removes the directory on exit, whatever happens. Without it the PostgreSQL
+# tests skip, except under CI=true, where they fail.
 #
 #	scripts/test.sh --with-postgres CMD [ARG...]
 #
 # only starts the cluster and runs CMD with ACCESSTOKEN_TEST_POSTGRES set,
 # for example the benchmarks:
 #
-#	scripts/test.sh --with-postgres go test -run '^$' -bench Verify ./sqlstore/
+#	scripts/test.sh --with-postgres go test -run '^$' -bench Verify ./sqlstore/drivertest/
+#
+# (go.work lets the go command reach every module from the root.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -144,16 +157,48 @@ fi
 need_pkg git git
 need_pkg chromium chromium # the browser test of examples/forge (chromedp)
 
-log "gofmt"
+# modules lists the module directories, the root first: every go.mod outside
+# testdata and .git. It fails unless go.work uses exactly these.
+modules() {
+	local found used
+	found=$(find . -name go.mod -not -path '*/testdata/*' -not -path './.git/*' | sed 's|/go\.mod$||' | LC_ALL=C sort)
+	used=$(GOWORK="$PWD/go.work" go list -m -f '{{.Dir}}' | while read -r d; do
+		if [ "$d" = "$PWD" ]; then echo .; else echo "./${d#"$PWD"/}"; fi
+	done | LC_ALL=C sort)
+	if [ "$found" != "$used" ]; then
+		log "go.work does not use every module of the repository:"
+		printf 'go.mod files in:\n%s\ngo.work uses:\n%s\n' "$found" "$used" >&2
+		return 1
+	fi
+	echo "$found"
+}
+mods=$(modules)
+mapfile -t mods <<<"$mods"
+
+# gofmt reads files, not modules: one run over the tree checks them all.
+log "gofmt (modules: ${mods[*]})"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
 	log "gofmt would change:"; echo "$unformatted" >&2; exit 1
 fi
 
-log "go vet"
-go vet ./...
+for m in "${mods[@]}"; do
+	log "go vet ./... in module $m"
+	(cd "$m" && GOWORK=off go vet ./...)
+done
+
+# The README's `go run ./examples/forge` from the root goes through go.work.
+log "go build ./examples/forge from the root (go.work)"
+GOWORK="$PWD/go.work" go build -o /dev/null ./examples/forge
 
 start_postgres
 
-log "go test -race"
-go test -race -count=1 "$@" ./...
+failed=()
+for m in "${mods[@]}"; do
+	log "go test -race ./... in module $m"
+	(cd "$m" && GOWORK=off go test -race -count=1 "$@" ./...) || failed+=("$m")
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+	log "tests failed in module(s): ${failed[*]}"
+	exit 1
+fi

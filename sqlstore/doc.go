@@ -1,9 +1,10 @@
 // Package sqlstore is an [accesstoken.Store] in a SQL database through
 // database/sql: SQLite, the embedded default for a forge on one machine, and
 // PostgreSQL, for a forge of many instances. It takes a *sql.DB and a
-// [Dialect] and imports no driver; the tests use modernc.org/sqlite (pure
-// Go, driver name "sqlite") and github.com/jackc/pgx/v5/stdlib (driver name
-// "pgx").
+// [Dialect] and imports no driver; its tests, in module
+// github.com/forgekit/accesstoken/sqlstore/drivertest (so that this module
+// does not require the drivers), use modernc.org/sqlite (pure Go, driver
+// name "sqlite") and github.com/jackc/pgx/v5/stdlib (driver name "pgx").
 //
 //	db, err := sql.Open("sqlite", "file:tokens.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32768)&_txlock=immediate")
 //	...

@@ -7,31 +7,38 @@ import (
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/sqlstore"
-	_ "modernc.org/sqlite" // the driver; sqlstore imports none
 )
 
+// A forge's set-up on SQLite. sqlstore imports no driver; the program does,
+// for example
+//
+//	import _ "modernc.org/sqlite" // driver name "sqlite"
+//
+// or, for sqlstore.PostgreSQL, github.com/jackc/pgx/v5/stdlib (driver name
+// "pgx"). This module has no driver, so this example is only compiled; the
+// same set-up runs, with modernc.org/sqlite, as the example of module
+// github.com/forgekit/accesstoken/sqlstore/drivertest.
 func Example() {
 	ctx := context.Background()
-	// A file in production ("file:tokens.db?..."); in memory here, which
-	// needs a single connection.
-	db, err := sql.Open("sqlite", "file::memory:?_pragma=busy_timeout(5000)&_txlock=immediate")
+	db, err := sql.Open("sqlite", "file:tokens.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32768)&_txlock=immediate")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 
-	store, err := sqlstore.New(db, sqlstore.SQLite)
+	store, err := sqlstore.New(db, sqlstore.SQLite) // or sqlstore.PostgreSQL over a pgx pool
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	// Embedded, versioned migrations, safe to run from every instance at
+	// start.
 	if err := store.Migrate(ctx); err != nil {
 		fmt.Println(err)
 		return
 	}
-	m, err := accesstoken.New(store, accesstoken.InsecureAllowAll())
+	m, err := accesstoken.New(store, accesstoken.InsecureAllowAll()) // a forge passes its own Authorizer
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,9 +55,4 @@ func Example() {
 	}
 	tok, err := m.Verify(ctx, iss.Secret.Reveal(), accesstoken.Resource{Project: "demo", Repository: "hello"}, accesstoken.ScopePull)
 	fmt.Println(tok.Owner, err)
-	v, _ := store.Version(ctx)
-	fmt.Println("schema version", v)
-	// Output:
-	// alice <nil>
-	// schema version 1
 }

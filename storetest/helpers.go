@@ -11,7 +11,6 @@ import (
 
 	"github.com/forgekit/accesstoken"
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
 )
 
 // clock is a fake clock for [accesstoken.WithClock]: time stands still until
@@ -90,7 +89,9 @@ func randomDigest() accesstoken.Digest {
 func mustInsert(t *testing.T, st accesstoken.Store, recs ...*accesstoken.Record) {
 	t.Helper()
 	for _, rec := range recs {
-		require.NoErrorf(t, st.Insert(t.Context(), *rec), "Insert(%q)", rec.Description)
+		if err := st.Insert(t.Context(), *rec); err != nil {
+			t.Fatalf("Insert(%q): %v", rec.Description, err)
+		}
 	}
 }
 
@@ -205,7 +206,9 @@ func checkList(t *testing.T, what string, got []accesstoken.Record, want ...*acc
 func byID(t *testing.T, st accesstoken.Store, id uuid.UUID) *accesstoken.Record {
 	t.Helper()
 	rec, err := st.ByID(t.Context(), id)
-	require.NoErrorf(t, err, "ByID(%v)", id)
+	if err != nil {
+		t.Fatalf("ByID(%v): %v", id, err)
+	}
 	return &rec
 }
 
@@ -214,7 +217,9 @@ func checkStored(t *testing.T, st accesstoken.Store, want *accesstoken.Record) {
 	t.Helper()
 	checkRecord(t, "ByID", byID(t, st, want.ID), want)
 	rec, err := st.ByDigest(t.Context(), want.Digest)
-	require.NoErrorf(t, err, "ByDigest(digest of %q)", want.Description)
+	if err != nil {
+		t.Fatalf("ByDigest(digest of %q): %v", want.Description, err)
+	}
 	checkRecord(t, "ByDigest", &rec, want)
 }
 
@@ -235,7 +240,9 @@ func checkAbsent(t *testing.T, st accesstoken.Store, rec *accesstoken.Record) {
 func list(t *testing.T, st accesstoken.Store, q accesstoken.Query) []accesstoken.Record {
 	t.Helper()
 	recs, err := st.List(t.Context(), q)
-	require.NoErrorf(t, err, "List(%s)", queryString(q))
+	if err != nil {
+		t.Fatalf("List(%s): %v", queryString(q), err)
+	}
 	return recs
 }
 

@@ -1,12 +1,12 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
 )
 
 // testRoundTrip: every field of an inserted record comes back exactly from
@@ -97,11 +97,15 @@ func (s suite) checkDuplicateRefused(t *testing.T, field string, share func(dup,
 	dup := newRecord("same "+field+" as a", "mallory", accesstoken.ProjectTarget("beta"), base.Add(time.Second))
 	share(dup, a)
 	err := st.Insert(t.Context(), *dup)
-	require.ErrorIsf(t, err, accesstoken.ErrDuplicate, "Insert(record with an existing %s): got %v; want ErrDuplicate", field, err)
+	if !errors.Is(err, accesstoken.ErrDuplicate) {
+		t.Fatalf("Insert(record with an existing %s): got %v; want ErrDuplicate", field, err)
+	}
 
 	checkStored(t, st, a)
 	rec, err := byOther(st, dup)
-	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "lookup of the refused record by its other key: got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
+	if !errors.Is(err, accesstoken.ErrNotFound) {
+		t.Fatalf("lookup of the refused record by its other key: got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
+	}
 	checkList(t, "List by the refused record's owner", list(t, st, accesstoken.Query{Owner: "mallory"}))
 	checkList(t, "List by the refused record's target", list(t, st, accesstoken.Query{Target: target(dup.Target)}))
 }

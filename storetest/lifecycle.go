@@ -10,7 +10,6 @@ import (
 
 	"github.com/forgekit/accesstoken"
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
 )
 
 // testRevoke: Revoke sets RevokedAt and RevokedBy, returns the record as
@@ -25,7 +24,9 @@ func (s suite) testRevoke(t *testing.T) {
 
 	at := base.Add(time.Hour + 7*time.Microsecond).In(elsewhere)
 	got, err := st.Revoke(t.Context(), a.ID, at, "admin")
-	require.NoError(t, err, "Revoke")
+	if err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
 	a.RevokedAt, a.RevokedBy = at, "admin"
 	checkRecord(t, "Revoke", &got, a)
 	checkStored(t, st, a)
@@ -40,7 +41,9 @@ func (s suite) testRevokeIdempotent(t *testing.T) {
 	mustInsert(t, st, a)
 	first := base.Add(time.Hour)
 	_, err := st.Revoke(t.Context(), a.ID, first, "first")
-	require.NoError(t, err, "first Revoke")
+	if err != nil {
+		t.Fatalf("first Revoke: %v", err)
+	}
 	a.RevokedAt, a.RevokedBy = first, "first"
 	for _, again := range []struct {
 		at time.Time
@@ -51,7 +54,9 @@ func (s suite) testRevokeIdempotent(t *testing.T) {
 		{first, "first"},
 	} {
 		got, err := st.Revoke(t.Context(), a.ID, again.at, again.by)
-		require.NoErrorf(t, err, "Revoke(revoked record, %v, %q)", again.at, again.by)
+		if err != nil {
+			t.Fatalf("Revoke(revoked record, %v, %q): %v", again.at, again.by, err)
+		}
 		checkRecord(t, fmt.Sprintf("Revoke(revoked record, %v, %q)", again.at, again.by), &got, a)
 		checkStored(t, st, a)
 	}
@@ -87,17 +92,23 @@ func (s suite) testRevokeConcurrent(t *testing.T) {
 	release()
 	wg.Wait()
 	for i := range n {
-		require.NoErrorf(t, errs[i], "Revoke by admin%d", i)
+		if errs[i] != nil {
+			t.Fatalf("Revoke by admin%d: %v", i, errs[i])
+		}
 	}
 	stored := byID(t, st, a.ID)
-	require.Falsef(t, stored.RevokedAt.IsZero(), "RevokedAt after %d revocations: got the zero time; want it set", n)
+	if stored.RevokedAt.IsZero() {
+		t.Fatalf("RevokedAt after %d revocations: got the zero time; want it set", n)
+	}
 	winner := -1
 	for i := range n {
 		if stored.RevokedBy == fmt.Sprintf("admin%d", i) {
 			winner = i
 		}
 	}
-	require.NotEqualf(t, -1, winner, "RevokedBy: got %q; want one of admin0…admin%d", stored.RevokedBy, n-1)
+	if winner == -1 {
+		t.Fatalf("RevokedBy: got %q; want one of admin0…admin%d", stored.RevokedBy, n-1)
+	}
 	a.RevokedAt, a.RevokedBy = base.Add(time.Duration(winner+1)*time.Minute), stored.RevokedBy
 	checkRecord(t, "ByID after concurrent revocations", stored, a)
 	for i := range n {
@@ -126,7 +137,9 @@ func (s suite) testRotate(t *testing.T) {
 	st := s.store(t)
 	old, next, other := rotation(t, st)
 	at := next.CreatedAt.In(elsewhere)
-	require.NoError(t, st.Rotate(t.Context(), old.ID, at, "alice", *next), "Rotate")
+	if err := st.Rotate(t.Context(), old.ID, at, "alice", *next); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
 	old.RevokedAt, old.RevokedBy, old.ReplacedBy = at, "alice", next.ID
 	checkStored(t, st, old)
 	checkStored(t, st, next)
@@ -141,10 +154,14 @@ func (s suite) testRotateRevoked(t *testing.T) {
 	st := s.store(t)
 	old, next, _ := rotation(t, st)
 	_, err := st.Revoke(t.Context(), old.ID, base.Add(time.Minute), "admin")
-	require.NoError(t, err, "Revoke")
+	if err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
 	old.RevokedAt, old.RevokedBy = base.Add(time.Minute), "admin"
 	err = st.Rotate(t.Context(), old.ID, base.Add(time.Hour), "alice", *next)
-	require.ErrorIsf(t, err, accesstoken.ErrRevoked, "Rotate(revoked record): got %v; want ErrRevoked", err)
+	if !errors.Is(err, accesstoken.ErrRevoked) {
+		t.Fatalf("Rotate(revoked record): got %v; want ErrRevoked", err)
+	}
 	checkStored(t, st, old)
 	checkAbsent(t, st, next)
 }
@@ -155,11 +172,15 @@ func (s suite) testRotateTwice(t *testing.T) {
 	st := s.store(t)
 	old, next, _ := rotation(t, st)
 	at := base.Add(time.Hour)
-	require.NoError(t, st.Rotate(t.Context(), old.ID, at, "alice", *next), "first Rotate")
+	if err := st.Rotate(t.Context(), old.ID, at, "alice", *next); err != nil {
+		t.Fatalf("first Rotate: %v", err)
+	}
 	old.RevokedAt, old.RevokedBy, old.ReplacedBy = at, "alice", next.ID
 	again := newRecord("next again", "alice", old.Target, at.Add(time.Hour))
 	err := st.Rotate(t.Context(), old.ID, at.Add(time.Hour), "alice", *again)
-	require.ErrorIsf(t, err, accesstoken.ErrRevoked, "second Rotate: got %v; want ErrRevoked", err)
+	if !errors.Is(err, accesstoken.ErrRevoked) {
+		t.Fatalf("second Rotate: got %v; want ErrRevoked", err)
+	}
 	checkStored(t, st, old)
 	checkStored(t, st, next)
 	checkAbsent(t, st, again)
@@ -171,7 +192,9 @@ func (s suite) testRotateNotFound(t *testing.T) {
 	st := s.store(t)
 	_, next, _ := rotation(t, st)
 	err := st.Rotate(t.Context(), uuid.New(), base.Add(time.Hour), "alice", *next)
-	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "Rotate(unknown ID): got %v; want ErrNotFound", err)
+	if !errors.Is(err, accesstoken.ErrNotFound) {
+		t.Fatalf("Rotate(unknown ID): got %v; want ErrNotFound", err)
+	}
 	checkAbsent(t, st, next)
 }
 
@@ -193,16 +216,22 @@ func (s suite) testRotateDuplicate(t *testing.T) {
 			old, next, other := rotation(t, st)
 			c.in(old, next, other)
 			err := st.Rotate(t.Context(), old.ID, base.Add(time.Hour), "alice", *next)
-			require.ErrorIsf(t, err, accesstoken.ErrDuplicate, "Rotate to a record with the %s: got %v; want ErrDuplicate", c.name, err)
+			if !errors.Is(err, accesstoken.ErrDuplicate) {
+				t.Fatalf("Rotate to a record with the %s: got %v; want ErrDuplicate", c.name, err)
+			}
 			checkStored(t, st, old)
 			checkStored(t, st, other)
 			if next.ID != old.ID && next.ID != other.ID {
 				rec, err := st.ByID(t.Context(), next.ID)
-				require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByID(ID of the refused record): got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
+				if !errors.Is(err, accesstoken.ErrNotFound) {
+					t.Fatalf("ByID(ID of the refused record): got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
+				}
 			}
 			if next.Digest != old.Digest && next.Digest != other.Digest {
 				rec, err := st.ByDigest(t.Context(), next.Digest)
-				require.ErrorIsf(t, err, accesstoken.ErrNotFound, "ByDigest(digest of the refused record): got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
+				if !errors.Is(err, accesstoken.ErrNotFound) {
+					t.Fatalf("ByDigest(digest of the refused record): got %s, %v; want ErrNotFound", names([]accesstoken.Record{rec}), err)
+				}
 			}
 			checkList(t, "List by owner", list(t, st, accesstoken.Query{Owner: "alice"}), old, other)
 		})
@@ -243,7 +272,9 @@ func (s suite) testRotateConcurrent(t *testing.T) {
 			t.Fatalf("Rotate to next%d: got %v; want nil or ErrRevoked", i, err)
 		}
 	}
-	require.NotEqual(t, -1, winner, "Rotate from %d goroutines: got no success; want exactly one", n)
+	if winner == -1 {
+		t.Fatalf("Rotate from %d goroutines: got no success; want exactly one", n)
+	}
 	old.RevokedAt, old.RevokedBy, old.ReplacedBy = at, "alice", nexts[winner].ID
 	checkStored(t, st, old)
 	checkStored(t, st, other)
@@ -283,7 +314,9 @@ func (s suite) testTouchInterval(t *testing.T) {
 	}
 	for _, step := range steps {
 		wrote, err := st.TouchLastUsed(t.Context(), a.ID, step.at, interval)
-		require.NoErrorf(t, err, "TouchLastUsed, %s", step.name)
+		if err != nil {
+			t.Fatalf("TouchLastUsed, %s: %v", step.name, err)
+		}
 		if wrote != step.want {
 			t.Fatalf("TouchLastUsed, %s: got %v; want %v", step.name, wrote, step.want)
 		}
@@ -326,7 +359,9 @@ func (s suite) testTouchConcurrent(t *testing.T) {
 		wg.Wait()
 		writes := 0
 		for i := range n {
-			require.NoErrorf(t, errs[i], "round %d: TouchLastUsed in goroutine %d", round, i)
+			if errs[i] != nil {
+				t.Fatalf("round %d: TouchLastUsed in goroutine %d: %v", round, i, errs[i])
+			}
 			if wrote[i] {
 				writes++
 			}
@@ -406,12 +441,18 @@ func (s suite) testDeleteRepository(t *testing.T) {
 	w := newWorld(t, st)
 	at := base.Add(time.Hour)
 	_, err := st.Revoke(t.Context(), w.alphaR1b.ID, at, "admin")
-	require.NoError(t, err, "Revoke")
+	if err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
 	w.alphaR1b.RevokedAt, w.alphaR1b.RevokedBy = at, "admin"
 
 	n, err := st.DeleteTarget(t.Context(), accesstoken.RepositoryTarget("alpha", "r1"))
-	require.NoError(t, err, "DeleteTarget(alpha/r1)")
-	require.Equalf(t, 2, n, "DeleteTarget(alpha/r1): got %d; want 2", n)
+	if err != nil {
+		t.Fatalf("DeleteTarget(alpha/r1): %v", err)
+	}
+	if n != 2 {
+		t.Fatalf("DeleteTarget(alpha/r1): got %d; want 2", n)
+	}
 	w.checkOnly(t, st, w.alphaR1a, w.alphaR1b)
 	runListCases(t, st, []listCase{
 		{"deleted repository", accesstoken.Query{Target: target(accesstoken.RepositoryTarget("alpha", "r1"))}, nil},
@@ -419,8 +460,12 @@ func (s suite) testDeleteRepository(t *testing.T) {
 	})
 
 	n, err = st.DeleteTarget(t.Context(), accesstoken.RepositoryTarget("", "r1"))
-	require.NoError(t, err, "DeleteTarget(personal r1)")
-	require.Equalf(t, 1, n, "DeleteTarget(personal r1): got %d; want 1", n)
+	if err != nil {
+		t.Fatalf("DeleteTarget(personal r1): %v", err)
+	}
+	if n != 1 {
+		t.Fatalf("DeleteTarget(personal r1): got %d; want 1", n)
+	}
 	w.checkOnly(t, st, w.alphaR1a, w.alphaR1b, w.personalR1)
 }
 
@@ -430,8 +475,12 @@ func (s suite) testDeleteProject(t *testing.T) {
 	st := s.store(t)
 	w := newWorld(t, st)
 	n, err := st.DeleteTarget(t.Context(), accesstoken.ProjectTarget("alpha"))
-	require.NoError(t, err, "DeleteTarget(alpha)")
-	require.Equalf(t, 4, n, "DeleteTarget(alpha): got %d; want 4", n)
+	if err != nil {
+		t.Fatalf("DeleteTarget(alpha): %v", err)
+	}
+	if n != 4 {
+		t.Fatalf("DeleteTarget(alpha): got %d; want 4", n)
+	}
 	w.checkOnly(t, st, w.alphaProj, w.alphaR1a, w.alphaR1b, w.alphaR2)
 	runListCases(t, st, []listCase{
 		{"deleted project", accesstoken.Query{Target: target(accesstoken.ProjectTarget("alpha"))}, nil},
@@ -450,8 +499,12 @@ func (s suite) testDeleteUnknown(t *testing.T) {
 		accesstoken.RepositoryTarget("gamma", "r1"),
 	} {
 		n, err := st.DeleteTarget(t.Context(), tg)
-		require.NoErrorf(t, err, "DeleteTarget(%v)", tg)
-		require.Equalf(t, 0, n, "DeleteTarget(%v): got %d; want 0", tg, n)
+		if err != nil {
+			t.Fatalf("DeleteTarget(%v): %v", tg, err)
+		}
+		if n != 0 {
+			t.Fatalf("DeleteTarget(%v): got %d; want 0", tg, n)
+		}
 	}
 	w.checkOnly(t, st)
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/forgekit/accesstoken"
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
 )
 
 // The Manager tests drive the store as a forge does, through an
@@ -24,7 +23,9 @@ func newManager(t *testing.T, st accesstoken.Store, opts ...accesstoken.Option) 
 	t.Helper()
 	clk := newClock()
 	m, err := accesstoken.New(st, accesstoken.InsecureAllowAll(), append([]accesstoken.Option{accesstoken.WithClock(clk.Now)}, opts...)...)
-	require.NoError(t, err, "accesstoken.New")
+	if err != nil {
+		t.Fatalf("accesstoken.New: %v", err)
+	}
 	return m, clk
 }
 
@@ -36,7 +37,9 @@ func issue(t *testing.T, m *accesstoken.Manager, clk *clock, req accesstoken.Iss
 		req.Description = fmt.Sprintf("%s's token for %s", req.Owner, req.Target)
 	}
 	iss, err := m.Issue(t.Context(), req)
-	require.NoErrorf(t, err, "Issue(%s)", req.Description)
+	if err != nil {
+		t.Fatalf("Issue(%s): %v", req.Description, err)
+	}
 	clk.Advance(time.Second)
 	return iss
 }
@@ -70,7 +73,9 @@ func tokenIDs(toks []accesstoken.Token) []uuid.UUID {
 // order.
 func checkIDs(t *testing.T, what string, got []accesstoken.Token, err error, want ...accesstoken.Token) {
 	t.Helper()
-	require.NoError(t, err, what)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
 	if g, w := tokenIDs(got), tokenIDs(want); !slices.Equal(g, w) {
 		t.Fatalf("%s: got %v; want %v", what, g, w)
 	}
@@ -101,17 +106,23 @@ func (s suite) testManagerIssue(t *testing.T) {
 	}
 	checkStored(t, st, want)
 	got, err := m.Get(ctx, "alice", iss.Token.ID)
-	require.NoError(t, err, "Get")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
 	checkRecord(t, "Get", &accesstoken.Record{Token: got, Digest: want.Digest}, want)
 
 	res := accesstoken.Resource{Project: "alpha", Repository: "r1"}
 	tok := verify(t, m, "issued token", iss.Secret, res, accesstoken.ScopePull, nil)
-	require.Equalf(t, iss.Token.ID, tok.ID, "Verify: got token %v; want %v", tok.ID, iss.Token.ID)
+	if tok.ID != iss.Token.ID {
+		t.Fatalf("Verify: got token %v; want %v", tok.ID, iss.Token.ID)
+	}
 	verify(t, m, "issued token", iss.Secret, res, accesstoken.ScopePush, nil)
 	verify(t, m, "issued token", iss.Secret, res, accesstoken.ScopeBuildStatus, accesstoken.ErrMissingScope)
 
 	unknown, err := m.Format().Generate()
-	require.NoError(t, err, "Generate")
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
 	verify(t, m, "never issued", unknown, res, accesstoken.ScopePull, accesstoken.ErrUnknownToken)
 
 	toks, err := m.ListForOwner(ctx, "alice", accesstoken.ListOptions{})
@@ -209,7 +220,9 @@ func (s suite) testManagerRevoke(t *testing.T) {
 
 	clk.Advance(time.Minute)
 	tok, err := m.Revoke(ctx, "alice", a.Token.ID)
-	require.NoError(t, err, "Revoke")
+	if err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
 	if !tok.RevokedAt.Equal(clk.Stored()) || tok.RevokedBy != "alice" {
 		t.Fatalf("Revoke: got RevokedAt %v, RevokedBy %q; want %v, %q", tok.RevokedAt, tok.RevokedBy, clk.Stored(), "alice")
 	}
@@ -219,7 +232,9 @@ func (s suite) testManagerRevoke(t *testing.T) {
 
 	clk.Advance(time.Minute)
 	tok, err = m.Revoke(ctx, "bob", a.Token.ID)
-	require.NoError(t, err, "second Revoke")
+	if err != nil {
+		t.Fatalf("second Revoke: %v", err)
+	}
 	if !tok.RevokedAt.Equal(clk.Stored().Add(-time.Minute)) || tok.RevokedBy != "alice" {
 		t.Fatalf("second Revoke: got RevokedAt %v, RevokedBy %q; want the first: %v, %q", tok.RevokedAt, tok.RevokedBy, clk.Stored().Add(-time.Minute), "alice")
 	}
@@ -228,7 +243,9 @@ func (s suite) testManagerRevoke(t *testing.T) {
 	toks, err = m.ListForOwner(ctx, "alice", accesstoken.ListOptions{IncludeInactive: true})
 	checkIDs(t, "ListForOwner including inactive", toks, err, a.Token, b.Token)
 	_, err = m.Revoke(ctx, "alice", uuid.New())
-	require.ErrorIsf(t, err, accesstoken.ErrNotFound, "Revoke(unknown ID): got %v; want ErrNotFound", err)
+	if !errors.Is(err, accesstoken.ErrNotFound) {
+		t.Fatalf("Revoke(unknown ID): got %v; want ErrNotFound", err)
+	}
 }
 
 // testManagerRotate: rotation rejects the old secret, accepts the new one,
@@ -247,16 +264,24 @@ func (s suite) testManagerRotate(t *testing.T) {
 	verify(t, m, "old", old.Secret, res, accesstoken.ScopePull, nil)
 	clk.Advance(time.Minute)
 	next, err := m.Rotate(ctx, "alice", old.Token.ID)
-	require.NoError(t, err, "Rotate")
+	if err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
 	verify(t, m, "old after rotation", old.Secret, res, accesstoken.ScopePull, accesstoken.ErrRevoked)
 	tok := verify(t, m, "new", next.Secret, res, accesstoken.ScopeBuildStatus, nil)
-	require.Equalf(t, next.Token.ID, tok.ID, "Verify(new): got token %v; want %v", tok.ID, next.Token.ID)
+	if tok.ID != next.Token.ID {
+		t.Fatalf("Verify(new): got token %v; want %v", tok.ID, next.Token.ID)
+	}
 
-	require.NoError(t, m.Flush(ctx), "Flush")
+	if err := m.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
 	want := asRecord(m, old)
 	want.ID, want.Digest = next.Token.ID, m.Digest(next.Secret.Reveal())
 	want.CreatedAt, want.LastUsedAt = clk.Stored(), clk.Stored()
-	require.NotEqual(t, old.Token.ID, want.ID, "Rotate: got the old ID; want a new one")
+	if want.ID == old.Token.ID {
+		t.Fatalf("Rotate: got the old ID %v; want a new one", want.ID)
+	}
 	checkStored(t, st, want)
 
 	oldWant := asRecord(m, old)
@@ -267,7 +292,9 @@ func (s suite) testManagerRotate(t *testing.T) {
 	toks, err := m.ListForOwner(ctx, "alice", accesstoken.ListOptions{})
 	checkIDs(t, "ListForOwner after Rotate", toks, err, next.Token)
 	_, err = m.Rotate(ctx, "alice", old.Token.ID)
-	require.ErrorIsf(t, err, accesstoken.ErrRevoked, "Rotate(rotated token): got %v; want ErrRevoked", err)
+	if !errors.Is(err, accesstoken.ErrRevoked) {
+		t.Fatalf("Rotate(rotated token): got %v; want ErrRevoked", err)
+	}
 	toks, err = m.ListForOwner(ctx, "alice", accesstoken.ListOptions{IncludeInactive: true})
 	checkIDs(t, "ListForOwner including inactive", toks, err, old.Token, next.Token)
 }
@@ -303,7 +330,9 @@ func (s suite) testManagerConcurrentRotate(t *testing.T) {
 			t.Fatalf("Rotate in goroutine %d: got %v; want nil or ErrRevoked", i, err)
 		}
 	}
-	require.NotNilf(t, winner, "Rotate from %d goroutines: got no success; want exactly one", n)
+	if winner == nil {
+		t.Fatalf("Rotate from %d goroutines: got no success; want exactly one", n)
+	}
 	verify(t, m, "old", old.Secret, res, accesstoken.ScopePull, accesstoken.ErrRevoked)
 	verify(t, m, "new", winner.Secret, res, accesstoken.ScopePull, nil)
 	toks, err := m.ListForOwner(t.Context(), "alice", accesstoken.ListOptions{IncludeInactive: true})
@@ -403,11 +432,19 @@ func (s suite) testManagerDeleteTarget(t *testing.T) {
 	betaR2 := issue(t, m, clk, req(accesstoken.RepositoryTarget("beta", "r2")))
 
 	n, err := m.DeleteTarget(ctx, accesstoken.ProjectTarget("alpha"))
-	require.NoError(t, err, "DeleteTarget(alpha)")
-	require.Equalf(t, 3, n, "DeleteTarget(alpha): got %d; want 3", n)
+	if err != nil {
+		t.Fatalf("DeleteTarget(alpha): %v", err)
+	}
+	if n != 3 {
+		t.Fatalf("DeleteTarget(alpha): got %d; want 3", n)
+	}
 	n, err = m.DeleteTarget(ctx, accesstoken.RepositoryTarget("beta", "r1"))
-	require.NoError(t, err, "DeleteTarget(beta/r1)")
-	require.Equalf(t, 1, n, "DeleteTarget(beta/r1): got %d; want 1", n)
+	if err != nil {
+		t.Fatalf("DeleteTarget(beta/r1): %v", err)
+	}
+	if n != 1 {
+		t.Fatalf("DeleteTarget(beta/r1): got %d; want 1", n)
+	}
 
 	for _, c := range []struct {
 		name string
@@ -445,7 +482,9 @@ func (s suite) testManagerCancelled(t *testing.T) {
 	res := accesstoken.Resource{Project: "alpha", Repository: "r1"}
 	iss := issue(t, m, clk, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("alpha"), Scopes: allScopes})
 	unknown, err := m.Format().Generate()
-	require.NoError(t, err, "Generate")
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
 	for _, c := range []struct {
 		name   string
 		secret accesstoken.Secret
@@ -456,9 +495,13 @@ func (s suite) testManagerCancelled(t *testing.T) {
 		}
 	}
 	_, err = m.Revoke(cancelled(t), "alice", iss.Token.ID)
-	require.ErrorIsf(t, err, accesstoken.ErrStoreFailure, "Revoke with a cancelled context: got %v; want ErrStoreFailure", err)
+	if !errors.Is(err, accesstoken.ErrStoreFailure) {
+		t.Fatalf("Revoke with a cancelled context: got %v; want ErrStoreFailure", err)
+	}
 	_, err = m.ListForOwner(cancelled(t), "alice", accesstoken.ListOptions{})
-	require.ErrorIsf(t, err, accesstoken.ErrStoreFailure, "ListForOwner with a cancelled context: got %v; want ErrStoreFailure", err)
+	if !errors.Is(err, accesstoken.ErrStoreFailure) {
+		t.Fatalf("ListForOwner with a cancelled context: got %v; want ErrStoreFailure", err)
+	}
 	verify(t, m, "issued token, after the cancelled calls", iss.Secret, res, accesstoken.ScopePull, nil)
 }
 
@@ -557,10 +600,18 @@ func (s suite) testManagerConcurrent(t *testing.T) {
 	}
 	for _, owner := range []string{"alice", "bob"} {
 		toks, err := m.ListForOwner(t.Context(), owner, accesstoken.ListOptions{})
-		require.NoError(t, err, "ListForOwner")
-		require.Lenf(t, toks, active[owner], "active tokens of %s: got %d; want %d", owner, len(toks), active[owner])
+		if err != nil {
+			t.Fatalf("ListForOwner(%s): %v", owner, err)
+		}
+		if len(toks) != active[owner] {
+			t.Fatalf("active tokens of %s: got %d; want %d", owner, len(toks), active[owner])
+		}
 		toks, err = m.ListForOwner(t.Context(), owner, accesstoken.ListOptions{IncludeInactive: true})
-		require.NoError(t, err, "ListForOwner")
-		require.Lenf(t, toks, total[owner], "tokens of %s: got %d; want %d", owner, len(toks), total[owner])
+		if err != nil {
+			t.Fatalf("ListForOwner(%s, including inactive): %v", owner, err)
+		}
+		if len(toks) != total[owner] {
+			t.Fatalf("tokens of %s: got %d; want %d", owner, len(toks), total[owner])
+		}
 	}
 }

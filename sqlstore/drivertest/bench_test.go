@@ -1,4 +1,4 @@
-package sqlstore_test
+package drivertest_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 // Benchmarks run only with -bench; the PostgreSQL ones need the server that
 // scripts/test.sh starts:
 //
-//	scripts/test.sh --with-postgres go test -run '^$' -bench Verify -benchtime 20000x ./sqlstore/
+//	scripts/test.sh --with-postgres go test -run '^$' -bench Verify -benchtime 20000x ./sqlstore/drivertest/
 //
 // Every sub-benchmark verifies, through accesstoken.Manager (with
 // InsecureAllowAll and last-used recording on, at the default interval),

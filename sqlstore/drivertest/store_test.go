@@ -1,4 +1,4 @@
-package sqlstore_test
+package drivertest_test
 
 import (
 	"bytes"
@@ -115,7 +115,7 @@ func TestDigestPrefix(t *testing.T) {
 }
 
 // lookupOf is the SQLite key of a digest, computed here independently of
-// the package: its first 8 bytes, big-endian, as a signed integer.
+// sqlstore: its first 8 bytes, big-endian, as a signed integer.
 func lookupOf(d accesstoken.Digest) int64 {
 	var k int64
 	for _, c := range d[:8] {

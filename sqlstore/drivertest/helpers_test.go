@@ -1,4 +1,4 @@
-package sqlstore_test
+package drivertest_test
 
 import (
 	"context"
@@ -20,8 +20,8 @@ import (
 // server the tests may create schemas in; scripts/test.sh sets it.
 const postgresEnv = "ACCESSTOKEN_TEST_POSTGRES"
 
-// sqliteDSN is the recommended modernc.org/sqlite configuration (see the
-// package doc) for a database file.
+// sqliteDSN is the recommended modernc.org/sqlite configuration (see
+// sqlstore's package doc) for a database file.
 func sqliteDSN(path string) string {
 	return "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32768)&_txlock=immediate"
 }
@@ -34,7 +34,7 @@ func openSQLiteFile(t testing.TB) *sql.DB {
 
 // openSQLiteMemory opens a new in-memory SQLite database. Each connection
 // to ":memory:" has a database of its own, so the pool is limited to one
-// connection, as the package doc recommends.
+// connection, as sqlstore's package doc recommends.
 func openSQLiteMemory(t testing.TB) *sql.DB {
 	t.Helper()
 	db := openSQLiteDSN(t, "file::memory:?_pragma=busy_timeout(5000)&_txlock=immediate")
