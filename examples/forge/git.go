@@ -17,13 +17,18 @@ import (
 	"github.com/forgekit/accesstoken/httpauth"
 )
 
-// gitHandler serves http://HOST/PROJECT/REPO.git/… with git http-backend
-// behind the token middleware. The resolver is the forge's URL layout:
-// exactly two names, the second ending in ".git", looked up in the
-// database. The one Repo it returns feeds both the token check and the
+// gitHandler serves http://HOST/PROJECT/REPO.git/… with gitserve's
+// Handler (git upload-pack and receive-pack run directly) behind the token
+// middleware, and a Limiter with its default caps in front of both. The
+// resolver is the forge's URL layout: exactly two names, the second ending
+// in ".git", looked up in the database. The one Repo it returns feeds both the token check and the
 // backend, which serves Repo.Dir and never looks at the URL.
 func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logger) (http.Handler, error) {
-	backend := &gitserve.CGI{Root: reposDir, Logger: log}
+	limiter, err := gitserve.NewLimiter(gitserve.Limits{}) // the documented defaults
+	if err != nil {
+		return nil, err
+	}
+	backend := &gitserve.Handler{Root: reposDir, Logger: log, Limiter: limiter}
 	resolve := httpauth.ResolverFunc(func(r *http.Request, repoPath string) (*httpauth.Repo, error) {
 		project, name, ok := splitRepoPath(repoPath)
 		if !ok {
@@ -47,7 +52,8 @@ func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logge
 		}
 		httpauth.DefaultErrorFunc(w, r, err)
 	}
-	return httpauth.Middleware(m, resolve, httpauth.WithRealm("forge"), httpauth.WithErrorFunc(onError))(backend), nil
+	auth := httpauth.Middleware(m, resolve, httpauth.WithRealm("forge"), httpauth.WithErrorFunc(onError))
+	return limiter.Middleware(auth(backend)), nil
 }
 
 // isGitPath reports whether a request path is for the git handler: any
