@@ -19,12 +19,12 @@ import (
 
 // gitHandler serves http://HOST/PROJECT/REPO.git/… with gitserve's
 // Handler (git upload-pack and receive-pack run directly) behind the token
-// middleware, and a Limiter with its default caps in front of both. The
+// middleware, and a Limiter (the serve command's -git-… flags) in front of both. The
 // resolver is the forge's URL layout: exactly two names, the second ending
 // in ".git", looked up in the database. The one Repo it returns feeds both the token check and the
 // backend, which serves Repo.Dir and never looks at the URL.
-func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logger) (http.Handler, error) {
-	limiter, err := gitserve.NewLimiter(gitserve.Limits{}) // the documented defaults
+func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logger, limits gitserve.Limits) (http.Handler, error) {
+	limiter, err := gitserve.NewLimiter(limits)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/gitserve"
 )
 
 func main() {
@@ -71,6 +72,7 @@ Global flags:
 type config struct {
 	data, db, addr string
 	demo           bool
+	limits         gitserve.Limits // of git over HTTP; zero fields take gitserve's defaults
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -95,6 +97,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs := subFlags("serve", stderr)
 		fs.StringVar(&c.addr, "addr", c.addr, "`HOST:PORT` to listen on")
 		fs.BoolVar(&c.demo, "demo", c.demo, "set up a demo user, project and repository on an empty database")
+		fs.IntVar(&c.limits.MaxProcesses, "git-max-processes", 0, "git processes running at once (0: 4 per CPU, at least 8)")
+		fs.IntVar(&c.limits.MaxPerClient, "git-max-per-client", 0, "git requests in flight from one address (0: 32)")
+		fs.DurationVar(&c.limits.IdleTimeout, "git-idle-timeout", 0, "cut a git request whose body or response stops moving this long (0: 1m)")
+		fs.DurationVar(&c.limits.MaxDuration, "git-max-duration", 0, "cut a git request after this long (0: never)")
 		if err := parse(fs, args, 0); err != nil {
 			return err
 		}
@@ -208,7 +214,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(reposDir, 0o750); err != nil {
 		return err
 	}
-	git, err := gitHandler(m, db, reposDir, log)
+	git, err := gitHandler(m, db, reposDir, log, c.limits)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,493 @@
+// Command gitbench measures git over HTTP through the example forge (token
+// checked, gitserve's Handler) against bare `git http-backend` (Go's
+// net/http/cgi, no authentication at all) on the same repositories, side by
+// side in one run: each figure is the median of pairs that alternate which
+// server goes first, and the ratio is taken pair by pair, so that a machine
+// whose speed drifts moves both alike.
+//
+//	go build -o /tmp/forge ./examples/forge
+//	go run ./examples/gitbench -forge /tmp/forge [-pairs 9] [-only clone-1000]
+//
+// Scenarios:
+//
+//	clone-1000   clone of a repository of 1,000 commits (about 0.5 MB packed)
+//	noop-fetch   fetch into an up-to-date clone of it
+//	clone-30mb   clone of a repository of one commit holding 30 MB that does not compress
+//	push-1000    push of 1,000 new commits to an empty repository
+//	clones-64    64 clones of the 1,000-commit repository at once: the wall
+//	             time of all of them, and how many failed
+//	held-40      40 anonymous fetch requests that send their headers and no
+//	             body, held open: git processes and forge memory (no peer)
+//
+// The forge runs with -git-max-per-client 64 for clones-64 (its default,
+// 32, would refuse half of them from one address with 503). Requests to the
+// forge carry the token only after git's first request gets 401, as with
+// any forge; the bare server's repositories are open to all.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+var (
+	forgeBin = flag.String("forge", "", "the example forge's binary (go build ./examples/forge)")
+	pairs    = flag.Int("pairs", 9, "pairs of runs per scenario")
+	only     = flag.String("only", "", "comma-separated scenarios to run (default: all)")
+	keep     = flag.Bool("keep", false, "keep the work directory")
+)
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	if *forgeBin == "" {
+		log.Fatal("gitbench: -forge is required (go build -o /tmp/forge ./examples/forge)")
+	}
+	work, err := os.MkdirTemp("", "gitbench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	b := &bench{work: work, home: filepath.Join(work, "home"), data: filepath.Join(work, "data")}
+	if err := os.MkdirAll(b.home, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	if err := b.run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type bench struct {
+	work, home, data string
+	forge            *exec.Cmd
+	forgeURL         string
+	token            string
+	peerURL          string
+}
+
+func (b *bench) want(s string) bool {
+	return *only == "" || slices.Contains(strings.Split(*only, ","), s)
+}
+
+func (b *bench) run() error {
+	gitVersion, _ := exec.Command("git", "version").Output()
+	fmt.Printf("gitbench: %s, %d pairs per scenario\n", strings.TrimSpace(string(gitVersion)), *pairs)
+	for _, args := range [][]string{
+		{"user", "add", "alice"},
+		{"project", "add", "-owner", "alice", "bench"},
+		{"repo", "add", "-private", "bench/history"},
+		{"repo", "add", "-private", "bench/big"},
+		{"repo", "add", "bench/public"},
+	} {
+		if err := b.cli("a password for alice\n", args...); err != nil {
+			return err
+		}
+	}
+	for i := range *pairs + 1 {
+		for _, side := range []string{"forge", "peer"} {
+			if err := b.cli("", "repo", "add", "-private", fmt.Sprintf("bench/push-%s-%d", side, i)); err != nil {
+				return err
+			}
+		}
+	}
+	repos := filepath.Join(b.data, "repos")
+	if err := b.fastImport(filepath.Join(repos, "bench", "history.git"), history(1000)); err != nil {
+		return err
+	}
+	if err := b.fastImport(filepath.Join(repos, "bench", "public.git"), history(10)); err != nil {
+		return err
+	}
+	big := make([]byte, 30<<20)
+	_, _ = rand.Read(big)
+	if err := b.fastImport(filepath.Join(repos, "bench", "big.git"), oneFile(big)); err != nil {
+		return err
+	}
+
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		return err
+	}
+	peer := httptest.NewServer(&cgi.Handler{
+		Path: gitPath, Args: []string{"http-backend"}, Dir: repos,
+		Env: []string{"GIT_PROJECT_ROOT=" + repos, "GIT_HTTP_EXPORT_ALL=1", "HOME=" + b.home,
+			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true"},
+	})
+	defer peer.Close()
+	b.peerURL = peer.URL
+	if err := b.startForge("-git-max-per-client", "64"); err != nil {
+		return err
+	}
+	defer b.stopForge()
+	if err := b.issueToken(); err != nil {
+		return err
+	}
+
+	// A clone to push from and to fetch into.
+	src := filepath.Join(b.work, "src")
+	if err := b.git("", "clone", "-q", b.forgeRepo("history"), src); err != nil {
+		return err
+	}
+	pushSrc := filepath.Join(b.work, "push-src")
+	if err := b.git("", "init", "-q", "--bare", pushSrc); err != nil {
+		return err
+	}
+	if err := b.fastImport(pushSrc, history(1000)); err != nil {
+		return err
+	}
+
+	type scenario struct {
+		name  string
+		forge func(i int) error
+		peer  func(i int) error
+	}
+	clone := func(u string) func(int) error {
+		return func(int) error {
+			dst := filepath.Join(b.work, "clone")
+			defer os.RemoveAll(dst)
+			return b.git("", "clone", "-q", u, dst)
+		}
+	}
+	fetch := func(remote string) func(int) error {
+		return func(int) error { return b.git(src, "fetch", "-q", remote) }
+	}
+	push := func(side string, u func(string) string) func(int) error {
+		return func(i int) error {
+			return b.git(pushSrc, "push", "-q", u(fmt.Sprintf("push-%s-%d", side, i)), "main")
+		}
+	}
+	scenarios := []scenario{
+		{"clone-1000", clone(b.forgeRepo("history")), clone(b.peerRepo("history"))},
+		{"noop-fetch", fetch(b.forgeRepo("history")), fetch(b.peerRepo("history"))},
+		{"clone-30mb", clone(b.forgeRepo("big")), clone(b.peerRepo("big"))},
+		{"push-1000", push("forge", b.forgeRepo), push("peer", b.peerRepo)},
+	}
+	fmt.Printf("%-12s %12s %12s %10s %22s\n", "scenario", "forge (ms)", "peer (ms)", "ratio", "ratio min..max")
+	for _, s := range scenarios {
+		if !b.want(s.name) {
+			continue
+		}
+		// One run of each, not counted: caches, and the forge's 401 first.
+		if err := s.forge(*pairs); err != nil {
+			return fmt.Errorf("%s (forge, warm-up): %w", s.name, err)
+		}
+		if err := s.peer(*pairs); err != nil {
+			return fmt.Errorf("%s (peer, warm-up): %w", s.name, err)
+		}
+		var fs, ps, rs []float64
+		for i := range *pairs {
+			var d [2]time.Duration
+			for k := range 2 {
+				side := (i + k) % 2 // alternate which goes first
+				f := s.forge
+				if side == 1 {
+					f = s.peer
+				}
+				t0 := time.Now()
+				if err := f(i); err != nil {
+					return fmt.Errorf("%s (%s): %w", s.name, []string{"forge", "peer"}[side], err)
+				}
+				d[side] = time.Since(t0)
+			}
+			fs, ps = append(fs, ms(d[0])), append(ps, ms(d[1]))
+			rs = append(rs, ms(d[0])/ms(d[1]))
+		}
+		fmt.Printf("%-12s %12.1f %12.1f %9.2fx %11.2f..%.2f\n", s.name, median(fs), median(ps), median(rs), slices.Min(rs), slices.Max(rs))
+	}
+	if b.want("clones-64") {
+		if err := b.concurrent(64); err != nil {
+			return err
+		}
+	}
+	if b.want("held-40") {
+		if err := b.held(40); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// concurrent times n clones at once through each server, in alternating
+// pairs.
+func (b *bench) concurrent(n int) error {
+	burst := func(u string) (time.Duration, int) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		failed := 0
+		t0 := time.Now()
+		for i := range n {
+			wg.Go(func() {
+				dst := filepath.Join(b.work, fmt.Sprintf("burst-%d", i))
+				defer os.RemoveAll(dst)
+				if err := b.git("", "clone", "-q", u, dst); err != nil {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(t0), failed
+	}
+	runs := max(*pairs/3, 3)
+	var fs, ps, rs []float64
+	fails := [2]int{}
+	for i := range runs {
+		var d [2]time.Duration
+		for k := range 2 {
+			side := (i + k) % 2
+			u := b.forgeRepo("history")
+			if side == 1 {
+				u = b.peerRepo("history")
+			}
+			var f int
+			d[side], f = burst(u)
+			fails[side] += f
+		}
+		fs, ps = append(fs, ms(d[0])), append(ps, ms(d[1]))
+		rs = append(rs, ms(d[0])/ms(d[1]))
+	}
+	fmt.Printf("%-12s %12.1f %12.1f %9.2fx %11.2f..%.2f   failed clones: forge %d, peer %d (of %d each)\n",
+		fmt.Sprintf("clones-%d", n), median(fs), median(ps), median(rs), slices.Min(rs), slices.Max(rs), fails[0], fails[1], n*runs)
+	return nil
+}
+
+// held opens n anonymous fetch requests to the forge that announce a body
+// of a megabyte and send nothing, and reports the forge's git processes
+// and memory while they are held.
+func (b *bench) held(n int) error {
+	pid := b.forge.Process.Pid
+	before := rss(pid)
+	host := strings.TrimPrefix(b.forgeURL, "http://")
+	var conns []net.Conn
+	for range n {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /bench/public.git/git-upload-pack HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 1000000\r\n\r\n", host)
+		conns = append(conns, c)
+	}
+	// The forge has read them all once an anonymous request sent after
+	// them is answered.
+	resp, err := http.Get(b.forgeURL + "/bench/public.git/info/refs?service=git-upload-pack")
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	time.Sleep(time.Second) // let the forge settle before measuring
+	after := rss(pid)
+	procs := descendants(pid)
+	fmt.Printf("%-12s %d connections held: %d git processes; forge resident memory %.1f MB before, %.1f MB while held (+%.1f MB)\n",
+		fmt.Sprintf("held-%d", n), len(conns), len(procs), float64(before)/1e6, float64(after)/1e6, float64(after-before)/1e6)
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (b *bench) env() []string {
+	return []string{"HOME=" + b.home, "PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=B", "GIT_AUTHOR_EMAIL=b@example.invalid", "GIT_COMMITTER_NAME=B", "GIT_COMMITTER_EMAIL=b@example.invalid"}
+}
+
+func (b *bench) git(dir string, args ...string) error {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = b.env()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("git %s: %w\n%s", args[0], err, out)
+	}
+	return nil
+}
+
+func (b *bench) cli(stdin string, args ...string) error {
+	cmd := exec.Command(*forgeBin, append([]string{"-data", b.data}, args...)...)
+	cmd.Env = b.env()
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("forge %v: %w\n%s", args, err, out)
+	}
+	return nil
+}
+
+func (b *bench) fastImport(dir, stream string) error {
+	cmd := exec.Command("git", "--git-dir", dir, "fast-import", "--quiet")
+	cmd.Env = b.env()
+	cmd.Stdin = strings.NewReader(stream)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("fast-import: %w\n%s", err, out)
+	}
+	return b.git("", "--git-dir", dir, "gc", "-q")
+}
+
+// history is a fast-import stream of n commits on main, each changing one
+// of 50 files.
+func history(n int) string {
+	var s strings.Builder
+	for i := 1; i <= n; i++ {
+		content := fmt.Sprintf("line %d\n%s", i, strings.Repeat(fmt.Sprintf("commit %d filler text\n", i), 20))
+		msg := fmt.Sprintf("commit %d", i)
+		fmt.Fprintf(&s, "commit refs/heads/main\nmark :%d\ncommitter B <b@example.invalid> %d +0000\ndata %d\n%s\n", i, 1700000000+i, len(msg), msg)
+		if i > 1 {
+			fmt.Fprintf(&s, "from :%d\n", i-1)
+		}
+		fmt.Fprintf(&s, "M 644 inline file%d.txt\ndata %d\n%s\n", i%50, len(content), content)
+	}
+	return s.String()
+}
+
+// oneFile is a fast-import stream of one commit holding data.
+func oneFile(data []byte) string {
+	var s strings.Builder
+	msg := "one big file"
+	fmt.Fprintf(&s, "commit refs/heads/main\ncommitter B <b@example.invalid> 1700000000 +0000\ndata %d\n%s\n", len(msg), msg)
+	fmt.Fprintf(&s, "M 644 inline big.bin\ndata %d\n", len(data))
+	s.Write(data)
+	s.WriteString("\n")
+	return s.String()
+}
+
+func (b *bench) forgeRepo(name string) string {
+	return "http://alice:" + b.token + "@" + strings.TrimPrefix(b.forgeURL, "http://") + "/bench/" + name + ".git"
+}
+
+func (b *bench) peerRepo(name string) string { return b.peerURL + "/bench/" + name + ".git" }
+
+func (b *bench) startForge(extra ...string) error {
+	args := append([]string{"-data", b.data, "serve", "-addr", "127.0.0.1:0", "-demo=false"}, extra...)
+	b.forge = exec.Command(*forgeBin, args...)
+	b.forge.Env = b.env()
+	stdout, err := b.forge.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	b.forge.Stderr = io.Discard
+	if err := b.forge.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "forge listening on "); ok {
+			b.forgeURL = strings.TrimSuffix(u, "/")
+			go io.Copy(io.Discard, stdout)
+			return nil
+		}
+	}
+	return errors.New("the forge exited before it listened")
+}
+
+func (b *bench) stopForge() {
+	_ = b.forge.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { b.forge.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		b.forge.Process.Kill()
+	}
+}
+
+func (b *bench) issueToken() error {
+	body, _ := json.Marshal(map[string]any{"description": "gitbench", "scopes": []string{"repository:pull", "repository:push"}})
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", b.forgeURL+"/api/projects/bench/tokens", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("alice", "a password for alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		Token string `json:"token"`
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(rb, &tok) != nil || tok.Token == "" {
+		return fmt.Errorf("issuing the token: %d %s", resp.StatusCode, rb)
+	}
+	b.token = tok.Token
+	return nil
+}
+
+// rss returns the resident memory of process pid, in bytes (Linux).
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// descendants returns the processes below pid (Linux /proc).
+func descendants(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	var out []int
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
