@@ -107,6 +107,7 @@ type Handler struct {
 	root    string
 	git     string
 	baseEnv []string
+	caps    *capsCache
 	initErr error
 }
 
@@ -154,6 +155,7 @@ func (h *Handler) init() {
 		}
 	}
 	h.baseEnv = append(h.baseEnv, h.Env...)
+	h.caps = newCapsCache(h.baseEnv)
 }
 
 // repoDir returns the absolute directory of acc's repository, or answers
@@ -214,18 +216,29 @@ func (h *Handler) advertise(w http.ResponseWriter, r *http.Request, acc *httpaut
 	if !ok {
 		return
 	}
-	var prefix []byte
-	if !protocolV2(r.Header.Get("Git-Protocol")) {
-		// Protocol v0 and v1 start with the service line; v2 does not.
-		prefix = append(pktLine("# service=git-"+service+"\n"), "0000"...)
-	}
-	h.run(w, r, acc, log, run{
+	c := run{
 		service: service,
 		args:    []string{service, "--stateless-rpc", "--advertise-refs", dir},
 		dir:     dir,
 		ctype:   "application/x-git-" + service + "-advertisement",
-		prefix:  prefix,
-	})
+	}
+	if !protocolV2(r.Header.Get("Git-Protocol")) {
+		// Protocol v0 and v1 start with the service line; v2 does not.
+		c.prefix = append(pktLine("# service=git-"+service+"\n"), "0000"...)
+	} else if service == "upload-pack" {
+		// The v2 advertisement holds no refs: it is the same until git's
+		// configuration changes, and served without running git.
+		stamp := h.caps.stamp(dir)
+		if adv, ok := h.caps.get(dir, stamp); ok {
+			hdr := w.Header()
+			hdr.Set("Content-Type", c.ctype)
+			noCache(hdr)
+			_, _ = w.Write(adv)
+			return
+		}
+		c.capture = func(adv []byte) { h.caps.put(dir, stamp, adv) }
+	}
+	h.run(w, r, acc, log, c)
 }
 
 // uploadPack serves POST …/git-upload-pack: the request is read whole
@@ -357,6 +370,9 @@ type run struct {
 	stdin   io.Reader
 	ctype   string
 	prefix  []byte // written before git's output
+	// capture, if set, is given git's whole output (at most 64 KiB) once
+	// git has exited successfully.
+	capture func([]byte)
 }
 
 // run starts git for a request, with a process slot of the Limiter, and
@@ -436,8 +452,16 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Acce
 	if werr == nil {
 		_, werr = fw.Write(buf[:n])
 	}
+	var captured *bytes.Buffer
+	if c.capture != nil {
+		captured = bytes.NewBuffer(append([]byte(nil), buf[:n]...))
+	}
 	if werr == nil {
-		_, werr = io.CopyBuffer(fw, stdout, buf)
+		var dst io.Writer = fw
+		if captured != nil {
+			dst = io.MultiWriter(fw, captured)
+		}
+		_, werr = io.CopyBuffer(dst, stdout, buf)
 	}
 	if werr != nil {
 		// The client is gone, or a Limiter cut a response it did not
@@ -450,6 +474,9 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Acce
 	err = cmd.Wait()
 	switch {
 	case err == nil:
+		if captured != nil && werr == nil && captured.Len() <= 64<<10 {
+			c.capture(captured.Bytes())
+		}
 	case werr != nil:
 		log.Info("git response not delivered", "err", werr)
 	case stdinErr.err() != nil:

@@ -77,8 +77,9 @@ func runGit(t *testing.T, dir string, args ...string) string {
 	return string(out)
 }
 
-// newServer starts a server; a nil limits means no Limiter.
-func newServer(t *testing.T, limits *gitserve.Limits) *server {
+// newServer starts a server; a nil limits means no Limiter. The
+// functions set up the Handler further.
+func newServer(t *testing.T, limits *gitserve.Limits, setup ...func(*gitserve.Handler)) *server {
 	t.Helper()
 	requireGit(t)
 	s := &server{t: t, root: t.TempDir()}
@@ -99,6 +100,9 @@ func newServer(t *testing.T, limits *gitserve.Limits) *server {
 	s.m = m
 	logger := slog.New(slog.NewTextHandler(&s.log, nil))
 	h := &gitserve.Handler{Root: s.root, Logger: logger}
+	for _, f := range setup {
+		f(h)
+	}
 	var handler http.Handler = httpauth.Middleware(m, httpauth.ResolverFunc(resolve))(h)
 	if limits != nil {
 		l, err := gitserve.NewLimiter(*limits)

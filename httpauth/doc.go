@@ -1,7 +1,8 @@
 // Package httpauth puts access tokens in front of git's smart HTTP protocol
 // and Git LFS: a middleware ([Middleware]) that a forge wraps around its git
-// HTTP handler, and a ready handler ([Backend]) that serves repositories
-// with `git http-backend` through [net/http/cgi].
+// HTTP handler (package gitserve has two: gitserve.Handler, which runs git
+// upload-pack and receive-pack itself, and gitserve.CGI, which runs git
+// http-backend).
 //
 // For every request the middleware, in this order:
 //
@@ -13,20 +14,33 @@
 //  2. rejects a token in the query string with 400 ([ErrTokenInURL]);
 //  3. splits the path into the repository part and the route, and decides
 //     from the method and the route alone which operation the request
-//     performs ([Classify]): a pull ([accesstoken.ScopePull]) or a push
+//     performs ([gitreq.Parse]): a pull ([accesstoken.ScopePull]) or a push
 //     ([accesstoken.ScopePush]). The query is read only on GET …/info/refs
 //     (?service=), the body only on the LFS batch route ("operation").
 //     Anything it does not know is rejected, never passed through;
 //  4. asks the forge's [Resolver] which repository the path names: its
 //     [accesstoken.Resource], its directory and whether it is public. This
-//     one parsed identity is what the token check and the [Backend] use;
+//     one parsed identity is what the token check and the git handler use;
 //  5. takes the token from the Authorization header (Basic with the token
 //     as password or as user name, or Bearer) and checks it, for every
 //     route and every credential form, with one call of
 //     [accesstoken.Manager.Verify];
 //  6. removes Authorization, Proxy-Authorization and Cookie from the
 //     request and calls the next handler with the verified [Access] in the
-//     context ([FromContext]; [TokenFrom] for the token alone, a copy).
+//     context ([FromContext]; [TokenFrom] for the token alone, a copy);
+//  7. while the request's body arrives, checks the token again
+//     ([accesstoken.Manager.Recheck]; for an anonymous pull, that the
+//     repository is still public) at most every [DefaultRecheckInterval],
+//     and always once the body is complete, before the handler gets its
+//     last 64 bytes: a request held open, or uploading slowly, stops when
+//     its token is revoked or its owner loses the access, and git never
+//     acts on a request whose token was revoked before the request was
+//     complete (the body's Read returns an [*Error]; [Refuse] answers it).
+//     A response already streaming (a clone in progress) is not stopped.
+//
+// An LFS batch request's body, which says whether it downloads or uploads,
+// is read only once the request's token is found live
+// ([accesstoken.Manager.Authenticate]) and its repository exists.
 //
 // # Status codes
 //

@@ -22,11 +22,11 @@ type Repo struct {
 	// what [accesstoken.Manager.Verify] is asked about.
 	Resource accesstoken.Resource
 	// Dir is the repository's directory relative to the project root
-	// (GIT_PROJECT_ROOT for [Backend]), slash-separated, such as
+	// (gitserve's Root), slash-separated, such as
 	// "alice/hello.git" or "repos/ab/1234.git". It must be clean and
 	// relative, without ".." segments; the middleware answers 500
-	// ([ErrBadRepo]) otherwise. The backend serves exactly this directory
-	// and never looks at the request path.
+	// ([ErrBadRepo]) otherwise. The git handler serves exactly this
+	// directory and never looks at the request path.
 	Dir string
 	// Public reports whether anyone may pull the repository without a
 	// token. Anonymous pulls of a public repository pass the middleware;
