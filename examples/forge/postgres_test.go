@@ -6,13 +6,12 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
 
 // postgresSite returns a site on a new, empty PostgreSQL database,
-// dropped at the end. The server's URL comes from ACCESSTOKEN_TEST_POSTGRES
+// dropped at the end, with no forge yet (see site.create). The server's URL comes from ACCESSTOKEN_TEST_POSTGRES
 // (scripts/test.sh starts one); without it the test skips, except under
 // CI=true, where it fails.
 func postgresSite(t *testing.T) *site {
@@ -42,7 +41,7 @@ func postgresSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
-	s := newSite(t)
+	s := emptySite(t)
 	s.db = u.String()
 	return s
 }
@@ -54,25 +53,16 @@ func postgresSite(t *testing.T) *site {
 func TestPostgres(t *testing.T) {
 	t.Parallel()
 	s := postgresSite(t)
-	// Two processes create the tables of the empty database at once.
-	var cmds []*exec.Cmd
+	// Two servers create the tables of the empty database at once.
+	a, b := s.launch(), s.launch()
+	a.waitListening()
+	b.waitListening()
 	for _, u := range []string{"alice", "bob"} {
-		cmd := s.command("user", "add", u)
-		cmd.Stdin = strings.NewReader(password(u) + "\n")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-	}
-	for _, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("concurrent first use of the database: %v", err)
-		}
+		s.addUser(u)
 	}
 	s.must("", "project add", "-owner", "alice", "alpha")
 	s.must("", "project member", "alpha", "bob", "write")
 	s.must("", "repo add", "-private", "alpha/one")
-	a, b := s.start(), s.start()
 	g := newGit(t)
 
 	tok := a.issue("bob", "alpha/one", "repository:pull", "repository:push")
