@@ -91,3 +91,32 @@ func TestPostgres(t *testing.T) {
 	a = s.start()
 	g.mustClone(a.tokenURL("bob", tok.Token, "alpha/one"), "A restarted")
 }
+
+// TestPostgresBadBytes: on PostgreSQL, which refuses invalid UTF-8 and
+// NUL in a query, such names are refused before any query.
+func TestPostgresBadBytes(t *testing.T) {
+	t.Parallel()
+	s := postgresSite(t)
+	s.create()
+	badBytes(t, s)
+}
+
+// TestPostgresNoNewForge: a command other than serve on a database that
+// holds no forge says so, and creates nothing in it.
+func TestPostgresNoNewForge(t *testing.T) {
+	t.Parallel()
+	s := postgresSite(t)
+	out, code := s.cli("password1\n", "user add", "alice")
+	if code != 1 || !strings.Contains(out, "the database holds no forge") {
+		t.Errorf("user add on an empty database: exit %d; want 1\n%s", code, out)
+	}
+	db, err := sql.Open("pgx", s.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("tables after user add on an empty database: %d (%v); want none", n, err)
+	}
+}
