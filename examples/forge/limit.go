@@ -47,9 +47,11 @@ const (
 	clientEvery      = time.Second
 
 	// maxTracked bounds the user names and client addresses held in
-	// memory. With the overall limit on comparisons, a flood of new
-	// names cannot fill it within failureWindow on any machine where
-	// bcrypt costs more than 6 ms; if it ever fills, new names and
+	// memory. A name is held while its failures are in the window, so
+	// filling it takes maxTracked failed comparisons within
+	// failureWindow (166 a second), more than the overall bound lets
+	// through unless a bcrypt comparison takes under passwordSlots × 6 ms
+	// (it takes tens of milliseconds). If it ever fills, new names and
 	// clients are refused, never let through.
 	maxTracked = 100_000
 )
@@ -66,7 +68,7 @@ var (
 	// errTooManyFailures refuses a user after too many failed checks.
 	errTooManyFailures = errors.New("too many failed sign-ins for this user: try again later")
 	// errClientLimit refuses a client that checks passwords too often.
-	errClientLimit = errors.New("too many password attempts from your address: try again in a minute")
+	errClientLimit = errors.New("too many password checks from your address: try again in a few seconds")
 	// errBusy refuses a check when the forge is checking as many
 	// passwords as it will.
 	errBusy = errors.New("too many sign-ins at once: try again in a moment")
@@ -86,6 +88,7 @@ type passwords struct {
 }
 
 func newPasswords(db *DB, trusted proxies) *passwords {
+	go dummyHash() // ready before the first check, without delaying the start
 	return &passwords{
 		db:      db,
 		proxies: trusted,
@@ -96,8 +99,12 @@ func newPasswords(db *DB, trusted proxies) *passwords {
 }
 
 // dummyHash is compared against when the user does not exist, so that a
-// check takes as long for unknown users as for known ones.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+// check takes as long for unknown users as for known ones. It is made on
+// first use, not at every start of the program.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+	return h
+})
 
 // Check reports whether name is a user and password is theirs. client
 // identifies where the request comes from (see clientOf). It returns
@@ -134,7 +141,7 @@ func (p *passwords) Check(ctx context.Context, client, name, password string) (b
 	hash, err := p.db.PasswordHash(ctx, name)
 	switch {
 	case errors.Is(err, errNotFound):
-		_ = p.compare(dummyHash, []byte(password))
+		_ = p.compare(dummyHash(), []byte(password))
 		failed = true
 		return false, nil
 	case err != nil:

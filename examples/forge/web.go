@@ -250,7 +250,7 @@ func (s *web) login(w http.ResponseWriter, r *request) error {
 		return s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins for this user. Try again in a few minutes.")
 	case errors.Is(err, errClientLimit):
 		w.Header().Set("Retry-After", strconv.Itoa(int(clientEvery.Seconds())))
-		return s.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts from your address. Try again in a minute.")
+		return s.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts from your address. Try again in a few seconds.")
 	case errors.Is(err, errBusy):
 		w.Header().Set("Retry-After", "1")
 		return s.showLogin(w, r, http.StatusServiceUnavailable, "Too many sign-ins at once. Try again in a moment.")
