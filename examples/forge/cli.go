@@ -270,12 +270,10 @@ func printUsage(w io.Writer) {
 Usage: forge [-data DIR] [-db URL] COMMAND [ARGUMENTS]
 
 `)
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "  serve %s\t\n  \trun the forge (the default command); it sets the forge up on its first start\n", serveArgs)
+	fmt.Fprintf(w, "  serve %s\n    \trun the forge (the default command); it sets the forge up on its first start\n", serveArgs)
 	for _, c := range commands {
-		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+		printEntry(w, c)
 	}
-	tw.Flush()
 	fmt.Fprint(w, `
 Flags go before or after the arguments. Every command but serve needs an
 existing forge: it never creates one. Names are 1 to 64 of a-z, 0-9, '.',
@@ -300,14 +298,18 @@ func printServe(w io.Writer) {
 
 func printGroup(w io.Writer, group string) {
 	fmt.Fprintf(w, "Usage: forge %s SUBCOMMAND [ARGUMENTS]\n\nSubcommands:\n", group)
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	for _, c := range commands {
 		if g, _, _ := strings.Cut(c.name, " "); g == group {
-			fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+			printEntry(w, c)
 		}
 	}
-	tw.Flush()
 	fmt.Fprintf(w, "\nRun \"forge help %s SUBCOMMAND\" for its flags.\n", group)
+}
+
+// printEntry prints a command and what it does, as flag.PrintDefaults
+// prints a flag.
+func printEntry(w io.Writer, c command) {
+	fmt.Fprintf(w, "  %s\n    \t%s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
 }
 
 func printCommand(w io.Writer, c *command) {
@@ -345,10 +347,15 @@ func (p cliPerms) CanManage(ctx context.Context, user string, t accesstoken.Targ
 func cliManager(store *sqlstore.Store, db *DB, stderr io.Writer) (*accesstoken.Manager, error) {
 	// Revocations and deletions go to the audit log on standard error,
 	// as the server's do.
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// (Not the deletions of nothing that repo add and project add make.)
+	logEvent := accesstoken.SlogEvents(slog.New(slog.NewTextHandler(stderr, nil)))
 	return accesstoken.New(store, cliPerms{perms{db}},
 		accesstoken.WithPrefix("forge"),
-		accesstoken.WithEvents(accesstoken.SlogEvents(log)))
+		accesstoken.WithEvents(func(ctx context.Context, ev accesstoken.Event) {
+			if ev.Kind != accesstoken.EventDeleted || ev.Count > 0 {
+				logEvent(ctx, ev)
+			}
+		}))
 }
 
 // Users.
