@@ -30,6 +30,7 @@ import (
 type api struct {
 	db  *DB
 	m   *accesstoken.Manager
+	pw  *passwords
 	log *slog.Logger
 }
 
@@ -79,13 +80,21 @@ func (a *api) auth(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
 		if ok {
-			good, err := a.db.CheckPassword(r.Context(), user, pass)
-			if errors.Is(err, errTooManyFailures) {
+			good, err := a.pw.CheckRequest(r, user, pass)
+			switch {
+			case errors.Is(err, errTooManyFailures):
 				w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow.Seconds())))
 				writeError(w, http.StatusTooManyRequests, err.Error())
 				return
-			}
-			if err != nil {
+			case errors.Is(err, errClientLimit):
+				w.Header().Set("Retry-After", strconv.Itoa(int(clientEvery.Seconds())))
+				writeError(w, http.StatusTooManyRequests, err.Error())
+				return
+			case errors.Is(err, errBusy):
+				w.Header().Set("Retry-After", "1")
+				writeError(w, http.StatusServiceUnavailable, err.Error())
+				return
+			case err != nil:
 				a.log.Error("API sign-in", "err", err)
 				writeError(w, http.StatusServiceUnavailable, "temporarily unavailable")
 				return

@@ -70,9 +70,22 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 // reserved are project names that would shadow the forge's own URLs.
 var reserved = map[string]bool{"api": true, "static": true, "login": true, "logout": true}
 
+// validName reports whether every s could name a user, project or
+// repository. Lookups check it before querying: no such name exists, and
+// PostgreSQL refuses some of the strings a URL or a header can carry
+// (invalid UTF-8, NUL) with an error instead of no rows.
+func validName(s ...string) bool {
+	for _, n := range s {
+		if len(n) > 64 || !nameRE.MatchString(n) || strings.Contains(n, "..") {
+			return false
+		}
+	}
+	return true
+}
+
 // checkName checks a user, project or repository name.
 func checkName(kind, s string) error {
-	if len(s) > 64 || !nameRE.MatchString(s) || strings.Contains(s, "..") {
+	if !validName(s) {
 		return fmt.Errorf("%w %s name %q: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit, without '..'", errInvalid, kind, s)
 	}
 	if kind != "user" && strings.HasSuffix(s, ".git") {
@@ -89,28 +102,40 @@ func checkName(kind, s string) error {
 type DB struct {
 	sql      *sql.DB
 	postgres bool
-	limit    signInLimit
 }
 
 // openDB opens the SQLite file under dataDir, or PostgreSQL when dbURL is a
-// postgres:// URL, and creates the forge's tables and the token table.
-func openDB(ctx context.Context, dataDir, dbURL string) (*DB, *sqlstore.Store, error) {
+// postgres:// URL, and creates or updates the forge's tables and the token
+// table. With create false (every command but serve), the forge must
+// exist already: a mistyped -data or -db is an error, not a new forge.
+func openDB(ctx context.Context, dataDir, dbURL string, create bool) (*DB, *sqlstore.Store, error) {
 	var (
 		db      *sql.DB
 		err     error
 		dialect = sqlstore.SQLite
 	)
+	if !create {
+		if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("no forge data directory %s: check -data, or start `forge serve` once to set a forge up", dataDir)
+		}
+	}
 	switch {
 	case dbURL == "":
-		// The database holds password hashes and token digests: keep it
-		// to the forge's user.
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		path := filepath.Join(dataDir, "forge.db")
+		mode := "rwc"
+		if !create {
+			if _, err := os.Stat(path); err != nil {
+				return nil, nil, fmt.Errorf("no forge in %s (it has no forge.db): check -data, or start `forge serve` once to set a forge up", dataDir)
+			}
+			mode = "rw" // and never create it
+		} else if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			// The database holds password hashes and token digests:
+			// keep it to the forge's user.
 			return nil, nil, err
 		}
-		path := filepath.Join(dataDir, "forge.db")
 		// A URI file name: escape what would end or alter the path.
 		path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+		db, err = sql.Open("sqlite", "file:"+path+"?mode="+mode+"&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		dialect = sqlstore.PostgreSQL
 		db, err = sql.Open("pgx", dbURL)
@@ -121,6 +146,12 @@ func openDB(ctx context.Context, dataDir, dbURL string) (*DB, *sqlstore.Store, e
 		return nil, nil, err
 	}
 	d := &DB{sql: db, postgres: dialect == sqlstore.PostgreSQL}
+	if !create {
+		if err := d.exists(ctx); err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+	}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("creating tables: %w", err)
@@ -134,6 +165,21 @@ func openDB(ctx context.Context, dataDir, dbURL string) (*DB, *sqlstore.Store, e
 		return nil, nil, fmt.Errorf("token table: %w", err)
 	}
 	return d, store, nil
+}
+
+// exists checks that the database holds a forge.
+func (d *DB) exists(ctx context.Context) error {
+	var n int
+	err := d.queryRow(ctx, `SELECT COUNT(*) FROM forge_users`).Scan(&n)
+	var pg interface{ SQLState() string }
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pg) && pg.SQLState() == "42P01", // undefined_table
+		strings.Contains(err.Error(), "no such table"):
+		return errors.New("the database holds no forge: check -db, or start `forge serve` once to set a forge up")
+	}
+	return fmt.Errorf("opening the database: %w", err)
 }
 
 // Close closes the database.
@@ -236,55 +282,95 @@ func (d *DB) AddUser(ctx context.Context, name, password string) error {
 	if err := checkName("user", name); err != nil {
 		return err
 	}
-	if len(password) < minPassword || len(password) > maxPassword {
-		return fmt.Errorf("%w password: use %d to %d bytes", errInvalid, minPassword, maxPassword)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := hashPassword(password)
 	if err != nil {
 		return err
 	}
 	_, err = d.exec(ctx, `INSERT INTO forge_users (name, password_hash, created_at) VALUES (?, ?, ?)`,
-		name, string(hash), time.Now().Unix())
+		name, hash, time.Now().Unix())
 	if isUnique(err) {
 		return fmt.Errorf("user %q %w", name, errExists)
 	}
 	return err
 }
 
-// dummyHash is compared against when the user does not exist, so that a
-// sign-in takes as long for unknown users as for known ones.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
-
-// errTooManyFailures refuses a sign-in after too many failed ones.
-var errTooManyFailures = errors.New("too many failed sign-ins for this user: try again later")
-
-// CheckPassword reports whether name exists and password is theirs. It
-// returns errTooManyFailures, without checking, after too many failures.
-func (d *DB) CheckPassword(ctx context.Context, name, password string) (bool, error) {
-	if !d.limit.allow(name) {
-		return false, errTooManyFailures
+// PasswordHash returns the bcrypt hash of name's password, or an error
+// matching errNotFound.
+func (d *DB) PasswordHash(ctx context.Context, name string) (string, error) {
+	if !validName(name) {
+		return "", fmt.Errorf("user %q %w", name, errNotFound)
 	}
-	ok, err := d.checkPassword(ctx, name, password)
-	if err == nil && !ok {
-		d.limit.failed(name)
-	}
-	return ok, err
-}
-
-func (d *DB) checkPassword(ctx context.Context, name, password string) (bool, error) {
 	var hash string
 	err := d.queryRow(ctx, `SELECT password_hash FROM forge_users WHERE name = ?`, name).Scan(&hash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return false, nil
-	case err != nil:
-		return false, err
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("user %q %w", name, errNotFound)
 	}
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil, nil
+	return hash, err
+}
+
+// SetPassword replaces name's password and ends their web sessions.
+func (d *DB) SetPassword(ctx context.Context, name, password string) error {
+	hash, err := hashPassword(password)
+	if err != nil {
+		return err
+	}
+	if ok, err := d.userExists(ctx, name); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("user %q %w", name, errNotFound)
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, d.q(`UPDATE forge_users SET password_hash = ? WHERE name = ?`), hash, name); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM forge_sessions WHERE username = ?`), name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func hashPassword(password string) (string, error) {
+	if len(password) < minPassword || len(password) > maxPassword {
+		return "", fmt.Errorf("%w password: use %d to %d bytes", errInvalid, minPassword, maxPassword)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	return string(hash), err
+}
+
+// User is a user as the command line lists them.
+type User struct {
+	Name    string
+	Created time.Time
+}
+
+// Users lists every user by name.
+func (d *DB) Users(ctx context.Context) ([]User, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT name, created_at FROM forge_users ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var us []User
+	for rows.Next() {
+		var u User
+		var created int64
+		if err := rows.Scan(&u.Name, &created); err != nil {
+			return nil, err
+		}
+		u.Created = time.Unix(created, 0).UTC()
+		us = append(us, u)
+	}
+	return us, rows.Err()
 }
 
 func (d *DB) userExists(ctx context.Context, name string) (bool, error) {
+	if !validName(name) {
+		return false, nil
+	}
 	var n int
 	err := d.queryRow(ctx, `SELECT COUNT(*) FROM forge_users WHERE name = ?`, name).Scan(&n)
 	return n > 0, err
@@ -324,6 +410,9 @@ func (d *DB) AddProject(ctx context.Context, name, owner string) error {
 
 // Project returns a project, or an error matching errNotFound.
 func (d *DB) Project(ctx context.Context, name string) (*Project, error) {
+	if !validName(name) {
+		return nil, fmt.Errorf("project %q %w", name, errNotFound)
+	}
 	p := &Project{}
 	err := d.queryRow(ctx, `SELECT name, owner FROM forge_projects WHERE name = ?`, name).Scan(&p.Name, &p.Owner)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -375,6 +464,29 @@ func (d *DB) SetMember(ctx context.Context, project, user string, role Role) err
 	return err
 }
 
+// DeleteProject forgets a project, its members and its repositories, in
+// one transaction. The caller deletes the repositories' directories and
+// the tokens (see deleteProject).
+func (d *DB) DeleteProject(ctx context.Context, name string) error {
+	if _, err := d.Project(ctx, name); err != nil {
+		return err
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, table := range []string{"forge_members", "forge_repos"} {
+		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM `+table+` WHERE project = ?`), name); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM forge_projects WHERE name = ?`), name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // Member is a user's role in a project.
 type Member struct {
 	User string
@@ -383,6 +495,9 @@ type Member struct {
 
 // Members lists the members of project, not counting its owner.
 func (d *DB) Members(ctx context.Context, project string) ([]Member, error) {
+	if !validName(project) {
+		return nil, nil
+	}
 	rows, err := d.sql.QueryContext(ctx, d.q(`SELECT username, role FROM forge_members WHERE project = ? ORDER BY username`), project)
 	if err != nil {
 		return nil, err
@@ -404,7 +519,7 @@ func (d *DB) Members(ctx context.Context, project string) ([]Member, error) {
 // Role returns user's role in project: admin for the owner, RoleNone for a
 // non-member or an anonymous user ("").
 func (d *DB) Role(ctx context.Context, project, user string) (Role, error) {
-	if user == "" {
+	if user == "" || !validName(project, user) {
 		return RoleNone, nil
 	}
 	var owner string
@@ -454,24 +569,37 @@ func (d *DB) AddRepo(ctx context.Context, project, name string, private bool) er
 	_, err := d.exec(ctx, `INSERT INTO forge_repos (project, name, private, created_at) VALUES (?, ?, ?, ?)`,
 		project, name, priv, time.Now().Unix())
 	if isUnique(err) {
-		return fmt.Errorf("repository %s/%s %w", project, name, errExists)
+		return fmt.Errorf("repository %q %w", project+"/"+name, errExists)
 	}
 	return err
 }
 
-// DeleteRepo forgets a repository (createRepo undoes AddRepo with it).
+// DeleteRepo forgets a repository (createRepo undoes AddRepo with it),
+// or returns an error matching errNotFound.
 func (d *DB) DeleteRepo(ctx context.Context, project, name string) error {
-	_, err := d.exec(ctx, `DELETE FROM forge_repos WHERE project = ? AND name = ?`, project, name)
-	return err
+	if !validName(project, name) {
+		return fmt.Errorf("repository %q %w", project+"/"+name, errNotFound)
+	}
+	res, err := d.exec(ctx, `DELETE FROM forge_repos WHERE project = ? AND name = ?`, project, name)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("repository %q %w", project+"/"+name, errNotFound)
+	}
+	return nil
 }
 
 // Repo returns a repository, or an error matching errNotFound.
 func (d *DB) Repo(ctx context.Context, project, name string) (*Repo, error) {
+	if !validName(project, name) {
+		return nil, fmt.Errorf("repository %q %w", project+"/"+name, errNotFound)
+	}
 	r := &Repo{Project: project, Name: name}
 	var priv int
 	err := d.queryRow(ctx, `SELECT private FROM forge_repos WHERE project = ? AND name = ?`, project, name).Scan(&priv)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("repository %s/%s %w", project, name, errNotFound)
+		return nil, fmt.Errorf("repository %q %w", project+"/"+name, errNotFound)
 	}
 	r.Private = priv != 0
 	return r, err
@@ -481,6 +609,12 @@ func (d *DB) Repo(ctx context.Context, project, name string) (*Repo, error) {
 // query: what every permission check on a repository needs. A missing
 // repository is an error matching errNotFound.
 func (d *DB) RepoAccess(ctx context.Context, project, name, user string) (*Repo, Role, error) {
+	if !validName(project, name) {
+		return nil, RoleNone, fmt.Errorf("repository %q %w", project+"/"+name, errNotFound)
+	}
+	if user != "" && !validName(user) {
+		user = "" // no such user: no role
+	}
 	r := &Repo{Project: project, Name: name}
 	var priv int
 	var owner string
@@ -491,7 +625,7 @@ func (d *DB) RepoAccess(ctx context.Context, project, name, user string) (*Repo,
 		WHERE r.project = ? AND r.name = ?`, user, project, name).Scan(&priv, &owner, &role)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, RoleNone, fmt.Errorf("repository %s/%s %w", project, name, errNotFound)
+		return nil, RoleNone, fmt.Errorf("repository %q %w", project+"/"+name, errNotFound)
 	case err != nil:
 		return nil, RoleNone, err
 	}
@@ -508,6 +642,9 @@ func (d *DB) RepoAccess(ctx context.Context, project, name, user string) (*Repo,
 
 // Repos lists the repositories of a project by name.
 func (d *DB) Repos(ctx context.Context, project string) ([]Repo, error) {
+	if !validName(project) {
+		return nil, nil
+	}
 	rows, err := d.sql.QueryContext(ctx, d.q(`SELECT name, private FROM forge_repos WHERE project = ? ORDER BY name`), project)
 	if err != nil {
 		return nil, err

@@ -78,9 +78,24 @@ type site struct {
 	home string // HOME of the forge's processes (and of its git)
 }
 
+// newSite returns a new forge, set up as an administrator does: only
+// `forge serve` creates one, so it is started once and stopped.
 func newSite(t *testing.T) *site {
+	s := emptySite(t)
+	s.create()
+	return s
+}
+
+// emptySite returns a site with no forge yet.
+func emptySite(t *testing.T) *site {
 	needGit(t)
 	return &site{t: t, data: t.TempDir(), home: t.TempDir()}
+}
+
+// create sets the forge up: the first `forge serve` does.
+func (s *site) create() {
+	s.t.Helper()
+	s.start().stop()
 }
 
 // command returns a forge command, its git isolated from the user's
@@ -139,6 +154,8 @@ type server struct {
 	out  bytes.Buffer // standard output and error
 	done chan struct{}
 	err  error
+	// listening receives the URL the forge prints once it listens.
+	listening chan string
 }
 
 func (s *server) Write(p []byte) (int, error) {
@@ -156,11 +173,20 @@ func (s *server) output() string {
 // start starts `forge serve` on a free port and waits until it listens.
 func (s *site) start(extra ...string) *server {
 	s.t.Helper()
+	srv := s.launch(extra...)
+	srv.waitListening()
+	return srv
+}
+
+// launch starts `forge serve` on a free port; waitListening waits until it
+// listens.
+func (s *site) launch(extra ...string) *server {
+	s.t.Helper()
 	args := append([]string{"serve", "-addr", "127.0.0.1:0"}, extra...)
 	if !containsPrefix(extra, "-demo") {
 		args = append(args, "-demo=false")
 	}
-	srv := &server{t: s.t, cmd: s.command(args...), done: make(chan struct{})}
+	srv := &server{t: s.t, cmd: s.command(args...), done: make(chan struct{}), listening: make(chan string, 1)}
 	stdout, err := srv.cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -169,14 +195,13 @@ func (s *site) start(extra ...string) *server {
 	if err := srv.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	listening := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
 			srv.Write([]byte(line + "\n"))
 			if u, ok := strings.CutPrefix(line, "forge listening on "); ok {
-				listening <- strings.TrimSuffix(u, "/")
+				srv.listening <- strings.TrimSuffix(u, "/")
 			}
 		}
 		srv.err = srv.cmd.Wait()
@@ -193,16 +218,20 @@ func (s *site) start(extra ...string) *server {
 			s.t.Logf("forge output:\n%s", srv.output())
 		}
 	})
+	return srv
+}
+
+func (srv *server) waitListening() {
+	srv.t.Helper()
 	select {
-	case u := <-listening:
+	case u := <-srv.listening:
 		srv.URL = u
 		srv.host = strings.TrimPrefix(u, "http://")
 	case <-srv.done:
-		s.t.Fatalf("forge exited: %v\n%s", srv.err, srv.output())
-	case <-time.After(30 * time.Second):
-		s.t.Fatalf("forge did not start\n%s", srv.output())
+		srv.t.Fatalf("forge exited: %v\n%s", srv.err, srv.output())
+	case <-time.After(2 * time.Minute):
+		srv.t.Fatalf("forge did not start\n%s", srv.output())
 	}
-	return srv
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -359,11 +388,25 @@ func newGit(t *testing.T) *gitClient {
 func (g *gitClient) run(dir string, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	cmd.Env = g.env()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (g *gitClient) env() []string {
+	return append(os.Environ(),
 		"HOME="+g.home, "XDG_CONFIG_HOME="+g.home,
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=", "SSH_ASKPASS=",
 		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.invalid",
 		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.invalid")
+}
+
+// shell runs a shell command line, such as one the forge prints, with the
+// same isolated git.
+func (g *gitClient) shell(dir, script string) (string, error) {
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = g.env()
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

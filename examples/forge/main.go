@@ -5,32 +5,40 @@
 //	go run ./examples/forge
 //
 // starts it on 127.0.0.1:8080 with its data under ./forge-data and, the
-// first time, sets up a demo user, project and repository and prints a
-// ready `git clone` command.
+// first time, sets up a demo user, a private repository and two tokens,
+// and prints the `git clone` and `git push` commands that use them.
 //
 // Usage:
 //
-//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-demo=false]]
-//	forge [-data DIR] [-db URL] user add NAME            (password: first line of stdin)
+//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false]]
+//	forge [-data DIR] [-db URL] user add|passwd NAME     (password: first line of stdin)
+//	forge [-data DIR] [-db URL] user list
 //	forge [-data DIR] [-db URL] project add -owner USER NAME
+//	forge [-data DIR] [-db URL] project list
 //	forge [-data DIR] [-db URL] project member PROJECT USER ROLE   (read, write, admin, none)
+//	forge [-data DIR] [-db URL] project delete PROJECT
 //	forge [-data DIR] [-db URL] repo add [-private] PROJECT/REPO
+//	forge [-data DIR] [-db URL] repo list [PROJECT]
+//	forge [-data DIR] [-db URL] repo delete PROJECT/REPO
+//	forge [-data DIR] [-db URL] token list [-owner USER] [PROJECT | PROJECT/REPO] [-expiring 7d] [-all]
+//	forge [-data DIR] [-db URL] token revoke ID
+//	forge help [COMMAND]
 //
 // -db postgres://… keeps the data in PostgreSQL instead of DIR/forge.db;
-// repositories stay under DIR/repos.
+// repositories stay under DIR/repos. Only serve creates a forge; the other
+// commands work on an existing one.
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,7 +47,6 @@ import (
 	"time"
 
 	"github.com/forgekit/accesstoken"
-	"github.com/forgekit/accesstoken/gitserve"
 )
 
 func main() {
@@ -53,142 +60,20 @@ func main() {
 	}
 }
 
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg + " (run forge -h for help)" }
-
-const usage = `Usage:
-  forge [global flags] [serve [-addr HOST:PORT] [-demo=false]]
-  forge [global flags] user add NAME                     (password: first line of stdin)
-  forge [global flags] project add -owner USER NAME
-  forge [global flags] project member PROJECT USER ROLE  (ROLE: read, write, admin, none)
-  forge [global flags] repo add [-private] PROJECT/REPO
-
-Names are [a-z0-9][a-z0-9._-]*, without "..".
-
-Global flags:
-`
-
-type config struct {
-	data, db, addr string
-	demo           bool
-	limits         gitserve.Limits // of git over HTTP; zero fields take gitserve's defaults
-}
-
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	var c config
-	global := flag.NewFlagSet("forge", flag.ContinueOnError)
-	global.SetOutput(stderr)
-	global.Usage = func() { fmt.Fprint(stderr, usage); global.PrintDefaults() }
-	global.StringVar(&c.data, "data", "forge-data", "`DIR` of the database and the repositories")
-	global.StringVar(&c.db, "db", "", "PostgreSQL `URL` (postgres://…) to use instead of the SQLite file in DIR")
-	// The serve flags are accepted here too, for `forge -addr …`.
-	global.StringVar(&c.addr, "addr", "127.0.0.1:8080", "serve: `HOST:PORT` to listen on")
-	global.BoolVar(&c.demo, "demo", true, "serve: set up a demo user, project and repository on an empty database")
-	if err := global.Parse(args); err != nil {
-		return usageError{err.Error()}
+// publicBase returns the forge's URL as clients reach it, without a
+// trailing slash: -public-url if set, otherwise http:// and the address
+// it listens on. Clone URLs start with it; the request's Host header,
+// which the client chooses, is never used.
+func publicBase(publicURL string, ln net.Addr) (base string, secure bool, err error) {
+	if publicURL == "" {
+		return "http://" + displayAddr(ln.String()), false, nil
 	}
-	args = global.Args()
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", false, fmt.Errorf("-public-url %q: want http:// or https:// and a host, such as https://git.example.com (the forge serves from the root of its host)", publicURL)
 	}
-	if cmd == "serve" {
-		fs := subFlags("serve", stderr)
-		fs.StringVar(&c.addr, "addr", c.addr, "`HOST:PORT` to listen on")
-		fs.BoolVar(&c.demo, "demo", c.demo, "set up a demo user, project and repository on an empty database")
-		fs.IntVar(&c.limits.MaxProcesses, "git-max-processes", 0, "git processes running at once (0: 4 per CPU, at least 8)")
-		fs.IntVar(&c.limits.MaxPerClient, "git-max-per-client", 0, "git requests in flight from one address (0: 32)")
-		fs.DurationVar(&c.limits.IdleTimeout, "git-idle-timeout", 0, "cut a git request whose body or response stops moving this long (0: 1m)")
-		fs.DurationVar(&c.limits.MaxDuration, "git-max-duration", 0, "cut a git request after this long (0: never)")
-		if err := parse(fs, args, 0); err != nil {
-			return err
-		}
-		return serve(ctx, c, stdout, stderr)
-	}
-
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
-	}
-	db, _, err := openDB(ctx, c.data, c.db)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	switch cmd + " " + sub {
-	case "user add":
-		if err := parse(subFlags("user add", stderr), args, 1); err != nil {
-			return err
-		}
-		pw, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && (err != io.EOF || pw == "") {
-			return errors.New("user add: give the password as the first line of standard input")
-		}
-		if err := db.AddUser(ctx, args[0], strings.TrimRight(pw, "\r\n")); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "added user %s\n", args[0])
-	case "project add":
-		fs := subFlags("project add", stderr)
-		owner := fs.String("owner", "", "the project's owner, an existing `USER`")
-		if err := parse(fs, args, 1); err != nil {
-			return err
-		}
-		if *owner == "" {
-			return usageError{"project add: -owner USER is required"}
-		}
-		if err := db.AddProject(ctx, fs.Arg(0), *owner); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "added project %s owned by %s\n", fs.Arg(0), *owner)
-	case "project member":
-		if err := parse(subFlags("project member", stderr), args, 3); err != nil {
-			return err
-		}
-		role, err := parseRole(args[2])
-		if err != nil {
-			return err
-		}
-		if err := db.SetMember(ctx, args[0], args[1], role); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s is now %s in project %s\n", args[1], role, args[0])
-	case "repo add":
-		fs := subFlags("repo add", stderr)
-		private := fs.Bool("private", false, "only members may see and pull the repository")
-		if err := parse(fs, args, 1); err != nil {
-			return err
-		}
-		project, name, ok := strings.Cut(fs.Arg(0), "/")
-		if !ok {
-			return usageError{"repo add: want PROJECT/REPO"}
-		}
-		if _, err := createRepo(ctx, db, filepath.Join(c.data, "repos"), project, name, *private); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "added repository %s/%s\n", project, name)
-	default:
-		return usageError{fmt.Sprintf("unknown command %q", strings.TrimSpace(cmd+" "+sub))}
-	}
-	return nil
-}
-
-func subFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parse parses a subcommand's flags and checks the number of arguments.
-func parse(fs *flag.FlagSet, args []string, n int) error {
-	if err := fs.Parse(args); err != nil {
-		return usageError{fs.Name() + ": " + err.Error()}
-	}
-	if fs.NArg() != n {
-		return usageError{fmt.Sprintf("%s: want %d argument(s), got %d", fs.Name(), n, fs.NArg())}
-	}
-	return nil
+	return u.Scheme + "://" + u.Host, u.Scheme == "https", nil
 }
 
 // serve runs the forge until SIGINT or SIGTERM, then shuts down
@@ -198,8 +83,17 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	trusted, err := parseProxies(c.trustedProxy)
+	if err != nil {
+		return usageError{err.Error(), "forge help serve"}
+	}
+	if c.publicURL != "" {
+		if _, _, err := publicBase(c.publicURL, nil); err != nil {
+			return usageError{err.Error(), "forge help serve"}
+		}
+	}
 
-	db, store, err := openDB(ctx, c.data, c.db)
+	db, store, err := openDB(ctx, c.data, c.db, true)
 	if err != nil {
 		return err
 	}
@@ -214,15 +108,38 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(reposDir, 0o750); err != nil {
 		return err
 	}
-	git, err := gitHandler(m, db, reposDir, log, c.limits)
+	limits := c.limits
+	limits.ClientKey = trusted.clientOf // the same client as the sign-in limits see
+	git, err := gitHandler(m, db, reposDir, log, limits)
 	if err != nil {
 		return err
 	}
-	apiH := (&api{db: db, m: m, log: log}).routes()
-	webH := (&web{db: db, m: m, log: log}).routes()
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	base, secure, err := publicBase(c.publicURL, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); c.publicURL == "" && net.ParseIP(host).IsUnspecified() {
+		log.Warn("listening on every interface without -public-url: pages show clone URLs of " + base + "; set -public-url to the URL clients use")
+	}
+
+	pw := newPasswords(db, trusted)
+	apiH := (&api{db: db, m: m, pw: pw, log: log}).routes()
+	webH := (&web{db: db, m: m, pw: pw, log: log, base: base, secure: secure}).routes()
 	// Browsers must not be able to call the API or post the forms from
 	// another site (on top of the forms' CSRF tokens).
 	cop := http.NewCrossOriginProtection()
+	if c.publicURL != "" {
+		if err := cop.AddTrustedOrigin(base); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	apiH, webH = cop.Handler(apiH), cop.Handler(webH)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
@@ -238,11 +155,6 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		}
 	})
 
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return err
-	}
-	base := "http://" + displayAddr(ln.Addr().String())
 	if c.demo {
 		if err := setUpDemo(ctx, db, m, reposDir, base, stdout); err != nil {
 			ln.Close()
@@ -257,7 +169,10 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "forge listening on %s/\n", base)
+	if c.publicURL != "" {
+		fmt.Fprintf(stdout, "public URL %s/\n", base)
+	}
+	fmt.Fprintf(stdout, "forge listening on http://%s/\n", displayAddr(ln.Addr().String()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -294,13 +209,17 @@ func displayAddr(addr string) string {
 }
 
 // setUpDemo sets up, on an empty database, user demo with a random
-// password, project demo and the public repository demo/hello with one
-// commit, and prints how to sign in and clone with a pull-only token.
+// password, project demo and the private repository demo/hello with one
+// commit, a pull-only token for the project and a pull-and-push token
+// for the repository, and prints how to sign in, clone and push with
+// them. The repository is private so that git has to send the token:
+// git sends no credentials until the server asks (401), and it never
+// asks for a public repository's clone.
 func setUpDemo(ctx context.Context, db *DB, m *accesstoken.Manager, reposDir, base string, stdout io.Writer) error {
 	if empty, err := db.Empty(ctx); err != nil {
 		return err
 	} else if !empty {
-		fmt.Fprintln(stdout, "The demo was set up on the first start, which printed its password and token; remove the data directory to set it up again.")
+		fmt.Fprintln(stdout, "The demo was set up on the first start, which printed its password and tokens; remove the data directory to set it up again.")
 		return nil
 	}
 	password := rand.Text()[:16]
@@ -312,7 +231,7 @@ func setUpDemo(ctx context.Context, db *DB, m *accesstoken.Manager, reposDir, ba
 	if err := db.AddProject(ctx, "demo", "demo"); err != nil {
 		return err
 	}
-	repo, err := createRepo(ctx, db, reposDir, "demo", "hello", false)
+	repo, err := createRepo(ctx, db, reposDir, "demo", "hello", true)
 	if err != nil {
 		return err
 	}
@@ -320,19 +239,32 @@ func setUpDemo(ctx context.Context, db *DB, m *accesstoken.Manager, reposDir, ba
 	if err := addFirstCommit(filepath.Join(reposDir, filepath.FromSlash(repo.Dir())), readme); err != nil {
 		return err
 	}
-	iss, err := m.Issue(ctx, accesstoken.IssueRequest{
+	pull, err := m.Issue(ctx, accesstoken.IssueRequest{
 		Owner: "demo", Description: "demo: pull-only project token",
 		Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull},
 	})
 	if err != nil {
 		return err
 	}
-	host := strings.TrimPrefix(base, "http://")
+	push, err := m.Issue(ctx, accesstoken.IssueRequest{
+		Owner: "demo", Description: "demo: pull and push token for demo/hello",
+		Target: accesstoken.RepositoryTarget("demo", "hello"), Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
+	})
+	if err != nil {
+		return err
+	}
+	scheme, host, _ := strings.Cut(base, "://")
 	fmt.Fprintf(stdout, `Demo set up (this is printed once):
   sign in at %[1]s/login as demo, password %[2]s
+  demo/hello is private: git needs a token for it.
   pull-only token for project demo: %[3]s
   clone with it:
-    git clone http://demo:%[3]s@%[4]s/demo/hello.git
-`, base, password, iss.Secret.Reveal(), host)
+    git clone %[5]s://demo:%[3]s@%[6]s/demo/hello.git
+  pull and push token for demo/hello: %[4]s
+  push with it, from the clone:
+    cd hello
+    git commit --allow-empty -m "My first push"
+    git push %[5]s://demo:%[4]s@%[6]s/demo/hello.git main
+`, base, password, pull.Secret.Reveal(), push.Secret.Reveal(), scheme, host)
 	return nil
 }

@@ -6,13 +6,12 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
 
 // postgresSite returns a site on a new, empty PostgreSQL database,
-// dropped at the end. The server's URL comes from ACCESSTOKEN_TEST_POSTGRES
+// dropped at the end, with no forge yet (see site.create). The server's URL comes from ACCESSTOKEN_TEST_POSTGRES
 // (scripts/test.sh starts one); without it the test skips, except under
 // CI=true, where it fails.
 func postgresSite(t *testing.T) *site {
@@ -42,7 +41,7 @@ func postgresSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
-	s := newSite(t)
+	s := emptySite(t)
 	s.db = u.String()
 	return s
 }
@@ -54,25 +53,16 @@ func postgresSite(t *testing.T) *site {
 func TestPostgres(t *testing.T) {
 	t.Parallel()
 	s := postgresSite(t)
-	// Two processes create the tables of the empty database at once.
-	var cmds []*exec.Cmd
+	// Two servers create the tables of the empty database at once.
+	a, b := s.launch(), s.launch()
+	a.waitListening()
+	b.waitListening()
 	for _, u := range []string{"alice", "bob"} {
-		cmd := s.command("user", "add", u)
-		cmd.Stdin = strings.NewReader(password(u) + "\n")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-	}
-	for _, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("concurrent first use of the database: %v", err)
-		}
+		s.addUser(u)
 	}
 	s.must("", "project add", "-owner", "alice", "alpha")
 	s.must("", "project member", "alpha", "bob", "write")
 	s.must("", "repo add", "-private", "alpha/one")
-	a, b := s.start(), s.start()
 	g := newGit(t)
 
 	tok := a.issue("bob", "alpha/one", "repository:pull", "repository:push")
@@ -100,4 +90,33 @@ func TestPostgres(t *testing.T) {
 	a.stop()
 	a = s.start()
 	g.mustClone(a.tokenURL("bob", tok.Token, "alpha/one"), "A restarted")
+}
+
+// TestPostgresBadBytes: on PostgreSQL, which refuses invalid UTF-8 and
+// NUL in a query, such names are refused before any query.
+func TestPostgresBadBytes(t *testing.T) {
+	t.Parallel()
+	s := postgresSite(t)
+	s.create()
+	badBytes(t, s)
+}
+
+// TestPostgresNoNewForge: a command other than serve on a database that
+// holds no forge says so, and creates nothing in it.
+func TestPostgresNoNewForge(t *testing.T) {
+	t.Parallel()
+	s := postgresSite(t)
+	out, code := s.cli("password1\n", "user add", "alice")
+	if code != 1 || !strings.Contains(out, "the database holds no forge") {
+		t.Errorf("user add on an empty database: exit %d; want 1\n%s", code, out)
+	}
+	db, err := sql.Open("pgx", s.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("tables after user add on an empty database: %d (%v); want none", n, err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +63,16 @@ const (
 type web struct {
 	db  *DB
 	m   *accesstoken.Manager
+	pw  *passwords
 	log *slog.Logger
+	// base is the forge's URL as clients reach it (-public-url, or the
+	// listening address), with no trailing slash: clone URLs start
+	// with it. It never comes from the request's Host header, which is
+	// the client's to choose.
+	base string
+	// secure marks the cookies Secure: the forge is reached over HTTPS
+	// (through a proxy that terminates TLS).
+	secure bool
 }
 
 func (s *web) routes() http.Handler {
@@ -194,18 +204,37 @@ func (s *web) loginForm(w http.ResponseWriter, r *request) error {
 func (s *web) showLogin(w http.ResponseWriter, r *request, status int, msg string) error {
 	token := randomToken()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/login", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 3600})
+		SameSite: http.SameSiteStrictMode, Secure: s.secure, MaxAge: 3600})
 	d := r.data("Sign in")
 	d["LoginCSRF"], d["Error"], d["Next"] = token, msg, safeNext(r.FormValue("next"))
 	return s.render(w, status, "login.html", d)
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps the redirect after signing in on this site: next if it
+// is the path of one of the forge's pages, "/" otherwise. Only such
+// paths pass (names of the forge's alphabet between single slashes), so
+// nothing a browser might read as another site ("//host", "/\\host",
+// "/\t/host", whose tab browsers drop) gets through.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		return "/"
+	if isPagePath(next) {
+		return next
 	}
-	return next
+	return "/"
+}
+
+// isPagePath reports whether p is the path of one of the forge's pages:
+// "/", "/-/tokens", "/PROJECT", "/PROJECT/REPO", and their "/-/tokens".
+func isPagePath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/")
+	switch {
+	case !ok:
+		return false
+	case rest == "" || rest == "-/tokens":
+		return true
+	}
+	rest = strings.TrimSuffix(rest, "/-/tokens")
+	segs := strings.Split(rest, "/")
+	return len(segs) <= 2 && validName(segs...)
 }
 
 func (s *web) login(w http.ResponseWriter, r *request) error {
@@ -214,11 +243,18 @@ func (s *web) login(w http.ResponseWriter, r *request) error {
 		return s.showLogin(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.")
 	}
 	user := r.PostFormValue("username")
-	ok, err := s.db.CheckPassword(r.Context(), user, r.PostFormValue("password"))
-	if errors.Is(err, errTooManyFailures) {
+	ok, err := s.pw.CheckRequest(r.Request, user, r.PostFormValue("password"))
+	switch {
+	case errors.Is(err, errTooManyFailures):
+		w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow.Seconds())))
 		return s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins for this user. Try again in a few minutes.")
-	}
-	if err != nil {
+	case errors.Is(err, errClientLimit):
+		w.Header().Set("Retry-After", strconv.Itoa(int(clientEvery.Seconds())))
+		return s.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts from your address. Try again in a few seconds.")
+	case errors.Is(err, errBusy):
+		w.Header().Set("Retry-After", "1")
+		return s.showLogin(w, r, http.StatusServiceUnavailable, "Too many sign-ins at once. Try again in a moment.")
+	case err != nil:
 		return err
 	}
 	if !ok {
@@ -229,8 +265,8 @@ func (s *web) login(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(sessionLifetime.Seconds())})
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1})
+		SameSite: http.SameSiteLaxMode, Secure: s.secure, MaxAge: int(sessionLifetime.Seconds())})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: s.secure})
 	http.Redirect(w, r.Request, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 	return nil
 }
@@ -241,7 +277,7 @@ func (s *web) logout(w http.ResponseWriter, r *request) error {
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure})
 	http.Redirect(w, r.Request, "/", http.StatusSeeOther)
 	return nil
 }
@@ -253,13 +289,8 @@ type repoRow struct {
 	CloneURL string
 }
 
-func cloneURL(r *http.Request, repo *Repo) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + "/" + repo.Dir()
-}
+// cloneURL is the URL git clones repo from.
+func (s *web) cloneURL(repo *Repo) string { return s.base + "/" + repo.Dir() }
 
 func (s *web) home(w http.ResponseWriter, r *request) error {
 	projects, err := s.db.Projects(r.Context())
@@ -280,7 +311,7 @@ func (s *web) visibleRepos(ctx context.Context, r *request, project string, role
 	var rows []repoRow
 	for _, rp := range repos {
 		if canSee(&rp, role) {
-			rows = append(rows, repoRow{rp, cloneURL(r.Request, &rp)})
+			rows = append(rows, repoRow{rp, s.cloneURL(&rp)})
 		}
 	}
 	return rows, nil
@@ -358,7 +389,7 @@ func (s *web) repo(w http.ResponseWriter, r *request) error {
 		return errPageNotFound
 	}
 	d := r.data(project + "/" + name)
-	d["Repo"], d["CloneURL"] = rp, cloneURL(r.Request, rp)
+	d["Repo"], d["CloneURL"] = rp, s.cloneURL(rp)
 	d["CanManage"] = mayManage(accesstoken.RepositoryTarget(project, name), role)
 	return s.render(w, http.StatusOK, "repo.html", d)
 }
@@ -426,7 +457,7 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target
 	if created != nil {
 		d["Created"], d["Secret"] = created.Token, created.Secret.Reveal()
 		if !t.IsProject() {
-			d["CloneURL"] = cloneURL(r.Request, &Repo{Project: t.Project, Name: t.Repository})
+			d["CloneURL"] = s.cloneURL(&Repo{Project: t.Project, Name: t.Repository})
 		}
 	}
 	return s.render(w, status, "tokens.html", d)
