@@ -109,7 +109,7 @@ func basicAuth(user, pass string) string {
 
 func bearer(tok string) string { return "Authorization: Bearer " + tok }
 
-// TestAttacks sends, for every item of SECURITY-NOTES.md, the request that
+// TestAttacks sends, for every item of SECURITY.md (the threat catalogue), the request that
 // broke another forge, and checks the status and that no repository was
 // written to. Control rows (writes: true) show the same requests do write
 // when they are allowed.
@@ -140,7 +140,7 @@ func TestAttacks(t *testing.T) {
 		huge = append(huge, `"}`...)
 
 		type row struct {
-			note     string // the SECURITY-NOTES item
+			note     string // the SECURITY.md row
 			name     string
 			method   string
 			target   string
@@ -221,15 +221,15 @@ func TestAttacks(t *testing.T) {
 			{note: "soft-serve CVE-2025-22130", name: "%252e%252e double encoding", method: "GET", target: "/alpha/%252e%252e/beta/three.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
 			{note: "Gogs CVE-2026-52813", name: "'..' in an organisation name", method: "POST", target: "/../alpha/one.git/git-receive-pack", headers: []string{basicAuth("x", pushTok)}, body: pb.body(ref()), want: 400, contains: "invalid repository path"},
 			{note: "Gogs CVE-2026-52813", name: "'..' inside a name (a..b)", method: "GET", target: "/alpha/one..git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "%2f in the repository part", method: "GET", target: "/alpha%2fone.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "%2F in the route part", method: "POST", target: "/alpha/one.git%2Fgit-receive-pack", headers: []string{basicAuth("x", pushTok)}, body: pb.body(ref()), want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "%5c backslash", method: "GET", target: "/alpha/one.git%5c..%5cthree.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "NUL (%00)", method: "GET", target: "/alpha/one.git%00/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "control character (%0a)", method: "GET", target: "/alpha/one%0a.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "DEL (%7f)", method: "GET", target: "/alpha/one%7f.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "invalid UTF-8 (%ff)", method: "GET", target: "/alpha/%ff.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "invalid UTF-8 (raw 0xff byte)", method: "GET", target: "/alpha/\xff.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
-			{note: "SECURITY-NOTES lesson", name: "absolute-form target with ..", method: "GET", target: "http://" + addr + "/alpha/../beta/three.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "%2f in the repository part", method: "GET", target: "/alpha%2fone.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "%2F in the route part", method: "POST", target: "/alpha/one.git%2Fgit-receive-pack", headers: []string{basicAuth("x", pushTok)}, body: pb.body(ref()), want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "%5c backslash", method: "GET", target: "/alpha/one.git%5c..%5cthree.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "NUL (%00)", method: "GET", target: "/alpha/one.git%00/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "control character (%0a)", method: "GET", target: "/alpha/one%0a.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "DEL (%7f)", method: "GET", target: "/alpha/one%7f.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "invalid UTF-8 (%ff)", method: "GET", target: "/alpha/%ff.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "invalid UTF-8 (raw 0xff byte)", method: "GET", target: "/alpha/\xff.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
+			{note: "SECURITY.md lesson", name: "absolute-form target with ..", method: "GET", target: "http://" + addr + "/alpha/../beta/three.git/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 400, contains: "invalid repository path"},
 			{note: "sosedoff/gitkit", name: "route twice (repo part ends in info/refs)", method: "GET", target: "/alpha/one.git/info/refs/info/refs?service=git-upload-pack", headers: []string{basicAuth("x", pushTok)}, want: 404, contains: "repository not found"},
 			{note: "sosedoff/gitkit", name: "service name as a repository name", method: "POST", target: "/alpha/git-receive-pack/git-upload-pack", headers: []string{basicAuth("x", pushTok)}, body: []byte("0000"), want: 404, contains: "repository not found"},
 			{note: "sosedoff/gitkit", name: "upload-pack inside the repository part of a receive-pack route", method: "POST", target: "/alpha/one.git/git-upload-pack/git-receive-pack", headers: []string{basicAuth("x", pushTok)}, body: pb.body(ref()), want: 404, contains: "repository not found"},

@@ -21,7 +21,7 @@ import (
 // FuzzClassify sends arbitrary requests through the middleware with a
 // pull-only token that covers every repository, and through Classify. It
 // checks that nothing panics, that no request a write by the rule of
-// SECURITY-NOTES.md is ever classified (or let through) as a pull, and
+// SECURITY.md is ever classified (or let through) as a pull, and
 // that a path with a forbidden sequence is always refused with 400 and
 // never reaches the next handler.
 func FuzzClassify(f *testing.F) {
@@ -121,7 +121,7 @@ func FuzzClassify(f *testing.F) {
 }
 
 // isWrite is an independent, deliberately broad statement of the rule in
-// SECURITY-NOTES.md: anything that could be a write counts as one.
+// SECURITY.md: anything that could be a write counts as one.
 func isWrite(method, path, rawQuery string, body []byte) bool {
 	switch {
 	case method == "POST" && strings.HasSuffix(path, "/git-receive-pack"):

@@ -538,7 +538,7 @@ func (h *middleware) readBody(r *http.Request) ([]byte, error) {
 }
 
 // tokenParams are query parameters that forges (and the failures in
-// SECURITY-NOTES) accept tokens in; their presence alone refuses a request.
+// SECURITY.md) accept tokens in; their presence alone refuses a request.
 var tokenParams = [...]string{"access_token", "token", "private_token", "oauth_token", "auth_token", "password", "passwd"}
 
 // checkQuery returns [ErrTokenInURL] if the query names a token parameter

@@ -85,6 +85,9 @@ type passwords struct {
 	// compare is bcrypt.CompareHashAndPassword; tests wrap it to count
 	// the comparisons.
 	compare func(hash, password []byte) error
+	// now is time.Now; tests stop it, so that no limit refills while a
+	// slow machine runs them.
+	now func() time.Time
 }
 
 func newPasswords(db *DB, trusted proxies) *passwords {
@@ -95,6 +98,7 @@ func newPasswords(db *DB, trusted proxies) *passwords {
 		slots:   make(chan struct{}, passwordSlots),
 		waiting: make(chan struct{}, passwordSlots+passwordQueue),
 		compare: bcrypt.CompareHashAndPassword,
+		now:     time.Now,
 	}
 }
 
@@ -114,16 +118,16 @@ func (p *passwords) Check(ctx context.Context, client, name, password string) (b
 	if !validName(name) {
 		return false, nil // no such user can exist: nothing to compare
 	}
-	clientDone, err := p.clients.start(ctx, client, time.Now())
+	clientDone, err := p.clients.start(ctx, client, p.now())
 	if err != nil {
 		return false, err
 	}
 	failed := false // a password was compared, and did not match
 	defer func() { clientDone(failed) }()
-	if !p.users.reserve(name, time.Now()) {
+	if !p.users.reserve(name, p.now()) {
 		return false, errTooManyFailures
 	}
-	defer func() { p.users.done(name, failed, time.Now()) }()
+	defer func() { p.users.done(name, failed, p.now()) }()
 
 	select {
 	case p.waiting <- struct{}{}:

@@ -39,7 +39,7 @@ func (srv *server) rawRequest(t *testing.T, method, target string, hdr map[strin
 	return resp.StatusCode
 }
 
-// TestGitRequestTricks sends the requests of SECURITY-NOTES.md to the
+// TestGitRequestTricks sends the requests of SECURITY.md to the
 // forge's git URLs: the forge's routing must put every one of them in
 // front of the middleware, which refuses them.
 func TestGitRequestTricks(t *testing.T) {
