@@ -32,8 +32,10 @@ type capsEntry struct {
 // maxCapsEntries bounds the cache; it starts over when full.
 const maxCapsEntries = 4096
 
-// newCapsCache returns a cache for git run with the environment env.
-func newCapsCache(env []string) *capsCache {
+// newCapsCache returns a cache for the git binary git run with the
+// environment env. (The binary's size and time are part of the stamp: a
+// new git may advertise more.)
+func newCapsCache(env []string, git string) *capsCache {
 	get := func(k string) string {
 		for i := len(env) - 1; i >= 0; i-- {
 			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
@@ -42,7 +44,7 @@ func newCapsCache(env []string) *capsCache {
 		}
 		return ""
 	}
-	var files []string
+	files := []string{git}
 	home, xdg := get("HOME"), get("XDG_CONFIG_HOME")
 	if g := get("GIT_CONFIG_GLOBAL"); g != "" {
 		files = append(files, g)

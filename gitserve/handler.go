@@ -103,11 +103,20 @@ type Handler struct {
 	// default, 0, is [DefaultMaxRequestBody].
 	MaxRequestBody int64
 
+	// PackCache is how many bytes of recent upload-pack responses (packs
+	// and ref listings) the Handler keeps in memory, to answer the same
+	// request to a repository whose refs have not changed without running
+	// git; identical requests that arrive together run git once. A
+	// response larger than a quarter of it is not kept. The default, 0,
+	// is [DefaultPackCache]; a negative value turns the cache off.
+	PackCache int64
+
 	once    sync.Once
 	root    string
 	git     string
 	baseEnv []string
 	caps    *capsCache
+	packs   *packCache // nil when off
 	initErr error
 }
 
@@ -155,7 +164,13 @@ func (h *Handler) init() {
 		}
 	}
 	h.baseEnv = append(h.baseEnv, h.Env...)
-	h.caps = newCapsCache(h.baseEnv)
+	h.caps = newCapsCache(h.baseEnv, h.git)
+	switch {
+	case h.PackCache == 0:
+		h.packs = newPackCache(DefaultPackCache)
+	case h.PackCache > 0:
+		h.packs = newPackCache(h.PackCache)
+	}
 }
 
 // repoDir returns the absolute directory of acc's repository, or answers
@@ -236,7 +251,12 @@ func (h *Handler) advertise(w http.ResponseWriter, r *http.Request, acc *httpaut
 			_, _ = w.Write(adv)
 			return
 		}
-		c.capture = func(adv []byte) { h.caps.put(dir, stamp, adv) }
+		c.capture = func(adv []byte) {
+			if adv != nil {
+				h.caps.put(dir, stamp, adv)
+			}
+		}
+		c.captureMax = 64 << 10
 	}
 	h.run(w, r, acc, log, c)
 }
@@ -268,13 +288,31 @@ func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpau
 		h.bodyError(w, r, log, err)
 		return
 	}
-	h.run(w, r, acc, log, run{
+	c := run{
 		service: "upload-pack",
 		args:    []string{"upload-pack", "--stateless-rpc", dir},
 		dir:     dir,
 		stdin:   bytes.NewReader(req),
 		ctype:   "application/x-git-upload-pack-result",
-	})
+	}
+	if h.packs != nil {
+		protocol := r.Header.Get("Git-Protocol")
+		if !gitreq.ValidGitProtocol(protocol) {
+			protocol = ""
+		}
+		if key, ok := packKey(dir, h.caps.stamp(dir), protocol, req); ok {
+			data, hit, finish := h.packs.get(r.Context(), key)
+			if hit {
+				hdr := w.Header()
+				hdr.Set("Content-Type", c.ctype)
+				noCache(hdr)
+				_, _ = w.Write(data)
+				return
+			}
+			c.capture, c.captureMax = finish, h.packs.maxEntry()
+		}
+	}
+	h.run(w, r, acc, log, c)
 }
 
 // receivePack serves POST …/git-receive-pack: git starts when the body
@@ -370,9 +408,11 @@ type run struct {
 	stdin   io.Reader
 	ctype   string
 	prefix  []byte // written before git's output
-	// capture, if set, is given git's whole output (at most 64 KiB) once
-	// git has exited successfully.
-	capture func([]byte)
+	// capture, if set, is called once when the request is done: with
+	// git's whole output if git succeeded and wrote at most captureMax
+	// bytes, with nil otherwise.
+	capture    func([]byte)
+	captureMax int64
 }
 
 // run starts git for a request, with a process slot of the Limiter, and
@@ -381,6 +421,10 @@ type run struct {
 // whose request body turns out to be refused) is answered with an error
 // status rather than a 200 with nothing in it.
 func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Access, log *slog.Logger, c run) {
+	var output []byte // for c.capture: nil unless all of git's output is in it
+	if c.capture != nil {
+		defer func() { c.capture(output) }()
+	}
 	release, err := h.Limiter.acquire(r)
 	if err != nil {
 		log.Warn("git request refused", "err", err)
@@ -452,9 +496,10 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Acce
 	if werr == nil {
 		_, werr = fw.Write(buf[:n])
 	}
-	var captured *bytes.Buffer
+	var captured *limitedBuffer
 	if c.capture != nil {
-		captured = bytes.NewBuffer(append([]byte(nil), buf[:n]...))
+		captured = &limitedBuffer{max: c.captureMax}
+		captured.Write(buf[:n])
 	}
 	if werr == nil {
 		var dst io.Writer = fw
@@ -474,8 +519,8 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Acce
 	err = cmd.Wait()
 	switch {
 	case err == nil:
-		if captured != nil && werr == nil && captured.Len() <= 64<<10 {
-			c.capture(captured.Bytes())
+		if captured != nil && werr == nil && !captured.over {
+			output = captured.b
 		}
 	case werr != nil:
 		log.Info("git response not delivered", "err", werr)
@@ -493,6 +538,25 @@ func ignoreEOF(err error) error {
 		return nil
 	}
 	return err
+}
+
+// limitedBuffer keeps what is written to it up to max bytes, and then
+// only that it went over.
+type limitedBuffer struct {
+	b    []byte
+	max  int64
+	over bool
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if !l.over {
+		if int64(len(l.b)+len(p)) > l.max {
+			l.over, l.b = true, nil
+		} else {
+			l.b = append(l.b, p...)
+		}
+	}
+	return len(p), nil
 }
 
 // recordingReader remembers the first error other than io.EOF that its

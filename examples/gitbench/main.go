@@ -14,6 +14,11 @@
 //	noop-fetch   fetch into an up-to-date clone of it
 //	clone-30mb   clone of a repository of one commit holding 30 MB that does not compress
 //	push-1000    push of 1,000 new commits to an empty repository
+//	serve-clone  the server's part of a clone of the 1,000-commit
+//	             repository: the three requests of a protocol v2 clone
+//	             (capabilities, ls-refs, fetch) sent by a Go client that
+//	             reads the answers and does nothing with them, so the
+//	             client's own work (index-pack, checkout) is left out
 //	clones-64    64 clones of the 1,000-commit repository at once: the wall
 //	             time of all of them, and how many failed
 //	held-40      40 anonymous fetch requests that send their headers and no
@@ -55,6 +60,7 @@ var (
 	pairs    = flag.Int("pairs", 9, "pairs of runs per scenario")
 	only     = flag.String("only", "", "comma-separated scenarios to run (default: all)")
 	keep     = flag.Bool("keep", false, "keep the work directory")
+	hold     = flag.Bool("hold", false, "set up, print the two servers' clone URLs of the 1,000-commit repository, and wait (for timing by hand)")
 )
 
 func main() {
@@ -94,6 +100,11 @@ func (b *bench) want(s string) bool {
 func (b *bench) run() error {
 	gitVersion, _ := exec.Command("git", "version").Output()
 	fmt.Printf("gitbench: %s, %d pairs per scenario\n", strings.TrimSpace(string(gitVersion)), *pairs)
+	// serve sets the forge up; the commands below work on it meanwhile.
+	if err := b.startForge("-git-max-per-client", "64"); err != nil {
+		return err
+	}
+	defer b.stopForge()
 	for _, args := range [][]string{
 		{"user", "add", "alice"},
 		{"project", "add", "-owner", "alice", "bench"},
@@ -136,14 +147,14 @@ func (b *bench) run() error {
 	})
 	defer peer.Close()
 	b.peerURL = peer.URL
-	if err := b.startForge("-git-max-per-client", "64"); err != nil {
-		return err
-	}
-	defer b.stopForge()
 	if err := b.issueToken(); err != nil {
 		return err
 	}
 
+	if *hold {
+		fmt.Printf("forge: %s\npeer:  %s\n", b.forgeRepo("history"), b.peerRepo("history"))
+		select {}
+	}
 	// A clone to push from and to fetch into.
 	src := filepath.Join(b.work, "src")
 	if err := b.git("", "clone", "-q", b.forgeRepo("history"), src); err != nil {
@@ -177,8 +188,16 @@ func (b *bench) run() error {
 			return b.git(pushSrc, "push", "-q", u(fmt.Sprintf("push-%s-%d", side, i)), "main")
 		}
 	}
+	head, err := exec.Command("git", "--git-dir", filepath.Join(repos, "bench", "history.git"), "rev-parse", "main").Output()
+	if err != nil {
+		return err
+	}
+	serve := func(base string, auth bool) func(int) error {
+		return func(int) error { return b.serveClone(base, auth, strings.TrimSpace(string(head))) }
+	}
 	scenarios := []scenario{
 		{"clone-1000", clone(b.forgeRepo("history")), clone(b.peerRepo("history"))},
+		{"serve-clone", serve(b.forgeURL+"/bench/history.git", true), serve(b.peerURL+"/bench/history.git", false)},
 		{"noop-fetch", fetch(b.forgeRepo("history")), fetch(b.peerRepo("history"))},
 		{"clone-30mb", clone(b.forgeRepo("big")), clone(b.peerRepo("big"))},
 		{"push-1000", push("forge", b.forgeRepo), push("peer", b.peerRepo)},
@@ -303,6 +322,42 @@ func (b *bench) held(n int) error {
 	procs := descendants(pid)
 	fmt.Printf("%-12s %d connections held: %d git processes; forge resident memory %.1f MB before, %.1f MB while held (+%.1f MB)\n",
 		fmt.Sprintf("held-%d", n), len(conns), len(procs), float64(before)/1e6, float64(after)/1e6, float64(after-before)/1e6)
+	return nil
+}
+
+// serveClone sends the requests of a protocol v2 clone of commit to the
+// repository at base, with the token when auth is set, and reads the
+// answers whole.
+func (b *bench) serveClone(base string, auth bool, commit string) error {
+	pkt := func(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+	agent := pkt("agent=git/2.39.5\n")
+	reqs := []struct{ method, path, body string }{
+		{"GET", "/info/refs?service=git-upload-pack", ""},
+		{"POST", "/git-upload-pack", pkt("command=ls-refs\n") + agent + "0001" + pkt("peel\n") + pkt("symrefs\n") + pkt("unborn\n") + pkt("ref-prefix HEAD\n") + pkt("ref-prefix refs/heads/\n") + pkt("ref-prefix refs/tags/\n") + "0000"},
+		{"POST", "/git-upload-pack", pkt("command=fetch\n") + agent + "0001" + pkt("thin-pack\n") + pkt("no-progress\n") + pkt("ofs-delta\n") + pkt("want "+commit+"\n") + pkt("done\n") + "0000"},
+	}
+	for _, q := range reqs {
+		req, err := http.NewRequest(q.method, base+q.path, strings.NewReader(q.body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Git-Protocol", "version=2")
+		if q.method == "POST" {
+			req.Header.Set("Content-Type", "application/x-git-upload-pack-request")
+		}
+		if auth {
+			req.SetBasicAuth("alice", b.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n == 0 {
+			return fmt.Errorf("%s %s: %d, %d bytes", q.method, q.path, resp.StatusCode, n)
+		}
+	}
 	return nil
 }
 
