@@ -1,6 +1,9 @@
 package gitserve
 
 import (
+	"bufio"
+	"bytes"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cgi"
@@ -45,7 +48,11 @@ import (
 //     early (a client that goes away, a request whose token is revoked
 //     while its body arrives);
 //   - its standard error logged to Logger, one record per line (see
-//     [Handler]).
+//     [Handler]);
+//   - nothing started for a client that sends nothing: an upload-pack
+//     request is read whole (up to [DefaultMaxRequestBody] bytes as sent)
+//     before git http-backend starts, and for a push git starts when the
+//     body starts.
 //
 // It serves the smart-HTTP routes ([gitreq.RouteInfoRefs],
 // [gitreq.RouteUploadPack], [gitreq.RouteReceivePack]) and, with
@@ -106,6 +113,16 @@ func (c *CGI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	// No process for a client that sends nothing: a fetch's request is
+	// read before git starts, and a push starts git when its body starts.
+	var body io.Reader
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		var err error
+		if body, err = holdBody(r, op.Route); err != nil {
+			refuseBody(w, r, log, err)
+			return
+		}
+	}
 	release, lerr := c.Limiter.acquire(r)
 	if lerr != nil {
 		log.Warn("git request refused", "err", lerr)
@@ -144,7 +161,8 @@ func (c *CGI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r2.Header = r.Header.Clone()
 	stripCGIHeaders(r2.Header)
-	if r2.ContentLength != 0 {
+	if body != nil {
+		r2.Body = io.NopCloser(body)
 		// Every body goes to git http-backend without CONTENT_LENGTH,
 		// as a body of unknown length that it reads to the end. net/http/cgi
 		// refuses chunked bodies (git sends pushes over http.postBuffer
@@ -166,6 +184,25 @@ func (c *CGI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Stderr: stderr,
 	}
 	h.ServeHTTP(w, r2)
+}
+
+// holdBody waits for r's body before a process is started for it: an
+// upload-pack request (small; git http-backend decodes it itself) is read
+// whole, up to DefaultMaxRequestBody bytes as sent; for any other route
+// the first byte is waited for.
+func holdBody(r *http.Request, route gitreq.Route) (io.Reader, error) {
+	if route == gitreq.RouteUploadPack {
+		b, err := io.ReadAll(io.LimitReader(r.Body, DefaultMaxRequestBody+1))
+		if err == nil && len(b) > DefaultMaxRequestBody {
+			err = errTooLarge
+		}
+		return bytes.NewReader(b), err
+	}
+	br := bufio.NewReaderSize(r.Body, 64<<10)
+	if _, err := br.Peek(1); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return br, nil
 }
 
 // stripCGIHeaders removes from hdr, before it becomes git http-backend's

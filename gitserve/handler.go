@@ -385,6 +385,11 @@ var errBadEncoding = errors.New("gitserve: request body encoding not supported o
 // encoding, and otherwise 400 (the client went away or sent garbage, or
 // a Limiter cut a body that did not move).
 func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	refuseBody(w, r, log, err)
+}
+
+// refuseBody is bodyError, for both handlers.
+func refuseBody(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var herr *httpauth.Error
 	switch {
 	case errors.As(err, &herr):

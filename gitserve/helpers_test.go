@@ -81,6 +81,13 @@ func runGit(t *testing.T, dir string, args ...string) string {
 // functions set up the Handler further.
 func newServer(t *testing.T, limits *gitserve.Limits, setup ...func(*gitserve.Handler)) *server {
 	t.Helper()
+	return newServerWith(t, limits, false, setup...)
+}
+
+// newServerWith is newServer, with git http-backend (gitserve.CGI)
+// serving instead of the Handler when cgi is set.
+func newServerWith(t *testing.T, limits *gitserve.Limits, cgi bool, setup ...func(*gitserve.Handler)) *server {
+	t.Helper()
 	requireGit(t)
 	s := &server{t: t, root: t.TempDir()}
 	seed := filepath.Join(t.TempDir(), "seed")
@@ -103,13 +110,18 @@ func newServer(t *testing.T, limits *gitserve.Limits, setup ...func(*gitserve.Ha
 	for _, f := range setup {
 		f(h)
 	}
-	var handler http.Handler = httpauth.Middleware(m, httpauth.ResolverFunc(resolve))(h)
+	c := &gitserve.CGI{Root: s.root, Logger: logger}
+	var git http.Handler = h
+	if cgi {
+		git = c
+	}
+	handler := httpauth.Middleware(m, httpauth.ResolverFunc(resolve))(git)
 	if limits != nil {
 		l, err := gitserve.NewLimiter(*limits)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.limiter, h.Limiter = l, l
+		s.limiter, h.Limiter, c.Limiter = l, l, l
 		handler = l.Middleware(handler)
 	}
 	s.srv = httptest.NewServer(handler)

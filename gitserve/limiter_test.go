@@ -24,7 +24,13 @@ var uploadHeaders = []string{"Content-Type: application/x-git-upload-pack-reques
 // no git process (the security review counted 123 with git http-backend).
 // Meanwhile a clone works; when they go away, nothing is left.
 func TestHeldConnectionsHoldNoProcess(t *testing.T) {
-	s := newServer(t, &gitserve.Limits{MaxPerClient: 64})
+	for _, cgi := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "cgi"}[cgi], func(t *testing.T) { testHeldConnections(t, cgi) })
+	}
+}
+
+func testHeldConnections(t *testing.T, cgi bool) {
+	s := newServerWith(t, &gitserve.Limits{MaxPerClient: 64}, cgi)
 	var conns []net.Conn
 	for range 40 {
 		conns = append(conns, holdConn(t, s.addr(), "POST", "/p/pub.git/git-upload-pack", uploadHeaders, 1_000_000))
