@@ -193,11 +193,28 @@ GOWORK="$PWD/go.work" go build -o /dev/null ./examples/forge
 
 start_postgres
 
-failed=()
-for m in "${mods[@]}"; do
-	log "go test -race ./... in module $m"
-	(cd "$m" && GOWORK=off go test -race -count=1 "$@" ./...) || failed+=("$m")
+# The modules' tests run at the same time (each module's packages in
+# parallel as go test does): much of their time is spent waiting for git,
+# PostgreSQL and the browser, so they overlap well. Each module's output is
+# printed whole when it is done.
+out_dir=$(mktemp -d "${TMPDIR:-/tmp}/accesstoken-test.XXXXXX")
+pids=()
+for i in "${!mods[@]}"; do
+	m=${mods[$i]}
+	log "go test -race ./... in module $m (started)"
+	(cd "$m" && GOWORK=off go test -race -count=1 "$@" ./... >"$out_dir/$i" 2>&1) &
+	pids+=($!)
 done
+trap 'kill "${pids[@]}" 2>/dev/null; stop_postgres; rm -rf "$out_dir"' EXIT
+failed=()
+for i in "${!mods[@]}"; do
+	status=0
+	wait "${pids[$i]}" || status=$?
+	log "go test -race ./... in module ${mods[$i]}: exit $status"
+	cat "$out_dir/$i"
+	[ "$status" = 0 ] || failed+=("${mods[$i]}")
+done
+rm -rf "$out_dir"
 if [ "${#failed[@]}" -gt 0 ]; then
 	log "tests failed in module(s): ${failed[*]}"
 	exit 1
