@@ -205,7 +205,7 @@ for i in "${!mods[@]}"; do
 	(cd "$m" && GOWORK=off go test -race -count=1 "$@" ./... >"$out_dir/$i" 2>&1) &
 	pids+=($!)
 done
-trap 'kill "${pids[@]}" 2>/dev/null; stop_postgres; rm -rf "$out_dir"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; stop_postgres; rm -rf "$out_dir"' EXIT
 failed=()
 for i in "${!mods[@]}"; do
 	status=0
