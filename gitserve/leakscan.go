@@ -48,11 +48,11 @@ type Leak struct {
 	Prefix string
 	// Object is the ID of the object that holds the token, and
 	// ObjectType its type: "blob" (a file's content), "commit" or "tag"
-	// (a message, or a header), or "tree" (a file or directory name).
+	// (a message, or a header).
 	Object, ObjectType string
 	// Commit is, for a blob, a commit that adds it (at Path); for a
-	// commit, the commit itself. It is empty for a tag or a tree, and for
-	// a blob no commit adds (one a tag points at).
+	// commit, the commit itself. It is empty for a tag, and for a blob no
+	// commit adds (one a tag points at).
 	Commit string
 	// Path is the blob's path in Commit, as git stores it (any bytes but
 	// NUL); empty for other objects.
@@ -88,8 +88,6 @@ func (l Leak) Where() string {
 		return fmt.Sprintf("in the message of commit %s, %s", l.Commit, line)
 	case l.ObjectType == "tag":
 		return fmt.Sprintf("in the message of tag object %s, %s", l.Object, line)
-	case l.ObjectType == "tree":
-		return fmt.Sprintf("in a file or directory name in tree %s", l.Object)
 	case l.Commit != "":
 		return fmt.Sprintf("in commit %s, path %s, %s", l.Commit, displayPath(l.Path), line)
 	}
@@ -157,58 +155,110 @@ func (o *objectScan) command(ctx context.Context, stderr io.Writer, args ...stri
 	return cmd
 }
 
-// scan scans the objects that `git rev-list --objects revs` lists (with
-// stdin as its standard input, for --stdin): every commit, tree and tag,
-// and every blob of at most maxSize bytes. Two git processes do it,
-// whatever the number of objects: rev-list, and cat-file --batch reading
-// its output.
+// scan scans the commits, annotated tags and blobs of at most maxSize bytes
+// that `git rev-list --objects revs` lists (with stdin as rev-list's
+// standard input, for --stdin): trees are not read. Three git processes
+// do it, whatever the number of objects: rev-list for the commits,
+// rev-list for the other objects but trees, and cat-file --batch reading
+// what they list (reading trees cost a third of cat-file's time).
 func (o *objectScan) scan(ctx context.Context, stdin string, revs ...string) ([]objectFinding, scanStats, error) {
 	var st scanStats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	listErr, catErr := &stderrTail{}, &stderrTail{}
-	args := append([]string{"rev-list", "--objects", "--no-object-names",
-		"--filter=blob:limit=" + strconv.FormatInt(o.maxSize+1, 10)}, revs...)
-	list := o.command(ctx, listErr, args...)
-	list.Stdin = strings.NewReader(stdin)
-	cat := o.command(ctx, catErr, "cat-file", "--batch", "--buffer")
-	pr, pw, err := os.Pipe()
+	var stderrs [3]stderrTail
+	lists := []*exec.Cmd{
+		o.command(ctx, &stderrs[0], append([]string{"rev-list"}, revs...)...),
+		o.command(ctx, &stderrs[1], append([]string{"rev-list", "--objects", "--no-object-names",
+			"--filter=combine:object:type=blob+blob:limit=" + strconv.FormatInt(o.maxSize+1, 10)}, revs...)...),
+	}
+	cat := o.command(ctx, &stderrs[2], "cat-file", "--batch", "--buffer")
+	var listOut []io.Reader
+	for _, l := range lists {
+		l.Stdin = strings.NewReader(stdin)
+		r, err := l.StdoutPipe()
+		if err != nil {
+			return nil, st, fmt.Errorf("gitserve: leak scan: %w", err)
+		}
+		listOut = append(listOut, r)
+	}
+	catIn, err := cat.StdinPipe()
 	if err != nil {
 		return nil, st, fmt.Errorf("gitserve: leak scan: %w", err)
 	}
-	list.Stdout, cat.Stdin = pw, pr
-	out, err := cat.StdoutPipe()
+	// cat-file's output comes through a pipe read with blocking reads,
+	// as large as the system allows: reading megabytes in the runtime's
+	// poller, a few KiB at a time, cost a fifth of git's own work.
+	out, outW, err := os.Pipe()
 	if err != nil {
-		pr.Close()
-		pw.Close()
 		return nil, st, fmt.Errorf("gitserve: leak scan: %w", err)
 	}
-	if err := list.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return nil, st, fmt.Errorf("gitserve: leak scan: starting git rev-list: %w", err)
+	growPipe(out)
+	out.Fd() // blocking mode
+	cat.Stdout = outW
+	var started []*exec.Cmd
+	for _, c := range append(lists, cat) {
+		if err := c.Start(); err != nil {
+			outW.Close()
+			out.Close()
+			cancel()
+			for _, s := range started {
+				_ = s.Wait()
+			}
+			return nil, st, fmt.Errorf("gitserve: leak scan: starting git %s: %w", c.Args[1], err)
+		}
+		started = append(started, c)
 	}
-	err = cat.Start()
-	pr.Close()
-	pw.Close()
-	if err != nil {
-		cancel()
-		_ = list.Wait()
-		return nil, st, fmt.Errorf("gitserve: leak scan: starting git cat-file: %w", err)
-	}
-	found, rerr := o.read(ctx, bufio.NewReaderSize(out, 64<<10), &st)
+	outW.Close()
+
+	// Feed cat-file the commits, then the other objects (the second
+	// rev-list lists the commits it was given again), once each.
+	fed := make(chan error, 1)
+	go func() {
+		w := bufio.NewWriterSize(catIn, 64<<10)
+		seen := map[string]bool{}
+		var err error
+		for i, r := range listOut {
+			sc := bufio.NewScanner(r)
+			for sc.Scan() && err == nil {
+				oid := sc.Text()
+				if i == 0 {
+					seen[oid] = true
+				} else if seen[oid] {
+					continue
+				}
+				_, err = w.WriteString(oid + "\n")
+			}
+			if err == nil {
+				err = sc.Err()
+			}
+			_, _ = io.Copy(io.Discard, r)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		catIn.Close()
+		fed <- err
+	}()
+	found, rerr := o.read(ctx, bufio.NewReaderSize(out, 1<<20), &st)
 	if rerr != nil {
-		cancel() // stop both, and do not wait for them to finish
+		cancel() // stop them all, and do not wait for them to finish
 	}
 	_, _ = io.Copy(io.Discard, out)
-	lerr, cerr := list.Wait(), cat.Wait()
+	out.Close()
+	ferr := <-fed
+	var werr [3]error
+	for i, c := range started {
+		werr[i] = c.Wait()
+	}
 	switch {
 	case rerr != nil:
 		return found, st, rerr
-	case lerr != nil:
-		return found, st, fmt.Errorf("gitserve: leak scan: git rev-list: %w: %s", lerr, listErr)
-	case cerr != nil:
-		return found, st, fmt.Errorf("gitserve: leak scan: git cat-file: %w: %s", cerr, catErr)
+	case werr[0] != nil, werr[1] != nil:
+		return found, st, fmt.Errorf("gitserve: leak scan: git rev-list: %w: %s %s", errors.Join(werr[0], werr[1]), &stderrs[0], &stderrs[1])
+	case werr[2] != nil:
+		return found, st, fmt.Errorf("gitserve: leak scan: git cat-file: %w: %s", werr[2], &stderrs[2])
+	case ferr != nil:
+		return found, st, fmt.Errorf("gitserve: leak scan: listing objects: %w", ferr)
 	}
 	return found, st, nil
 }
@@ -446,15 +496,15 @@ const RepositoryScanActor = "repository-scan"
 // reachable from the refs of the git repository at dir (a bare
 // repository, or a work tree's top directory): the content of every blob
 // of at most MaxObjectSize bytes that is not binary by git's rule (a NUL
-// byte in its first 8000 bytes), the message and headers of every commit
-// and annotated tag, and the file names of every tree. It finds tokens
+// byte in its first 8000 bytes), and the message and headers of every
+// commit and annotated tag (not file names: trees are not read). It finds tokens
 // committed before push protection was turned on: a forge's "scan"
 // command is a loop over its repositories around it.
 //
 // Each leak says which object holds the token, and for a blob each commit
 // that adds it and its path there (at most 100 per blob); never the token.
-// The cost is two git processes reading every reachable object once
-// (rev-list and cat-file --batch), one store lookup per distinct
+// The cost is three git processes reading every reachable object once
+// (two rev-lists and cat-file --batch), one store lookup per distinct
 // well-formed token, and, only when a blob holds a token, one git log over
 // the history to attribute it.
 //

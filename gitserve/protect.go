@@ -26,8 +26,9 @@ import (
 // quarantine, where receive-pack keeps the pushed objects until the
 // pre-receive hook accepts them. In those objects: the content of every
 // blob of at most MaxObjectSize bytes that is not binary by git's own
-// rule (a NUL byte in its first 8000 bytes), the messages of commits and
-// annotated tags, and the file names of trees. A token committed before
+// rule (a NUL byte in its first 8000 bytes), and the messages (and
+// headers) of commits and annotated tags; not file names (trees are not
+// read) nor ref names. A token committed before
 // protection was on, and pushed again on a new branch, is not new: find
 // those with [ScanRepository].
 //
@@ -59,11 +60,13 @@ import (
 // another (file descriptor 4): no socket, no file, no secret in the
 // environment, and nothing another process can connect to. Anything but a
 // complete "accept" (no descriptor, a closed pipe, a server gone) fails
-// the hook, so the push. The scan runs in the server process, with two git
-// processes for the whole push (rev-list and cat-file --batch), and one
-// git log to find the commit and path when a token is found. Before the
-// hook, the Handler runs git rev-parse --git-path hooks to find the
-// repository's own hooks.
+// the hook, so the push. The scan runs in the server process, with three
+// git processes for the whole push (two rev-lists, and cat-file --batch
+// reading what they list), and one git log to find the commit and path
+// when a token is found. Before the hook, the Handler runs git rev-parse
+// --git-path hooks to find the repository's own hooks. It needs git 2.32
+// or later (rev-list --filter=object:type=blob); with an older git every
+// push is refused, as one that could not be checked.
 //
 // The repository's own hooks keep working: the directory holds, for each
 // hook git receive-pack runs (pre-receive, update, post-receive,

@@ -291,8 +291,8 @@ func TestPushProtectionAccepts(t *testing.T) {
 
 // TestPushProtectionWhereTokensHide: a token is found wherever the push
 // adds it (not the tip, a subdirectory, a file added and removed, a
-// commit or tag message, a file name, several branches), and not where
-// git's rules or the size limit leave content unscanned.
+// commit or tag message, several branches), and not where git's rules or
+// the size limit leave content unscanned.
 func TestPushProtectionWhereTokensHide(t *testing.T) {
 	s := newPServer(t, func(s *pserver) *gitserve.PushProtection {
 		p := protected(s)
@@ -340,12 +340,6 @@ func TestPushProtectionWhereTokensHide(t *testing.T) {
 		if s.ref("p/priv.git", "refs/tags/v1") != "" {
 			t.Error("the tag was created")
 		}
-	})
-	t.Run("file name", func(t *testing.T) {
-		w := s.work("p/priv.git")
-		s.commit(w, "named", map[string]string{"keys/" + secret: "x\n"})
-		out, err := s.gitPush(w, "p/priv.git", "main")
-		requireRefused(t, out, err, secret, "in a file or directory name in tree")
 	})
 	t.Run("one of several branches", func(t *testing.T) {
 		w := s.work("p/priv.git")
