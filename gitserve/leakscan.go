@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,7 +127,21 @@ type objectScan struct {
 	env     []string
 	dir     string
 	maxSize int64
-	scanner *accesstoken.Scanner
+	scanner *lockedScanner
+}
+
+// lockedScanner is an accesstoken.Scanner that goroutines share.
+type lockedScanner struct {
+	mu sync.Mutex
+	s  *accesstoken.Scanner
+}
+
+func newLockedScanner(s *accesstoken.Scanner) *lockedScanner { return &lockedScanner{s: s} }
+
+func (l *lockedScanner) Scan(ctx context.Context, content []byte) ([]accesstoken.Finding, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.Scan(ctx, content)
 }
 
 // objectFinding is a token found in one object. secret is set for live
@@ -140,7 +155,17 @@ type objectFinding struct {
 // scanStats says what a scan read and skipped.
 type scanStats struct {
 	objects, scanned, binary, large int
+	existing                        int // thin-pack bases the repository has
 	bytes                           int64
+}
+
+func (s *scanStats) add(t scanStats) {
+	s.existing += t.existing
+	s.objects += t.objects
+	s.scanned += t.scanned
+	s.binary += t.binary
+	s.large += t.large
+	s.bytes += t.bytes
 }
 
 // command returns git with args in o's directory and environment, in a
@@ -162,25 +187,93 @@ func (o *objectScan) command(ctx context.Context, stderr io.Writer, args ...stri
 // rev-list for the other objects but trees, and cat-file --batch reading
 // what they list (reading trees cost a third of cat-file's time).
 func (o *objectScan) scan(ctx context.Context, stdin string, revs ...string) ([]objectFinding, scanStats, error) {
-	var st scanStats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var stderrs [3]stderrTail
+	var stderrs [2]stderrTail
 	lists := []*exec.Cmd{
 		o.command(ctx, &stderrs[0], append([]string{"rev-list"}, revs...)...),
 		o.command(ctx, &stderrs[1], append([]string{"rev-list", "--objects", "--no-object-names",
 			"--filter=combine:object:type=blob+blob:limit=" + strconv.FormatInt(o.maxSize+1, 10)}, revs...)...),
 	}
-	cat := o.command(ctx, &stderrs[2], "cat-file", "--batch", "--buffer")
 	var listOut []io.Reader
 	for _, l := range lists {
 		l.Stdin = strings.NewReader(stdin)
 		r, err := l.StdoutPipe()
 		if err != nil {
-			return nil, st, fmt.Errorf("gitserve: leak scan: %w", err)
+			return nil, scanStats{}, fmt.Errorf("gitserve: leak scan: %w", err)
 		}
 		listOut = append(listOut, r)
 	}
+	var started []*exec.Cmd
+	for _, l := range lists {
+		if err := l.Start(); err != nil {
+			cancel()
+			for _, s := range started {
+				_ = s.Wait()
+			}
+			return nil, scanStats{}, fmt.Errorf("gitserve: leak scan: starting git rev-list: %w", err)
+		}
+		started = append(started, l)
+	}
+	// cat-file gets the commits, then the other objects (the second
+	// rev-list lists the commits it was given again), once each.
+	found, st, err := o.catFile(ctx, func(w *bufio.Writer) error {
+		seen := map[string]bool{}
+		for i, r := range listOut {
+			sc := bufio.NewScanner(r)
+			for sc.Scan() {
+				oid := sc.Text()
+				if i == 0 {
+					seen[oid] = true
+				} else if seen[oid] {
+					continue
+				}
+				if _, err := w.WriteString(oid + "\n"); err != nil {
+					return err
+				}
+			}
+			if err := sc.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		cancel()
+	}
+	for _, r := range listOut {
+		_, _ = io.Copy(io.Discard, r)
+	}
+	var werr [2]error
+	for i, l := range lists {
+		werr[i] = l.Wait()
+	}
+	if err == nil && (werr[0] != nil || werr[1] != nil) {
+		err = fmt.Errorf("gitserve: leak scan: git rev-list: %w: %s %s", errors.Join(werr[0], werr[1]), &stderrs[0], &stderrs[1])
+	}
+	return found, st, err
+}
+
+// readObjects scans the objects oids with git cat-file.
+func (o *objectScan) readObjects(ctx context.Context, oids []string) ([]objectFinding, scanStats, error) {
+	return o.catFile(ctx, func(w *bufio.Writer) error {
+		for _, oid := range oids {
+			if _, err := w.WriteString(oid + "\n"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// catFile runs git cat-file --batch on the objects that feed writes, one
+// ID a line, and scans them.
+func (o *objectScan) catFile(ctx context.Context, feed func(*bufio.Writer) error) ([]objectFinding, scanStats, error) {
+	var st scanStats
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stderr := &stderrTail{}
+	cat := o.command(ctx, stderr, "cat-file", "--batch", "--buffer")
 	catIn, err := cat.StdinPipe()
 	if err != nil {
 		return nil, st, fmt.Errorf("gitserve: leak scan: %w", err)
@@ -195,44 +288,16 @@ func (o *objectScan) scan(ctx context.Context, stdin string, revs ...string) ([]
 	growPipe(out)
 	out.Fd() // blocking mode
 	cat.Stdout = outW
-	var started []*exec.Cmd
-	for _, c := range append(lists, cat) {
-		if err := c.Start(); err != nil {
-			outW.Close()
-			out.Close()
-			cancel()
-			for _, s := range started {
-				_ = s.Wait()
-			}
-			return nil, st, fmt.Errorf("gitserve: leak scan: starting git %s: %w", c.Args[1], err)
-		}
-		started = append(started, c)
-	}
+	err = cat.Start()
 	outW.Close()
-
-	// Feed cat-file the commits, then the other objects (the second
-	// rev-list lists the commits it was given again), once each.
+	if err != nil {
+		out.Close()
+		return nil, st, fmt.Errorf("gitserve: leak scan: starting git cat-file: %w", err)
+	}
 	fed := make(chan error, 1)
 	go func() {
 		w := bufio.NewWriterSize(catIn, 64<<10)
-		seen := map[string]bool{}
-		var err error
-		for i, r := range listOut {
-			sc := bufio.NewScanner(r)
-			for sc.Scan() && err == nil {
-				oid := sc.Text()
-				if i == 0 {
-					seen[oid] = true
-				} else if seen[oid] {
-					continue
-				}
-				_, err = w.WriteString(oid + "\n")
-			}
-			if err == nil {
-				err = sc.Err()
-			}
-			_, _ = io.Copy(io.Discard, r)
-		}
+		err := feed(w)
 		if err == nil {
 			err = w.Flush()
 		}
@@ -241,26 +306,43 @@ func (o *objectScan) scan(ctx context.Context, stdin string, revs ...string) ([]
 	}()
 	found, rerr := o.read(ctx, bufio.NewReaderSize(out, 1<<20), &st)
 	if rerr != nil {
-		cancel() // stop them all, and do not wait for them to finish
+		cancel() // stop git, and do not wait for it to finish
 	}
 	_, _ = io.Copy(io.Discard, out)
 	out.Close()
 	ferr := <-fed
-	var werr [3]error
-	for i, c := range started {
-		werr[i] = c.Wait()
-	}
+	cerr := cat.Wait()
 	switch {
 	case rerr != nil:
 		return found, st, rerr
-	case werr[0] != nil, werr[1] != nil:
-		return found, st, fmt.Errorf("gitserve: leak scan: git rev-list: %w: %s %s", errors.Join(werr[0], werr[1]), &stderrs[0], &stderrs[1])
-	case werr[2] != nil:
-		return found, st, fmt.Errorf("gitserve: leak scan: git cat-file: %w: %s", werr[2], &stderrs[2])
+	case cerr != nil:
+		return found, st, fmt.Errorf("gitserve: leak scan: git cat-file: %w: %s", cerr, stderr)
 	case ferr != nil:
 		return found, st, fmt.Errorf("gitserve: leak scan: listing objects: %w", ferr)
 	}
 	return found, st, nil
+}
+
+// exists reports which of oids the repository has, asking git cat-file
+// --batch-check in the environment env (without the quarantine).
+func (o *objectScan) exists(ctx context.Context, env []string, oids []string) (map[string]bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stderr := &stderrTail{}
+	cmd := o.command(ctx, stderr, "cat-file", "--batch-check=%(objectname)", "--buffer")
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(strings.Join(oids, "\n") + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("gitserve: leak scan: git cat-file --batch-check: %w: %s", err, stderr)
+	}
+	have := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if isObjectID(line) {
+			have[line] = true
+		}
+	}
+	return have, nil
 }
 
 var errBatchOutput = errors.New("gitserve: leak scan: unexpected output of git cat-file --batch")
@@ -290,13 +372,18 @@ func (o *objectScan) read(ctx context.Context, r *bufio.Reader, st *scanStats) (
 		if err != nil || size < 0 {
 			return found, errBatchOutput
 		}
-		st.objects++
-		if size > o.maxSize {
+		switch {
+		case typ == "tree": // trees are not read
+			if _, err := r.Discard(int(size)); err != nil {
+				return found, fmt.Errorf("%w: %w", errBatchOutput, err)
+			}
+		case size > o.maxSize:
+			st.objects++
 			st.large++
 			if _, err := r.Discard(int(size)); err != nil {
 				return found, fmt.Errorf("%w: %w", errBatchOutput, err)
 			}
-		} else {
+		default:
 			if int64(cap(buf)) < size {
 				buf = make([]byte, size)
 			}
@@ -304,22 +391,8 @@ func (o *objectScan) read(ctx context.Context, r *bufio.Reader, st *scanStats) (
 			if _, err := io.ReadFull(r, content); err != nil {
 				return found, fmt.Errorf("%w: %w", errBatchOutput, err)
 			}
-			if typ == "blob" && bytes.IndexByte(content[:min(len(content), binaryPeek)], 0) >= 0 {
-				st.binary++
-			} else {
-				st.scanned++
-				st.bytes += size
-				fs, err := o.scanner.Scan(ctx, content)
-				for _, f := range fs {
-					of := objectFinding{oid: oid, typ: typ, f: f}
-					if f.Kind == accesstoken.FindingLive {
-						of.secret = f.Secret(content)
-					}
-					found = append(found, of)
-				}
-				if err != nil {
-					return found, err
-				}
+			if err := scanObject(ctx, o.scanner, st, &found, oid, typ, content); err != nil {
+				return found, err
 			}
 		}
 		if c, err := r.ReadByte(); err != nil || c != '\n' {
@@ -328,14 +401,42 @@ func (o *objectScan) read(ctx context.Context, r *bufio.Reader, st *scanStats) (
 	}
 }
 
+// scanObject scans the content of the object oid of type typ (not larger
+// than the size limit) into found, unless it is a binary blob.
+func scanObject(ctx context.Context, sc *lockedScanner, st *scanStats, found *[]objectFinding, oid, typ string, content []byte) error {
+	st.objects++
+	if typ == "blob" && bytes.IndexByte(content[:min(len(content), binaryPeek)], 0) >= 0 {
+		st.binary++
+		return nil
+	}
+	st.scanned++
+	st.bytes += int64(len(content))
+	fs, err := sc.Scan(ctx, content)
+	for _, f := range fs {
+		of := objectFinding{oid: oid, typ: typ, f: f}
+		if f.Kind == accesstoken.FindingLive {
+			of.secret = f.Secret(content)
+		}
+		*found = append(*found, of)
+	}
+	return err
+}
+
 // place is where a commit adds a blob.
 type place struct{ commit, path string }
 
+// history is what git log said of the commits scanned: where they add the
+// blobs that hold tokens, and their order (0 for the newest).
+type history struct {
+	places map[string][]place
+	order  map[string]int
+}
+
 // attribute finds, for each blob of blobs, the commits among revs that add
-// it and its path there, with one git log over their diffs (renames off,
-// merges against each parent). It runs only when a scan found tokens in
-// blobs.
-func (o *objectScan) attribute(ctx context.Context, blobs map[string]bool, stdin string, revs ...string) (map[string][]place, error) {
+// it and its path there, and the order of the commits, with one git log
+// over their diffs (renames off, merges against each parent). It runs
+// only when a scan found tokens.
+func (o *objectScan) attribute(ctx context.Context, blobs map[string]bool, stdin string, revs ...string) (*history, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stderr := &stderrTail{}
@@ -350,7 +451,7 @@ func (o *objectScan) attribute(ctx context.Context, blobs map[string]bool, stdin
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("gitserve: leak scan: starting git log: %w", err)
 	}
-	places, perr := parseLogRaw(bufio.NewReaderSize(out, 64<<10), blobs)
+	hist, perr := parseLogRaw(bufio.NewReaderSize(out, 64<<10), blobs)
 	if perr != nil {
 		cancel()
 	}
@@ -358,32 +459,36 @@ func (o *objectScan) attribute(ctx context.Context, blobs map[string]bool, stdin
 	if err := cmd.Wait(); err != nil && perr == nil {
 		perr = fmt.Errorf("gitserve: leak scan: git log: %w: %s", err, stderr)
 	}
-	return places, perr
+	return hist, perr
 }
 
 // parseLogRaw reads the output of git log -z --raw --format="commit %H"
-// and returns where the commits add the blobs.
-func parseLogRaw(r *bufio.Reader, blobs map[string]bool) (map[string][]place, error) {
-	places := map[string][]place{}
+// and returns where the commits add the blobs, and their order.
+func parseLogRaw(r *bufio.Reader, blobs map[string]bool) (*history, error) {
+	h := &history{places: map[string][]place{}, order: map[string]int{}}
+	places := h.places
 	seen := map[place]bool{}
 	var commit string
 	for {
 		tok, err := r.ReadString(0)
 		if err == io.EOF && tok == "" {
-			return places, nil
+			return h, nil
 		}
 		if err != nil {
-			return places, fmt.Errorf("gitserve: leak scan: reading git log: %w", err)
+			return h, fmt.Errorf("gitserve: leak scan: reading git log: %w", err)
 		}
 		t := strings.TrimLeft(strings.TrimSuffix(tok, "\x00"), "\n")
 		switch {
 		case strings.HasPrefix(t, "commit "):
 			commit = t[len("commit "):]
+			if _, ok := h.order[commit]; !ok {
+				h.order[commit] = len(h.order)
+			}
 		case strings.HasPrefix(t, ":"):
 			// ":oldmode newmode oldid newid status", then the path.
 			path, err := r.ReadString(0)
 			if err != nil {
-				return places, fmt.Errorf("gitserve: leak scan: reading git log: %w", err)
+				return h, fmt.Errorf("gitserve: leak scan: reading git log: %w", err)
 			}
 			path = strings.TrimSuffix(path, "\x00")
 			f := strings.Fields(t[1:])
@@ -395,13 +500,15 @@ func parseLogRaw(r *bufio.Reader, blobs map[string]bool) (map[string][]place, er
 				}
 			}
 		default:
-			return places, errors.New("gitserve: leak scan: unexpected output of git log")
+			return h, errors.New("gitserve: leak scan: unexpected output of git log")
 		}
 	}
 }
 
-// leaks turns findings into leaks, with the places of blobs.
-func leaks(found []objectFinding, places map[string][]place) []Leak {
+// leaks turns findings into leaks, with the places of blobs, oldest
+// commit first (then by path and line; leaks in no commit last). hist may
+// be nil.
+func leaks(found []objectFinding, hist *history) []Leak {
 	var out []Leak
 	for _, of := range found {
 		l := Leak{Kind: of.f.Kind, Token: of.f.Token, Prefix: of.f.Prefix, Object: of.oid, ObjectType: of.typ, Line: of.f.Line, Column: of.f.Column}
@@ -409,8 +516,8 @@ func leaks(found []objectFinding, places map[string][]place) []Leak {
 		case "commit":
 			l.Commit = of.oid
 		case "blob":
-			if ps := places[of.oid]; len(ps) > 0 {
-				for _, p := range ps {
+			if hist != nil && len(hist.places[of.oid]) > 0 {
+				for _, p := range hist.places[of.oid] {
 					l.Commit, l.Path = p.commit, p.path
 					out = append(out, l)
 				}
@@ -419,6 +526,25 @@ func leaks(found []objectFinding, places map[string][]place) []Leak {
 		}
 		out = append(out, l)
 	}
+	age := func(l Leak) int {
+		if hist == nil || l.Commit == "" {
+			return -1
+		}
+		if i, ok := hist.order[l.Commit]; ok {
+			return i
+		}
+		return -1
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := age(out[i]), age(out[j])
+		if a != b {
+			return a > b
+		}
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Line < out[j].Line
+	})
 	return out
 }
 
@@ -508,8 +634,7 @@ const RepositoryScanActor = "repository-scan"
 // well-formed token, and, only when a blob holds a token, one git log over
 // the history to attribute it.
 //
-// The leaks come in git rev-list's order (commits newest first, then the
-// other objects). An error means the scan is incomplete (git failed, the
+// The leaks come oldest commit first. An error means the scan is incomplete (git failed, the
 // store failed, [accesstoken.ErrScanLimit], ctx ended); the leaks found
 // before it are returned with it.
 func ScanRepository(ctx context.Context, dir string, opts ScanOptions) ([]Leak, error) {
@@ -540,13 +665,13 @@ func ScanRepository(ctx context.Context, dir string, opts ScanOptions) ([]Leak, 
 	env := append(inheritedEnvOf(os.LookupEnv), opts.Env...)
 	env = append(env, "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
 	o := &objectScan{git: git, env: env, dir: dir, maxSize: maxSize,
-		scanner: opts.Manager.NewScanner(opts.Tokens)}
+		scanner: newLockedScanner(opts.Manager.NewScanner(opts.Tokens))}
 	found, _, err := o.scan(ctx, "", "--all")
-	var places map[string][]place
-	if blobs := blobsOf(found); len(blobs) > 0 && err == nil {
-		places, err = o.attribute(ctx, blobs, "", "--all")
+	var hist *history
+	if len(found) > 0 && err == nil {
+		hist, err = o.attribute(ctx, blobsOf(found), "", "--all")
 	}
-	out := leaks(found, places)
+	out := leaks(found, hist)
 	if opts.Revoke != nil {
 		for _, r := range revocations(found, out, RepositoryScanActor, func(l Leak) string { return "repository scan: found " + l.Where() }) {
 			if rerr := opts.Revoke(ctx, r); rerr != nil {

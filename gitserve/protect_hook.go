@@ -51,13 +51,17 @@ const preReceiveScript = `#!/bin/sh
 # runs this push, on file descriptors 3 and 4, whether the objects of the
 # push hold a live access token. Anything but an answer ending with
 # "accept" refuses the push.
-refs=$(cat) || exit 1
+refs=
+while IFS= read -r line; do
+	refs="$refs$line
+"
+done
 {
 	printf 'gitserve-pre-receive 1\n'
 	printf 'quarantine %%s\n' "$GIT_QUARANTINE_PATH"
 	printf 'objects %%s\n' "$GIT_OBJECT_DIRECTORY"
 	printf 'alternates %%s\n' "$GIT_ALTERNATE_OBJECT_DIRECTORIES"
-	printf '%%s\n' "$refs"
+	printf '%%s' "$refs"
 	printf 'end\n'
 } >&3 || exit 1
 exec 3>&-
@@ -123,7 +127,7 @@ func writeHookDir(origHooks string, env []string) (string, error) {
 		var script string
 		switch {
 		case name == "pre-receive" && has:
-			script = fmt.Sprintf(preReceiveScript, restore+"printf '%s\\n' \"$refs\" | "+shellQuote(orig)+"\n")
+			script = fmt.Sprintf(preReceiveScript, restore+"printf '%s' \"$refs\" | "+shellQuote(orig)+"\n")
 		case name == "pre-receive":
 			script = fmt.Sprintf(preReceiveScript, "")
 		case has:
@@ -144,8 +148,32 @@ func writeHookDir(origHooks string, env []string) (string, error) {
 }
 
 // repoHooksDir returns the directory of the repository's own hooks, where
-// git would look for them: its core.hooksPath, or its hooks directory.
-func repoHooksDir(ctx context.Context, git, dir string, env []string) (string, error) {
+// git would look for them: its core.hooksPath, or its hooks directory. It
+// asks git once per repository, and again when git's configuration files
+// change (the files the v2 advertisement cache watches).
+func (p *PushProtection) repoHooksDir(ctx context.Context, h *Handler, dir string, env []string) (string, error) {
+	stamp := h.caps.stamp(dir)
+	p.hooksMu.Lock()
+	c, ok := p.hooks[dir]
+	p.hooksMu.Unlock()
+	if ok && c.stamp == stamp {
+		return c.path, nil
+	}
+	path, err := gitHooksDir(ctx, h.git, dir, env)
+	if err != nil {
+		return "", err
+	}
+	p.hooksMu.Lock()
+	if p.hooks == nil || len(p.hooks) >= maxCapsEntries {
+		p.hooks = map[string]hooksPath{}
+	}
+	p.hooks[dir] = hooksPath{stamp, path}
+	p.hooksMu.Unlock()
+	return path, nil
+}
+
+// gitHooksDir asks git rev-parse --git-path hooks.
+func gitHooksDir(ctx context.Context, git, dir string, env []string) (string, error) {
 	cmd := exec.CommandContext(ctx, git, "rev-parse", "--git-path", "hooks")
 	cmd.Dir, cmd.Env = dir, env
 	stderr := &stderrTail{}
@@ -176,7 +204,7 @@ func (h *Handler) protectPush(p *PushProtection, acc *httpauth.Access, dir strin
 		if !hooksSupported {
 			return nil, errors.New("gitserve: push protection is not supported on this system")
 		}
-		orig, err := repoHooksDir(ctx, h.git, dir, cmd.Env)
+		orig, err := p.repoHooksDir(ctx, h, dir, cmd.Env)
 		if err != nil {
 			return nil, err
 		}

@@ -375,10 +375,10 @@ func FuzzParseLogRaw(f *testing.F) {
 	f.Add([]byte(":100644 100644 " + oidA + " " + oidA + " M\x00"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		places, _ := parseLogRaw(bufio.NewReader(bytes.NewReader(in)), map[string]bool{oidA: true})
-		for blob, ps := range places {
+		hist, _ := parseLogRaw(bufio.NewReader(bytes.NewReader(in)), map[string]bool{oidA: true})
+		for blob, ps := range hist.places {
 			if blob != oidA || len(ps) > maxLeakAttributions {
-				t.Fatalf("places %v", places)
+				t.Fatalf("places %v", hist.places)
 			}
 		}
 	})
@@ -398,7 +398,7 @@ func FuzzBatchOutput(f *testing.F) {
 	f.Add([]byte(oidA + " blob -1\n"))
 	f.Add([]byte(oidA + " tree 3\n\x00\x00\x00\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		o := &objectScan{maxSize: 1 << 10, scanner: m.NewScanner(accesstoken.ScanOptions{IncludeUnknown: true})}
+		o := &objectScan{maxSize: 1 << 10, scanner: newLockedScanner(m.NewScanner(accesstoken.ScanOptions{IncludeUnknown: true}))}
 		var st scanStats
 		found, _ := o.read(context.Background(), bufio.NewReader(bytes.NewReader(in)), &st)
 		for _, of := range found {

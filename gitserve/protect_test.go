@@ -52,11 +52,32 @@ type pserver struct {
 	srv    *httptest.Server
 	log    syncBuffer
 	push   string // a pull and push token of alice for project p
+	mode   string // see pushModes
 	mu     sync.Mutex
 	events []accesstoken.Event
 }
 
 func newPServer(t *testing.T, protect func(s *pserver) *gitserve.PushProtection) *pserver {
+	t.Helper()
+	return newPServerMode(t, "loose", protect)
+}
+
+// pushModes are the ways the server receives and reads a push: "loose"
+// (git unpacks a small push into loose objects, as by default; push
+// protection reads them), "pack" (git keeps every push as a pack, as it
+// does pushes of more than 100 objects; push protection reads it), "git"
+// (a pack that push protection leaves to git rev-list and cat-file, as it
+// does packs over 64 MiB).
+var pushModes = []string{"loose", "pack", "git"}
+
+// forModes runs test in each push mode.
+func forModes(t *testing.T, test func(t *testing.T, mode string)) {
+	for _, mode := range pushModes {
+		t.Run(mode, func(t *testing.T) { test(t, mode) })
+	}
+}
+
+func newPServerMode(t *testing.T, mode string, protect func(s *pserver) *gitserve.PushProtection) *pserver {
 	t.Helper()
 	requireGit(t)
 	s := &pserver{t: t, root: t.TempDir(), store: &pstore{Store: memstore.New()}}
@@ -66,8 +87,16 @@ func newPServer(t *testing.T, protect func(s *pserver) *gitserve.PushProtection)
 	runGit(t, seed, "add", "README")
 	runGit(t, seed, "commit", "-q", "-m", "initial")
 	for _, name := range []string{"pub", "priv"} {
-		runGit(t, "", "clone", "-q", "--bare", seed, filepath.Join(s.root, "p", name+".git"))
+		dir := filepath.Join(s.root, "p", name+".git")
+		runGit(t, "", "clone", "-q", "--bare", seed, dir)
+		if mode != "loose" {
+			runGit(t, dir, "config", "receive.unpackLimit", "1")
+		}
 	}
+	if mode == "git" {
+		t.Cleanup(gitserve.SetMaxPackInMemory(0))
+	}
+	s.mode = mode
 	m, err := accesstoken.New(s.store, accesstoken.InsecureAllowAll(), accesstoken.WithEvents(func(_ context.Context, ev accesstoken.Event) {
 		s.mu.Lock()
 		s.events = append(s.events, ev)
@@ -196,8 +225,10 @@ func requireRefused(t *testing.T, out string, err error, secret string, want ...
 // live token is refused with the commit, path and line, never the token;
 // no ref moves, the objects are not in the repository, a clone or a fetch
 // does not see them, and the token still works (the policy blocks only).
-func TestPushProtectionRefusesLiveToken(t *testing.T) {
-	s := newPServer(t, protected)
+func TestPushProtectionRefusesLiveToken(t *testing.T) { forModes(t, testRefusesLiveToken) }
+
+func testRefusesLiveToken(t *testing.T, mode string) {
+	s := newPServerMode(t, mode, protected)
 	secret := s.leaked()
 	tok, err := s.m.Authenticate(context.Background(), secret)
 	if err != nil {
@@ -240,6 +271,9 @@ func TestPushProtectionRefusesLiveToken(t *testing.T) {
 	if !strings.Contains(log, "push protection: push refused") || !strings.Contains(log, tok.ID.String()) {
 		t.Errorf("the log does not record the refusal with the token's ID:\n%s", log)
 	}
+	if got := strings.Contains(log, "push protection: scanning with git"); got != (mode == "git") {
+		t.Errorf("scanned with git: %v; want %v in mode %s", got, mode == "git", mode)
+	}
 
 	// Without the token, the same content pushes.
 	runGit(t, w, "reset", "-q", "--hard", "HEAD~1")
@@ -254,8 +288,10 @@ func TestPushProtectionRefusesLiveToken(t *testing.T) {
 
 // TestPushProtectionAccepts: what is not a live token of the Manager does
 // not block a push.
-func TestPushProtectionAccepts(t *testing.T) {
-	s := newPServer(t, protected)
+func TestPushProtectionAccepts(t *testing.T) { forModes(t, testAccepts) }
+
+func testAccepts(t *testing.T, mode string) {
+	s := newPServerMode(t, mode, protected)
 	revoked := s.leaked()
 	tok, _ := s.m.Authenticate(context.Background(), revoked)
 	if _, err := s.m.Revoke(context.Background(), "carol", tok.ID); err != nil {
@@ -293,8 +329,10 @@ func TestPushProtectionAccepts(t *testing.T) {
 // adds it (not the tip, a subdirectory, a file added and removed, a
 // commit or tag message, several branches), and not where git's rules or
 // the size limit leave content unscanned.
-func TestPushProtectionWhereTokensHide(t *testing.T) {
-	s := newPServer(t, func(s *pserver) *gitserve.PushProtection {
+func TestPushProtectionWhereTokensHide(t *testing.T) { forModes(t, testWhereTokensHide) }
+
+func testWhereTokensHide(t *testing.T, mode string) {
+	s := newPServerMode(t, mode, func(s *pserver) *gitserve.PushProtection {
 		p := protected(s)
 		p.MaxObjectSize = 64 << 10
 		return p
@@ -407,10 +445,12 @@ func TestPushProtectionWhereTokensHide(t *testing.T) {
 // token to a public repository revokes it, through the Revoke seam, with
 // push protection as the actor and a reason that says where; the same push
 // to a private repository is only refused.
-func TestPushProtectionRevokesOnPublic(t *testing.T) {
+func TestPushProtectionRevokesOnPublic(t *testing.T) { forModes(t, testRevokesOnPublic) }
+
+func testRevokesOnPublic(t *testing.T, mode string) {
 	var mu sync.Mutex
 	var got []gitserve.Revocation
-	s := newPServer(t, func(s *pserver) *gitserve.PushProtection {
+	s := newPServerMode(t, mode, func(s *pserver) *gitserve.PushProtection {
 		p := protected(s)
 		p.Policy = gitserve.RevokeIfPublic
 		p.Revoke = func(ctx context.Context, r gitserve.Revocation) error {
@@ -481,6 +521,45 @@ func TestPushProtectionRevokesOnPublic(t *testing.T) {
 	if out, err := s.gitPush(w, "p/pub.git", "main"); err != nil {
 		t.Fatalf("push of a revoked token refused: %v\n%s", err, out)
 	}
+}
+
+// TestPushProtectionRemovingOldToken: a token committed before push
+// protection was on does not block the push that removes it: the old
+// version of the file, which git sends as the base of a delta or takes
+// from the repository to complete a thin pack, is not new. Editing
+// another line of the file keeps the token in the new version: that push
+// is refused.
+func TestPushProtectionRemovingOldToken(t *testing.T) {
+	forModes(t, func(t *testing.T, mode string) {
+		s := newPServerMode(t, mode, protected)
+		secret := s.leaked()
+		w := s.work("p/priv.git")
+		var lines []string
+		for i := range 60 {
+			lines = append(lines, fmt.Sprintf("setting_%02d = a value that is long enough for git to make deltas", i))
+		}
+		withToken := append(append(append([]string(nil), lines[:30]...), "token = "+secret), lines[30:]...)
+		s.commit(w, "before protection", map[string]string{"config.ini": strings.Join(withToken, "\n") + "\n"})
+		runGit(t, w, "push", "-q", filepath.Join(s.root, "p/priv.git"), "main") // around the Handler
+
+		edited := append([]string(nil), withToken...)
+		edited[0] = "setting_00 = changed"
+		s.commit(w, "edit another line", map[string]string{"config.ini": strings.Join(edited, "\n") + "\n"})
+		out, err := s.gitPush(w, "p/priv.git", "main")
+		requireRefused(t, out, err, secret, "path config.ini, line 31")
+		runGit(t, w, "reset", "-q", "--hard", "HEAD~1")
+
+		c := s.commit(w, "remove the token", map[string]string{"config.ini": strings.Join(lines, "\n") + "\n"})
+		if out, err := s.gitPush(w, "p/priv.git", "main"); err != nil {
+			t.Fatalf("the push that removes an old token was refused: %v\n%s", err, out)
+		}
+		if s.ref("p/priv.git", "main") != c {
+			t.Fatal("main did not move")
+		}
+		if mode == "pack" && !strings.Contains(s.log.String(), "existing_skipped=1") {
+			t.Errorf("the thin pack's base was not recognised as the repository's:\n%s", s.log.String())
+		}
+	})
 }
 
 // TestPushProtectionFailsClosed: when the scan cannot run or cannot
@@ -690,9 +769,9 @@ func TestScanRepository(t *testing.T) {
 		requireNoPart(t, "a printed Leak", fmt.Sprintf("%v %+v %#v", l, l, l), live)
 	}
 	liveTok, _ := m.Authenticate(context.Background(), live)
-	want := []string{
-		fmt.Sprintf("live token %s (owner \"carol\") in the message of commit %s, line 6", liveTok.ID, c4),
+	want := []string{ // oldest first
 		fmt.Sprintf("live token %s (owner \"carol\") in commit %s, path src/config.go, line 3", liveTok.ID, c1),
+		fmt.Sprintf("live token %s (owner \"carol\") in the message of commit %s, line 6", liveTok.ID, c4),
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("leaks:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
