@@ -40,5 +40,7 @@
 // time. Secrets never appear in lists, errors, events or printed values.
 // The format ([Format]) has a prefix and a checksum, so mistyped tokens are
 // rejected without a store lookup and leaked ones can be found by
-// [Format.FindAll] and by secret scanners.
+// [Format.FindAll] and by secret scanners; [Manager.Scan] finds the live
+// ones (and, if asked, the revoked, expired and unknown ones) in any
+// content, with their place and ID, never their text.
 package accesstoken

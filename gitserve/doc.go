@@ -4,7 +4,9 @@
 // git http-backend for forges that want dumb HTTP too, and [Limiter]
 // bounds what clients can make the server do (git processes, held
 // connections, idle bodies), in front of either or of any other git
-// backend.
+// backend. [PushProtection] makes the Handler refuse pushes that add a
+// live access token, and [ScanRepository] finds the tokens already in a
+// repository.
 //
 // Both handlers serve exactly what the middleware decided: the
 // repository directory the forge's resolver returned, the operation

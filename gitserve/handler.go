@@ -111,6 +111,11 @@ type Handler struct {
 	// is [DefaultPackCache]; a negative value turns the cache off.
 	PackCache int64
 
+	// Protect, if not nil, refuses pushes that add a live token of its
+	// Manager, before any ref moves (see [PushProtection]). The default,
+	// nil, scans nothing.
+	Protect *PushProtection
+
 	once    sync.Once
 	root    string
 	git     string
@@ -339,13 +344,17 @@ func (h *Handler) receivePack(w http.ResponseWriter, r *http.Request, acc *httpa
 		h.bodyError(w, r, log, err)
 		return
 	}
-	h.run(w, r, acc, log, run{
+	c := run{
 		service: "receive-pack",
 		args:    []string{"receive-pack", "--stateless-rpc", dir},
 		dir:     dir,
 		stdin:   br,
 		ctype:   "application/x-git-receive-pack-result",
-	})
+	}
+	if h.Protect != nil { // push protection (protect.go)
+		c.prepare = h.protectPush(h.Protect, acc, dir, log)
+	}
+	h.run(w, r, acc, log, c)
 }
 
 var errTooLarge = errors.New("gitserve: request body too large")
@@ -418,6 +427,10 @@ type run struct {
 	// bytes, with nil otherwise.
 	capture    func([]byte)
 	captureMax int64
+	// prepare, if set, sets up cmd before it starts (push protection:
+	// its hooks and pipes); finish is called once git has exited. If it
+	// fails, git is not run.
+	prepare func(ctx context.Context, cmd *exec.Cmd) (finish func(), err error)
 }
 
 // run starts git for a request, with a process slot of the Limiter, and
@@ -452,6 +465,15 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Acce
 	cmd.Stderr = stderr
 	setProcessGroup(cmd)
 	cmd.WaitDelay = 10 * time.Second
+	if c.prepare != nil {
+		finish, err := c.prepare(ctx, cmd)
+		if err != nil {
+			log.Error("git not started", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		defer finish()
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		log.Error("git not started", "err", err)

@@ -39,12 +39,12 @@ type packCache struct {
 
 	mu       sync.Mutex
 	size     int64
-	entries  map[[32]byte]*list.Element // of *packEntry
+	entries  map[[32]byte]*list.Element // of *cachedResponse
 	lru      *list.List
 	inflight map[[32]byte]*flight
 }
 
-type packEntry struct {
+type cachedResponse struct {
 	key  [32]byte
 	data []byte
 }
@@ -69,7 +69,7 @@ func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit boo
 	c.mu.Lock()
 	if el, ok := c.entries[key]; ok {
 		c.lru.MoveToFront(el)
-		data := el.Value.(*packEntry).data
+		data := el.Value.(*cachedResponse).data
 		c.mu.Unlock()
 		return data, true, nil
 	}
@@ -112,11 +112,11 @@ func (c *packCache) put(key [32]byte, data []byte) {
 		c.lru.MoveToFront(el)
 		return
 	}
-	c.entries[key] = c.lru.PushFront(&packEntry{key: key, data: data})
+	c.entries[key] = c.lru.PushFront(&cachedResponse{key: key, data: data})
 	c.size += int64(len(data))
 	for c.size > c.max {
 		el := c.lru.Back()
-		e := el.Value.(*packEntry)
+		e := el.Value.(*cachedResponse)
 		c.lru.Remove(el)
 		delete(c.entries, e.key)
 		c.size -= int64(len(e.data))
