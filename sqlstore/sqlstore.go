@@ -3,11 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,21 +13,6 @@ import (
 	"github.com/forgekit/accesstoken"
 	"github.com/google/uuid"
 )
-
-// Dialect is the SQL dialect of the database behind a [Store].
-type Dialect string
-
-// The supported dialects.
-const (
-	// SQLite is SQLite 3.35 or later (RETURNING), as modernc.org/sqlite
-	// or github.com/mattn/go-sqlite3 provide it.
-	SQLite Dialect = "sqlite"
-	// PostgreSQL is PostgreSQL 12 or later, as github.com/jackc/pgx/v5/stdlib
-	// or github.com/lib/pq provide it.
-	PostgreSQL Dialect = "postgres"
-)
-
-func (d Dialect) dir() string { return string(d) }
 
 // DefaultTable is the table name used unless [WithTable] sets another.
 const DefaultTable = "access_tokens"
@@ -42,10 +25,11 @@ const DefaultTable = "access_tokens"
 type Store struct {
 	db       *sql.DB
 	dialect  Dialect
-	table    string // as written in FROM: "name" or "schema.name"
-	tableRef string // the table in CREATE INDEX ... ON: unqualified on SQLite
-	schema   string // "" unless the table name is qualified
-	name     string // the table name without the schema
+	dl       dialect // what the database needs that others do not
+	table    string  // as written in FROM: "name" or "schema.name"
+	tableRef string  // the table in CREATE INDEX ... ON: unqualified on SQLite
+	schema   string  // "" unless the table name is qualified
+	name     string  // the table name without the schema
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
@@ -85,50 +69,37 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: nil *sql.DB")
 	}
-	if dialect != SQLite && dialect != PostgreSQL {
+	dl, ok := dialects[dialect]
+	if !ok {
 		return nil, fmt.Errorf("sqlstore: unknown dialect %q", dialect)
 	}
-	s := &Store{db: db, dialect: dialect, name: DefaultTable, stmts: map[string]*sql.Stmt{}}
+	s := &Store{db: db, dialect: dialect, dl: dl, name: DefaultTable, stmts: map[string]*sql.Stmt{}}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, err
 		}
 	}
-	s.table, s.tableRef = s.name, s.name
+	s.table = s.name
 	if s.schema != "" {
 		s.table = s.schema + "." + s.name
-		if dialect == PostgreSQL {
-			s.tableRef = s.table
-		}
 	}
+	s.tableRef = dl.indexOn(s.schema, s.name)
 	s.buildQueries()
 	return s, nil
 }
 
 var _ accesstoken.Store = (*Store)(nil)
 
-// indexName returns the name of an index in CREATE INDEX: on SQLite it
-// carries the schema, on PostgreSQL the index goes to the table's schema.
-func (s *Store) indexName(n string) string {
-	if s.dialect == SQLite && s.schema != "" {
-		return s.schema + "." + s.name + "_" + n
-	}
-	return s.name + "_" + n
-}
+// indexName returns the name of the index n in CREATE INDEX.
+func (s *Store) indexName(n string) string { return s.dl.indexName(s.schema, s.name, n) }
 
 const columns = "id, digest, owner, description, project, repository, scopes, created_at, expires_at, last_used_at, revoked_at, revoked_by, replaced_by"
 
 func (s *Store) buildQueries() {
 	t := s.table
-	if s.dialect == SQLite {
-		// The rowid is the digest's first 8 bytes (lookupKey): one descent
-		// of the table's B-tree, then the whole digest compared.
-		s.qByDigest = "SELECT " + columns + " FROM " + t + " WHERE lookup = ? AND digest = ?"
-		s.qInsert = "INSERT INTO " + t + " (" + columns + ", target_kind, lookup) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	} else {
-		s.qByDigest = s.rebind("SELECT " + columns + " FROM " + t + " WHERE digest = ?")
-		s.qInsert = s.rebind("INSERT INTO " + t + " (" + columns + ", target_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-	}
+	s.qByDigest = s.rebind("SELECT " + columns + " FROM " + t + " WHERE " + s.dl.lookupWhere())
+	keys := s.dl.keyColumns()
+	s.qInsert = s.rebind("INSERT INTO " + t + " (" + columns + ", target_kind" + keys + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" + strings.Repeat(", ?", strings.Count(keys, ",")) + ")")
 	s.qByID = s.rebind("SELECT " + columns + " FROM " + t + " WHERE id = ?")
 	s.qRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL RETURNING " + columns)
 	s.qRotateRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ?, replaced_by = ? WHERE id = ? AND revoked_at IS NULL")
@@ -141,25 +112,8 @@ func (s *Store) buildQueries() {
 	s.qTouch = s.rebind("UPDATE " + t + " SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)")
 }
 
-// rebind turns ? placeholders into $1, $2, ... for PostgreSQL. The queries
-// of this package have no ? inside string literals.
-func (s *Store) rebind(q string) string {
-	if s.dialect != PostgreSQL {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
-}
+// rebind turns the ? placeholders of q into the dialect's.
+func (s *Store) rebind(q string) string { return s.dl.bind(q) }
 
 // stmt returns q prepared on the pool. Statements are prepared on first use
 // and kept until [Store.Close]; a failed preparation is retried next time.
@@ -229,12 +183,7 @@ func fail(ctx context.Context, op string, err error) error {
 
 // Parameter conversions.
 
-func (s *Store) idArg(id uuid.UUID) any {
-	if s.dialect == SQLite {
-		return id[:]
-	}
-	return id.String()
-}
+func (s *Store) idArg(id uuid.UUID) any { return s.dl.idArg(id) }
 
 func (s *Store) nullIDArg(id uuid.UUID) any {
 	if id == uuid.Nil {
@@ -243,17 +192,9 @@ func (s *Store) nullIDArg(id uuid.UUID) any {
 	return s.idArg(id)
 }
 
-func (s *Store) timeArg(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	if s.dialect == SQLite {
-		return t.UnixMicro()
-	}
-	return t.UTC()
-}
+func (s *Store) timeArg(t time.Time) any { return s.dl.timeArg(t) }
 
-// Column scanners, the same for both dialects: SQLite gives integers,
+// Column scanners, the same for every dialect: SQLite gives integers,
 // blobs and strings, PostgreSQL times and strings.
 
 type idCol struct {
@@ -364,24 +305,13 @@ func (s *Store) insertArgs(rec *accesstoken.Record) []any {
 		s.timeArg(rec.CreatedAt), s.timeArg(rec.ExpiresAt), s.timeArg(rec.LastUsedAt), s.timeArg(rec.RevokedAt),
 		rec.RevokedBy, s.nullIDArg(rec.ReplacedBy), kind,
 	}
-	if s.dialect == SQLite {
-		args = append(args, lookupKey(rec.Digest))
-	}
-	return args
-}
-
-// lookupKey is the SQLite rowid of the record with digest d: its first 8
-// bytes as a signed big-endian integer (the migration's CHECK ties the two
-// together). Two different digests share it with a probability of 2^-64,
-// and the second is then refused as a duplicate (see [Store.Insert]).
-func lookupKey(d accesstoken.Digest) int64 {
-	return int64(binary.BigEndian.Uint64(d[:8]))
+	return append(args, s.dl.keyArgs(rec.Digest)...)
 }
 
 // duplicate wraps a unique violation in [accesstoken.ErrDuplicate].
 func (s *Store) duplicate(err error) error {
-	if s.dialect == SQLite && strings.Contains(err.Error(), ".lookup") {
-		return fmt.Errorf("%w: sqlstore: the digest's first 8 bytes are another token's (a new secret will do): %w", accesstoken.ErrDuplicate, err)
+	if d := s.dl.duplicateDetail(err); d != "" {
+		return fmt.Errorf("%w: sqlstore: %s: %w", accesstoken.ErrDuplicate, d, err)
 	}
 	return fmt.Errorf("%w: sqlstore: %w", accesstoken.ErrDuplicate, err)
 }
@@ -403,7 +333,7 @@ func (s *Store) Insert(ctx context.Context, rec accesstoken.Record) error {
 		return fail(ctx, "insert", err)
 	}
 	if _, err := st.ExecContext(ctx, args...); err != nil {
-		if s.isUniqueViolation(err) {
+		if s.dl.isUniqueViolation(err) {
 			return s.duplicate(err)
 		}
 		return fail(ctx, "insert", err)
@@ -415,10 +345,7 @@ func (s *Store) Insert(ctx context.Context, rec accesstoken.Record) error {
 // the unique digest index, on SQLite by the table's key (the digest's first
 // 8 bytes) and the whole digest.
 func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (accesstoken.Record, error) {
-	if s.dialect == SQLite {
-		return s.queryOne(ctx, "by digest", s.qByDigest, lookupKey(d), d[:])
-	}
-	return s.queryOne(ctx, "by digest", s.qByDigest, d[:])
+	return s.queryOne(ctx, "by digest", s.qByDigest, s.dl.lookupArgs(d)...)
 }
 
 // ByID implements [accesstoken.Store].
@@ -557,7 +484,7 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 		}
 	}
 	if _, err := tx.ExecContext(ctx, s.qInsert, args...); err != nil {
-		if s.isUniqueViolation(err) {
+		if s.dl.isUniqueViolation(err) {
 			return s.duplicate(err)
 		}
 		return fail(ctx, "rotate", err)
