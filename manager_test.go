@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,9 +127,19 @@ func newEnv(t testing.TB, opts ...accesstoken.Option) *env {
 
 func newManager(t testing.TB) *accesstoken.Manager { return newEnv(t).m }
 
+// issue issues a token of alice's, with a description of its own:
+// descriptions are unique among an owner's active tokens of a target.
 func issue(t testing.TB, m *accesstoken.Manager, target accesstoken.Target, scopes ...accesstoken.Scope) *accesstoken.Issued {
 	t.Helper()
-	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice", Description: "test", Target: target, Scopes: scopes})
+	return issueDesc(t, m, fmt.Sprintf("test %d", issued.Add(1)), target, scopes...)
+}
+
+var issued atomic.Int64
+
+// issueDesc issues a token of alice's with the given description.
+func issueDesc(t testing.TB, m *accesstoken.Manager, desc string, target accesstoken.Target, scopes ...accesstoken.Scope) *accesstoken.Issued {
+	t.Helper()
+	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice", Description: desc, Target: target, Scopes: scopes})
 	require.NoError(t, err)
 	return iss
 }
