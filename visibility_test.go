@@ -36,7 +36,9 @@ func (p *repoPerms) CanAccess(_ context.Context, user string, res accesstoken.Re
 	return user == "alice" && p.has(res, scope), p.err
 }
 
-func (p *repoPerms) CanManage(context.Context, string, accesstoken.Target) (bool, error) { return true, nil }
+func (p *repoPerms) CanManage(context.Context, string, accesstoken.Target) (bool, error) {
+	return true, nil
+}
 
 func (p *repoPerms) asked() int {
 	p.mu.Lock()
