@@ -76,9 +76,26 @@ var (
 	// exceeds the maximum lifetime set with [WithMaxLifetime].
 	ErrBadExpiry = errors.New("accesstoken: invalid expiry")
 
-	// ErrBadDescription reports a description that is too long or not
-	// printable UTF-8.
+	// ErrBadDescription reports a description that is empty, too long, or
+	// holds characters that can mislead a reader (control and invisible
+	// format characters, such as bidirectional overrides and zero-width
+	// characters; white space at either end).
 	ErrBadDescription = errors.New("accesstoken: invalid description")
+
+	// ErrDuplicateDescription reports a description that another active
+	// token of the same owner and target has: descriptions name tokens, as
+	// GitHub's and GitLab's token names do. A [Store]'s Insert returns it;
+	// [Manager.Issue]'s error matches it and [ErrInvalidInput].
+	ErrDuplicateDescription = errors.New("accesstoken: description already used by an active token of this owner and target")
+
+	// ErrBadReason reports a revocation reason that is missing where one
+	// is required, too long, or holds characters that can mislead a
+	// reader, as [ErrBadDescription] says of descriptions.
+	ErrBadReason = errors.New("accesstoken: invalid revocation reason")
+
+	// ErrBadListOptions reports a page size out of range, an unknown
+	// state, or a cursor that no listing returned.
+	ErrBadListOptions = errors.New("accesstoken: invalid list options")
 
 	// ErrBadOwner reports an empty or otherwise invalid owner (or actor).
 	ErrBadOwner = errors.New("accesstoken: invalid owner")

@@ -156,7 +156,17 @@ func checkIdentity(what, s string, emptyOK bool) error {
 	return checkName(ErrBadTarget, what, s, emptyOK)
 }
 
-func checkOwner(what, s string) error { return checkName(ErrBadOwner, what, s, false) }
+// checkOwner checks a user's name: an owner, or the actor of a user's
+// operation. Names of system actors are not users' names.
+func checkOwner(what, s string) error {
+	if err := checkName(ErrBadOwner, what, s, false); err != nil {
+		return err
+	}
+	if len(s) >= len(SystemActorPrefix) && strings.EqualFold(s[:len(SystemActorPrefix)], SystemActorPrefix) {
+		return invalid(ErrBadOwner, what+" begins with "+SystemActorPrefix+", which names system actors, not users")
+	}
+	return nil
+}
 
 // printable reports whether s is valid UTF-8 without control characters.
 func printable(s string) bool {
@@ -195,8 +205,12 @@ type Token struct {
 	LastUsedAt time.Time
 	// RevokedAt is when the token was revoked; zero means it was not.
 	RevokedAt time.Time
-	// RevokedBy is the user who revoked the token.
+	// RevokedBy is who revoked the token: a user, or a system actor
+	// ([SystemActor]), such as a scanner that found the token leaked.
 	RevokedBy string
+	// RevocationReason says why the token was revoked, when the revoker
+	// said; empty otherwise.
+	RevocationReason string
 	// ReplacedBy is the ID of the token that replaced this one when it
 	// was rotated; [uuid.Nil] otherwise.
 	ReplacedBy uuid.UUID

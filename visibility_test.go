@@ -3,6 +3,7 @@ package accesstoken_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -91,7 +92,7 @@ func TestRejectedVisible(t *testing.T) {
 			require.NoError(t, err)
 			mint := func(target accesstoken.Target, scopes ...accesstoken.Scope) string {
 				t.Helper()
-				iss, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Description: target.String() + string(scopes[0]), Target: target, Scopes: scopes})
+				iss, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Description: fmt.Sprintf("visibility %d", issued.Add(1)), Target: target, Scopes: scopes})
 				require.NoError(t, err)
 				return iss.Secret.Reveal()
 			}

@@ -50,6 +50,11 @@ type dialect interface {
 	// applied_at column.
 	appliedAtColumn() string
 
+	// lockDescription takes, in tx, whatever keeps other transactions
+	// from checking and inserting the same owner, target and description
+	// (lockName) until tx ends, if tx's beginning does not already.
+	lockDescription(ctx context.Context, tx *sql.Tx, lockName string) error
+
 	// isUniqueViolation and isUndefinedTable classify the driver's
 	// errors, without importing a driver.
 	isUniqueViolation(err error) bool

@@ -91,7 +91,7 @@ func splitStatements(src string) []string {
 
 // SchemaVersion is the schema version that this version of the package
 // migrates to.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Migrate creates or upgrades the schema to [SchemaVersion]: it applies, in
 // one transaction, every embedded migration not yet recorded in the

@@ -58,10 +58,24 @@ func (postgresDialect) beginMigration() string { return "BEGIN" }
 // lockMigrations takes a transaction-level advisory lock derived from
 // lockName.
 func (postgresDialect) lockMigrations(ctx context.Context, conn *sql.Conn, lockName string) error {
-	h := fnv.New64a()
-	h.Write([]byte(lockName))
-	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64()))
+	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryKey(lockName))
 	return err
+}
+
+// lockDescription takes a transaction-level advisory lock derived from
+// lockName: concurrent insertions of the same owner, target and
+// description wait for one another (two different ones whose keys
+// collide, one time in 2^64, only wait needlessly).
+func (postgresDialect) lockDescription(ctx context.Context, tx *sql.Tx, lockName string) error {
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryKey(lockName))
+	return err
+}
+
+// advisoryKey is the key of an advisory lock: the FNV-1a hash of its name.
+func advisoryKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return int64(h.Sum64())
 }
 
 func (postgresDialect) appliedAtColumn() string { return "timestamptz NOT NULL DEFAULT now()" }

@@ -55,6 +55,12 @@ func (sqliteDialect) beginMigration() string { return "BEGIN IMMEDIATE" }
 
 func (sqliteDialect) lockMigrations(context.Context, *sql.Conn, string) error { return nil }
 
+// lockDescription: nothing more. An IMMEDIATE transaction (the
+// _txlock=immediate of the recommended settings) holds the database's
+// write lock from its beginning; a deferred one fails to write, with
+// SQLITE_BUSY, after another wrote.
+func (sqliteDialect) lockDescription(context.Context, *sql.Tx, string) error { return nil }
+
 func (sqliteDialect) appliedAtColumn() string {
 	return "INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))" // Unix microseconds
 }
