@@ -27,7 +27,9 @@ const (
 // Event is one entry of the audit trail passed to the function set with
 // [WithEvents]. It never holds a secret or a digest.
 type Event struct {
+	// Kind says what happened.
 	Kind EventKind
+	// Time is when, by the Manager's clock.
 	Time time.Time
 	// TokenID is the token concerned; [uuid.Nil] when a rejected secret
 	// matched no token, and for EventDeleted and EventPurged.
@@ -44,10 +46,11 @@ type Event struct {
 	Reason string
 	// Target is the token's target, or the deleted target.
 	Target Target
-	// Resource and Scope are what a used or rejected token was presented
-	// for.
+	// Resource is what a used or rejected token was presented for.
 	Resource Resource
-	Scope    Scope
+	// Scope is the scope it was presented for: for VerifyAny and
+	// VerifyAll, the one that decided (granted, or refused).
+	Scope Scope
 	// Err is why a token was rejected.
 	Err error
 	// Count is how many tokens EventDeleted or EventPurged deleted.

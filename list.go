@@ -85,10 +85,10 @@ type Page struct {
 type TokenFilter struct {
 	// Owner, when not empty, selects one user's tokens.
 	Owner string
-	// Target, when not nil, selects the tokens of exactly this target, and
-	// with Covering, for a repository target, the project tokens that
-	// cover it too.
-	Target   *Target
+	// Target, when not nil, selects the tokens of exactly this target.
+	Target *Target
+	// Covering, with a repository Target, also selects the project tokens
+	// that cover it.
 	Covering bool
 }
 

@@ -57,8 +57,11 @@ type Query struct {
 // Position is a place in the order of [Store.List]: a record's CreatedAt
 // and ID. The zero Position is before every record.
 type Position struct {
+	// CreatedAt is the record's creation time.
 	CreatedAt time.Time
-	ID        uuid.UUID
+	// ID is the record's ID, which orders records created at the same
+	// time (by its bytes).
+	ID uuid.UUID
 }
 
 // IsZero reports whether p is the zero Position.
@@ -70,8 +73,11 @@ func PositionOf(tok Token) Position { return Position{CreatedAt: tok.CreatedAt, 
 // Revocation says when a token was revoked, by whom and why: by a user or
 // by a system actor ([SystemActor]), for a reason that may be empty.
 type Revocation struct {
-	At     time.Time
-	By     string
+	// At is when the token was revoked.
+	At time.Time
+	// By is who revoked it: a user's name, or a system actor's.
+	By string
+	// Reason is why, or empty.
 	Reason string
 }
 
