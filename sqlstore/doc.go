@@ -193,9 +193,11 @@
 //
 // # Errors
 //
-// A missing record is [accesstoken.ErrNotFound] and a unique violation (of
+// A missing record is [accesstoken.ErrNotFound], a unique violation (of
 // the ID or the digest, or on SQLite of the digest's first 8 bytes) is
-// [accesstoken.ErrDuplicate]; every other error,
+// [accesstoken.ErrDuplicate], and a description that another active token
+// of the owner and target has is [accesstoken.ErrDuplicateDescription];
+// every other error,
 // including a cancelled context, a closed *sql.DB and a lost connection, is
 // a system error, which [accesstoken.Manager] reports as
 // [accesstoken.ErrStoreFailure] and never treats as valid. Unique
