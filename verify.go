@@ -317,10 +317,10 @@ func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope
 	var rec Record
 	var v visibility
 	found, err := m.verify(ctx, secret, res, scope, &rec, modeUse, &v)
-	if err != nil {
-		return m.refused(ctx, found, &rec, res, scope, err, v)
+	if err != nil && found {
+		return m.refused(ctx, &rec, res, scope, err, v)
 	}
-	return m.result(ctx, found, &rec, res, scope, nil, true)
+	return m.result(ctx, found, &rec, res, scope, err, true)
 }
 
 // VerifyAny is [Manager.Verify] for an operation that any one of several
@@ -364,7 +364,11 @@ func (m *Manager) verifyNeed(ctx context.Context, secret string, res Resource, s
 		scope, err = m.decideNeed(ctx, &rec.Token, res, scopes, all, &v)
 	}
 	if err != nil {
-		tok, err := m.refused(ctx, found, &rec, res, scope, err, v)
+		if !found {
+			_, err = m.result(ctx, false, &rec, res, scope, err, true)
+			return Token{}, "", err
+		}
+		tok, err := m.refused(ctx, &rec, res, scope, err, v)
 		return tok, "", err
 	}
 	m.touch(&rec.Token, m.verifyClock())
@@ -487,14 +491,11 @@ func visibilityOf(see bool) visibility {
 	return hidden
 }
 
-// refused is result for a refusal by Verify, VerifyAny or VerifyAll: it
-// decides what the refusal may reveal (RejectedError.Visible), asking the
-// Authorizer whether the owner may pull res when that is needed and v does
-// not say.
-func (m *Manager) refused(ctx context.Context, found bool, rec *Record, res Resource, scope Scope, err error, v visibility) (Token, error) {
-	if !found {
-		return m.result(ctx, false, rec, res, scope, err, true)
-	}
+// refused is result for the refusal of a token that Verify, VerifyAny or
+// VerifyAll found: it decides what the refusal may reveal
+// (RejectedError.Visible), asking the Authorizer whether the owner may
+// pull res when that is needed and v does not say.
+func (m *Manager) refused(ctx context.Context, rec *Record, res Resource, scope Scope, err error, v visibility) (Token, error) {
 	rej := &RejectedError{Token: rec.Token, Err: err}
 	switch {
 	case errors.Is(err, ErrMissingScope) && !rec.Target.IsProject():
