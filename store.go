@@ -129,8 +129,10 @@ type Store interface {
 	// List returns the records q selects, oldest first (by CreatedAt, then
 	// by the bytes of ID), at most q.Limit when it is positive. It returns
 	// an empty list, not an error, when nothing matches. A page (q.After
-	// and q.Limit) must cost about the same however many records the
-	// store holds: it must not read every record to return a few.
+	// and q.Limit) should cost about the same however many records the
+	// store holds: keep records in list order, by owner, by target and
+	// in all, so that a page is read from where it starts, not found by
+	// reading every record.
 	List(ctx context.Context, q Query) ([]Record, error)
 
 	// Revoke marks the record revoked (RevokedAt, RevokedBy and
