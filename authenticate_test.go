@@ -19,7 +19,7 @@ func TestAuthenticate(t *testing.T) {
 	revoked := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
 	_, err := e.m.Revoke(ctx, "alice", revoked.Token.ID)
 	require.NoError(t, err)
-	expiring, err := e.m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: exp})
+	expiring, err := e.m.Issue(ctx, accesstoken.IssueRequest{Description: "authenticate 1", Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: exp})
 	require.NoError(t, err)
 	e.clock.Add(2 * time.Hour)
 	e.perms.fail(errors.New("the forge's permission check is down")) // not asked

@@ -18,7 +18,14 @@
 //   - A [Store] keeps tokens: package memstore in memory, package sqlstore
 //     in SQLite or PostgreSQL. Package storetest checks any implementation.
 //   - Package httpauth puts [Manager.Verify] in front of git's smart-HTTP
-//     protocol.
+//     protocol, and in front of any other route of the forge (its API).
+//   - The forge itself revokes tokens found leaked ([Manager.RevokeLeaked])
+//     and an account's tokens ([Manager.RevokeOwner]) as a system actor
+//     ([SystemActor]), with a reason; [Manager.DeleteInactive] is the
+//     retention of revoked and expired tokens.
+//   - Lists come a page at a time ([Manager.PageForOwner],
+//     [Manager.PageForTarget], [Manager.PageAll]); a [Token] has a JSON
+//     form a forge's API can return as it is ([Token.MarshalJSON]).
 //
 // Tokens, the records stores keep and scope sets ([ScopeSet]) are plain
 // values: what one caller holds, nobody else can change, and

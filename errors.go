@@ -76,9 +76,26 @@ var (
 	// exceeds the maximum lifetime set with [WithMaxLifetime].
 	ErrBadExpiry = errors.New("accesstoken: invalid expiry")
 
-	// ErrBadDescription reports a description that is too long or not
-	// printable UTF-8.
+	// ErrBadDescription reports a description that is empty, too long, or
+	// holds characters that can mislead a reader (control and invisible
+	// format characters, such as bidirectional overrides and zero-width
+	// characters; white space at either end).
 	ErrBadDescription = errors.New("accesstoken: invalid description")
+
+	// ErrDuplicateDescription reports a description that another active
+	// token of the same owner and target has: descriptions name tokens, as
+	// GitHub's and GitLab's token names do. A [Store]'s Insert returns it;
+	// [Manager.Issue]'s error matches it and [ErrInvalidInput].
+	ErrDuplicateDescription = errors.New("accesstoken: description already used by an active token of this owner and target")
+
+	// ErrBadReason reports a revocation reason that is missing where one
+	// is required, too long, or holds characters that can mislead a
+	// reader, as [ErrBadDescription] says of descriptions.
+	ErrBadReason = errors.New("accesstoken: invalid revocation reason")
+
+	// ErrBadListOptions reports a page size out of range, an unknown
+	// state, or a cursor that no listing returned.
+	ErrBadListOptions = errors.New("accesstoken: invalid list options")
 
 	// ErrBadOwner reports an empty or otherwise invalid owner (or actor).
 	ErrBadOwner = errors.New("accesstoken: invalid owner")
@@ -108,15 +125,32 @@ func storeErr(err error, pass ...error) error {
 	return fmt.Errorf("%w: %w", ErrStoreFailure, err)
 }
 
-// RejectedError is the error [Manager.Verify] returns when it found the
-// token but refuses it: revoked, expired, wrong target, missing scope, owner
-// denied, or the permission check failed. Token says whose it is, so that
-// the caller can choose its answer (a forge answers 404 rather than 403
-// when the owner may not even see the repository). It matches its cause
-// with [errors.Is]; get it with [errors.As].
+// RejectedError is the error [Manager.Verify] (and VerifyAny, VerifyAll,
+// Authenticate, Recheck) returns when it found the token but refuses it:
+// revoked, expired, wrong target, missing scope, owner denied, or the
+// permission check failed. Token says whose it is; Visible says what the
+// caller may reveal. It matches its cause with [errors.Is]; get it with
+// [errors.As].
 type RejectedError struct {
+	// Token is the refused token.
 	Token Token
-	Err   error
+	// Err is the cause, matching one of the sentinel errors.
+	Err error
+	// Visible reports whether the caller may confirm to the client that
+	// the resource exists and say why the token was refused there (HTTP
+	// 403), rather than answer as for a resource that does not exist
+	// (404), so that a token cannot probe for resources it may not see.
+	// It is decided by Verify, VerifyAny and VerifyAll, once, with the
+	// forge's Authorizer: true for a repository token of that very
+	// repository refused for its scopes (its holder was given a token for
+	// it), and for a token whose target covers the resource, refused for
+	// its scopes or its owner's permission, when the owner may see
+	// (pull) the resource. It is false for every other refusal: a token
+	// that does not cover the resource learns nothing about it, and a
+	// revoked or expired token, or a failed permission check, is
+	// answered without the resource (401, 503). A public resource may
+	// always be confirmed; the caller knows which are, Verify does not.
+	Visible bool
 }
 
 // Error returns the cause's message; it never contains a secret.

@@ -19,31 +19,41 @@ const (
 	EventDeleted  EventKind = "deleted"
 	EventUsed     EventKind = "used"
 	EventRejected EventKind = "rejected"
+	// EventPurged is [Manager.DeleteInactive]'s: records of inactive
+	// tokens deleted after their retention.
+	EventPurged EventKind = "purged"
 )
 
 // Event is one entry of the audit trail passed to the function set with
 // [WithEvents]. It never holds a secret or a digest.
 type Event struct {
+	// Kind says what happened.
 	Kind EventKind
+	// Time is when, by the Manager's clock.
 	Time time.Time
 	// TokenID is the token concerned; [uuid.Nil] when a rejected secret
-	// matched no token, and for EventDeleted.
+	// matched no token, and for EventDeleted and EventPurged.
 	TokenID uuid.UUID
 	// ReplacedBy is the new token's ID, for EventRotated.
 	ReplacedBy uuid.UUID
 	// Owner is the token's owner, when known.
 	Owner string
-	// Actor is who issued, revoked or rotated the token.
+	// Actor is who issued, revoked or rotated the token: a user, or a
+	// system actor ([SystemActor]).
 	Actor string
+	// Reason is why the token was revoked, for EventRevoked, when the
+	// revoker said.
+	Reason string
 	// Target is the token's target, or the deleted target.
 	Target Target
-	// Resource and Scope are what a used or rejected token was presented
-	// for.
+	// Resource is what a used or rejected token was presented for.
 	Resource Resource
-	Scope    Scope
+	// Scope is the scope it was presented for: for VerifyAny and
+	// VerifyAll, the one that decided (granted, or refused).
+	Scope Scope
 	// Err is why a token was rejected.
 	Err error
-	// Count is how many tokens EventDeleted deleted.
+	// Count is how many tokens EventDeleted or EventPurged deleted.
 	Count int
 }
 
@@ -90,7 +100,10 @@ func SlogEvents(l *slog.Logger) func(context.Context, Event) {
 		if ev.Err != nil {
 			attrs = append(attrs, slog.String("reason", ev.Err.Error()))
 		}
-		if ev.Kind == EventDeleted {
+		if ev.Reason != "" {
+			attrs = append(attrs, slog.String("revocation_reason", ev.Reason))
+		}
+		if ev.Kind == EventDeleted || ev.Kind == EventPurged {
 			attrs = append(attrs, slog.Int("count", ev.Count))
 		}
 		l.LogAttrs(ctx, level, "access token "+string(ev.Kind), attrs...)

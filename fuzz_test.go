@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/google/uuid"
@@ -75,6 +77,69 @@ func FuzzBase62Only(f *testing.F) {
 		err := accesstoken.DefaultFormat.Check("gat_" + body)
 		if got := !errors.Is(err, accesstoken.ErrMalformed) || !strings.Contains(err.Error(), "alphabet"); got != plain {
 			t.Fatalf("Check(gat_%q) = %v; alphabet OK is %v", body, err, plain)
+		}
+	})
+}
+
+// FuzzListOptions: any cursor and limit give a page or an error matching
+// ErrBadListOptions, never a panic; a page's own cursor is always
+// accepted.
+func FuzzListOptions(f *testing.F) {
+	e := newEnv(f)
+	for range 3 {
+		issue(f, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
+	}
+	p, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Limit: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(p.Next, 1)
+	f.Add("", 0)
+	f.Add("AQ", -1)
+	f.Add(strings.Repeat("_", 34), 1001)
+	f.Add(strings.Repeat("A", 34), 2)
+	f.Fuzz(func(t *testing.T, cursor string, limit int) {
+		p, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Cursor: cursor, Limit: limit})
+		if err != nil {
+			if !errors.Is(err, accesstoken.ErrBadListOptions) {
+				t.Fatalf("PageForOwner(%q, %d): %v; want ErrBadListOptions", cursor, limit, err)
+			}
+			return
+		}
+		if p.Next != "" {
+			if _, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Cursor: p.Next, Limit: limit}); err != nil {
+				t.Fatalf("the next page's cursor %q: %v", p.Next, err)
+			}
+		}
+	})
+}
+
+// FuzzDescription: a description is accepted or refused with
+// ErrBadDescription (or ErrDuplicateDescription), never a panic, and an
+// accepted one holds nothing invisible or misleading.
+func FuzzDescription(f *testing.F) {
+	e := newEnv(f)
+	for _, s := range []string{"CI", "déploiement ✓", "a\u202eb", "\u200b", " x", "❤️", "a\u00adb", strings.Repeat("é", 256)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, desc string) {
+		iss, err := e.m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Description: desc, Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+		if err != nil {
+			if !errors.Is(err, accesstoken.ErrBadDescription) && !errors.Is(err, accesstoken.ErrDuplicateDescription) {
+				t.Fatalf("Issue(%q): %v; want ErrBadDescription or ErrDuplicateDescription", desc, err)
+			}
+			return
+		}
+		if desc == "" || strings.TrimSpace(desc) != desc || !utf8.ValidString(desc) || utf8.RuneCountInString(desc) > accesstoken.MaxDescriptionLen {
+			t.Fatalf("Issue accepted %q", desc)
+		}
+		for _, r := range desc {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp) {
+				t.Fatalf("Issue accepted %q, with U+%04X", desc, r)
+			}
+		}
+		if _, err := e.m.Revoke(ctx, "alice", iss.Token.ID); err != nil { // free the description again
+			t.Fatal(err)
 		}
 	})
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -15,8 +17,13 @@ type IssueRequest struct {
 	// Owner is the signed-in user issuing the token, whom it will act as.
 	// The [Authorizer] must allow Owner to manage tokens of Target.
 	Owner string
-	// Description says what the token is for; at most
-	// [MaxDescriptionLen] characters of printable UTF-8. It may be empty.
+	// Description says what the token is for, and names it in lists. It
+	// is required: 1 to [MaxDescriptionLen] characters, without control
+	// or invisible format characters (bidirectional overrides such as
+	// U+202E, zero-width characters, ...) and without white space at
+	// either end ([ErrBadDescription]); and no other active token of the
+	// same owner and target may have it ([ErrDuplicateDescription]), as
+	// GitHub's and GitLab's token names.
 	Description string
 	// Target is the repository or project the token is for.
 	Target Target
@@ -32,9 +39,12 @@ type IssueRequest struct {
 // stored and cannot be shown again; only its digest is kept.
 //
 // Errors match [ErrInvalidInput] (and a specific error such as
-// [ErrUnknownScope]) for a bad request, [ErrForbidden] when the owner may
-// not manage tokens of the target, [ErrStoreFailure] or
-// [ErrAuthorizerFailure] when the request could not be decided.
+// [ErrUnknownScope] or [ErrDuplicateDescription]) for a bad request,
+// [ErrForbidden] when the owner may not manage tokens of the target,
+// [ErrStoreFailure] or [ErrAuthorizerFailure] when the request could not
+// be decided. Two concurrent Issues with the same owner, target and
+// description cannot both succeed: the store checks and inserts in one
+// step.
 func (m *Manager) Issue(ctx context.Context, req IssueRequest) (*Issued, error) {
 	now := m.clock()
 	if err := checkOwner("owner", req.Owner); err != nil {
@@ -70,6 +80,9 @@ func (m *Manager) Issue(ctx context.Context, req IssueRequest) (*Issued, error) 
 		return nil, err
 	}
 	if err := m.store.Insert(ctx, rec); err != nil {
+		if errors.Is(err, ErrDuplicateDescription) {
+			return nil, invalid(ErrDuplicateDescription, "choose another, or revoke the token that has it")
+		}
 		return nil, storeErr(err)
 	}
 	m.emit(ctx, Event{Kind: EventIssued, TokenID: iss.Token.ID, Owner: tok.Owner, Actor: req.Owner, Target: tok.Target})
@@ -90,14 +103,56 @@ func (m *Manager) mint(tok Token) (*Issued, Record, error) {
 	return &Issued{Token: tok, Secret: secret}, Record{Token: tok, Digest: m.Digest(secret.Reveal())}, nil
 }
 
-func checkDescription(s string) error {
+func checkDescription(s string) error { return checkText(ErrBadDescription, s, true) }
+
+// checkReason checks a revocation reason, which may be empty unless
+// required.
+func checkReason(s string, required bool) error { return checkText(ErrBadReason, s, required) }
+
+// checkText checks text that people read (a description, a revocation
+// reason): not empty if required, at most MaxDescriptionLen characters,
+// and nothing that can mislead a reader: no control characters, no
+// invisible format characters (Unicode's Cf: bidirectional overrides and
+// isolates such as U+202E, zero-width spaces and joiners, soft hyphens,
+// tags, ...), no line or paragraph separators, no blank fillers, and no
+// white space at either end. The error (kind, and ErrInvalidInput) names
+// the character by its code point, never quotes the text.
+func checkText(kind error, s string, required bool) error {
 	switch {
+	case s == "" && !required:
+		return nil
+	case strings.TrimSpace(s) == "":
+		return invalid(kind, "empty")
+	case !utf8.ValidString(s):
+		return invalid(kind, "not valid UTF-8")
 	case utf8.RuneCountInString(s) > MaxDescriptionLen:
-		return invalid(ErrBadDescription, fmt.Sprintf("longer than %d characters", MaxDescriptionLen))
-	case !printable(s):
-		return invalid(ErrBadDescription, "not printable UTF-8")
+		return invalid(kind, fmt.Sprintf("longer than %d characters", MaxDescriptionLen))
+	case strings.TrimSpace(s) != s:
+		return invalid(kind, "begins or ends with white space")
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			return invalid(kind, fmt.Sprintf("control character U+%04X", r))
+		case unicode.Is(unicode.Cf, r):
+			return invalid(kind, fmt.Sprintf("invisible format character U+%04X (such as a bidirectional override or a zero-width character), which can make text read other than it is", r))
+		case unicode.In(r, unicode.Zl, unicode.Zp), blankFiller(r):
+			return invalid(kind, fmt.Sprintf("invisible character U+%04X", r))
+		}
 	}
 	return nil
+}
+
+// blankFiller reports whether r is a character that shows as nothing, or
+// as a blank, without being white space or a format character: Hangul
+// fillers, the combining grapheme joiner, Khmer's inherent vowels, the
+// blank Braille pattern.
+func blankFiller(r rune) bool {
+	switch r {
+	case 0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0:
+		return true
+	}
+	return false
 }
 
 // lifetimeLimit is the latest expiry WithMaxLifetime allows a token issued
@@ -170,53 +225,6 @@ func (m *Manager) byID(ctx context.Context, id uuid.UUID) (Record, error) {
 	return rec, nil
 }
 
-// ListOptions refines a listing.
-type ListOptions struct {
-	// IncludeInactive also lists revoked and expired tokens. By default
-	// only active ones are listed, as on Launchpad's token pages.
-	IncludeInactive bool
-}
-
-// ListForTarget lists the tokens of target, oldest first, if actor may
-// manage them. For a repository target it also lists the project tokens that
-// cover the repository (each with its own Target), as Launchpad's
-// repository page does. It never returns secrets; there are none to return.
-func (m *Manager) ListForTarget(ctx context.Context, actor string, target Target, opts ListOptions) ([]Token, error) {
-	if err := target.Validate(); err != nil {
-		return nil, err
-	}
-	if err := m.mayManage(ctx, actor, target); err != nil {
-		return nil, err
-	}
-	q := Query{Target: &target, Covering: !target.IsProject()}
-	return m.list(ctx, q, opts)
-}
-
-// ListForOwner lists the tokens owned by owner, oldest first, for the
-// owner's own settings page. The caller checks that the signed-in user is
-// owner (or an administrator).
-func (m *Manager) ListForOwner(ctx context.Context, owner string, opts ListOptions) ([]Token, error) {
-	if err := checkOwner("owner", owner); err != nil {
-		return nil, err
-	}
-	return m.list(ctx, Query{Owner: owner}, opts)
-}
-
-func (m *Manager) list(ctx context.Context, q Query, opts ListOptions) ([]Token, error) {
-	if !opts.IncludeInactive {
-		q.Active = m.clock()
-	}
-	recs, err := m.store.List(ctx, q)
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	out := make([]Token, len(recs))
-	for i := range recs {
-		out[i] = recs[i].Token
-	}
-	return out, nil
-}
-
 // Revoke revokes a token; the next [Manager.Verify] of it fails with
 // [ErrRevoked]. The token's owner may always revoke it (even after losing
 // access to its target, say because the secret leaked); anyone else needs
@@ -224,20 +232,114 @@ func (m *Manager) list(ctx context.Context, q Query, opts ListOptions) ([]Token,
 // succeeds and changes nothing. An unknown ID, or one actor may not see,
 // is [ErrNotFound].
 func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (Token, error) {
-	prior, err := m.Get(ctx, actor, id) // checks actor too
+	return m.RevokeWithReason(ctx, actor, id, "")
+}
 
+// RevokeWithReason is [Manager.Revoke] that records why (the token's
+// RevocationReason): empty, or text as a description must be
+// ([ErrBadReason]).
+func (m *Manager) RevokeWithReason(ctx context.Context, actor string, id uuid.UUID, reason string) (Token, error) {
+	if err := checkReason(reason, false); err != nil {
+		return Token{}, err
+	}
+	prior, err := m.Get(ctx, actor, id) // checks actor too
 	if err != nil {
 		return Token{}, err
 	}
-	now := m.clock()
-	rec, err := m.store.Revoke(ctx, id, now, actor)
+	return m.revoke(ctx, prior, Revocation{At: m.clock(), By: actor, Reason: reason})
+}
+
+// revoke revokes the token prior and emits the event if this call revoked
+// it.
+func (m *Manager) revoke(ctx context.Context, prior Token, rev Revocation) (Token, error) {
+	rec, err := m.store.Revoke(ctx, prior.ID, rev)
 	if err != nil {
 		return Token{}, storeErr(err, ErrNotFound)
 	}
-	if !prior.Revoked() && rec.RevokedAt.Equal(now) && rec.RevokedBy == actor { // this call revoked it
-		m.emit(ctx, Event{Kind: EventRevoked, TokenID: rec.ID, Owner: rec.Owner, Actor: actor, Target: rec.Target})
+	if !prior.Revoked() && rec.RevokedAt.Equal(rev.At) && rec.RevokedBy == rev.By { // this call revoked it
+		m.emit(ctx, Event{Kind: EventRevoked, TokenID: rec.ID, Owner: rec.Owner, Actor: rev.By, Target: rec.Target, Reason: rev.Reason})
 	}
 	return rec.Token, nil
+}
+
+// RevokeSelf revokes the token whose secret is given, as the token's
+// owner: what an API endpoint does for a client that revokes its own
+// token, as GitLab's DELETE /personal_access_tokens/self. The token must
+// be live ([Manager.Authenticate], whose errors it returns); no permission
+// is asked, since the owner may always revoke their tokens. It returns the
+// token, revoked.
+func (m *Manager) RevokeSelf(ctx context.Context, secret string) (Token, error) {
+	tok, err := m.Authenticate(ctx, secret)
+	if err != nil {
+		return Token{}, err
+	}
+	return m.revoke(ctx, tok, Revocation{At: m.clock(), By: tok.Owner})
+}
+
+// RevokeLeaked revokes the token whose secret is given, whoever owns it and
+// whatever its state, because it was found where it must not be (a push,
+// a log, a paste: see [Format.FindAll]). actor is the system actor that
+// found it ([SystemActor], such as "system:push-protection"), never a
+// user, and reason says where it was found: both are recorded (RevokedBy,
+// RevocationReason) and in the [EventRevoked]. The caller needs no [Store]
+// and no permission: holding the secret is proof enough that it leaked.
+//
+// A revoked token stays as it was (the first revocation stands) and no
+// event is emitted. Errors match [ErrMalformed] for what is not a token of
+// this Manager's format, [ErrUnknownToken] for a token it does not know,
+// [ErrBadOwner] for an actor that is not a system actor, [ErrBadReason]
+// for a missing or unreadable reason, and [ErrStoreFailure].
+func (m *Manager) RevokeLeaked(ctx context.Context, secret, actor, reason string) (Token, error) {
+	if err := checkSystemActor(actor); err != nil {
+		return Token{}, err
+	}
+	if err := checkReason(reason, true); err != nil {
+		return Token{}, err
+	}
+	if err := m.format.Check(secret); err != nil {
+		return Token{}, err
+	}
+	d := m.Digest(secret)
+	rec, err := m.store.ByDigest(ctx, d)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Token{}, ErrUnknownToken
+	case err != nil:
+		return Token{}, storeErr(err)
+	case !digestsEqual(&rec.Digest, &d):
+		return Token{}, fmt.Errorf("%w: store returned a record for another digest", ErrStoreFailure)
+	}
+	return m.revoke(ctx, rec.Token, Revocation{At: m.clock(), By: actor, Reason: reason})
+}
+
+// RevokeOwner revokes every active token of owner, at once, by a system
+// actor ([SystemActor], such as "system:account-deactivation") for a
+// reason: what a forge does when an account is compromised, suspended or
+// deleted. Each revoked token records actor and reason and is an
+// [EventRevoked]; tokens already revoked or expired stay as they are. It
+// returns how many it revoked. The caller needs no [Store] and no
+// permission: this is the forge's own decision. Errors match
+// [ErrBadOwner] (for owner, or an actor that is not a system actor),
+// [ErrBadReason] and [ErrStoreFailure].
+func (m *Manager) RevokeOwner(ctx context.Context, owner, actor, reason string) (int, error) {
+	if err := checkOwner("owner", owner); err != nil {
+		return 0, err
+	}
+	if err := checkSystemActor(actor); err != nil {
+		return 0, err
+	}
+	if err := checkReason(reason, true); err != nil {
+		return 0, err
+	}
+	rev := Revocation{At: m.clock(), By: actor, Reason: reason}
+	recs, err := m.store.RevokeOwner(ctx, owner, rev)
+	if err != nil {
+		return 0, storeErr(err)
+	}
+	for i := range recs {
+		m.emit(ctx, Event{Kind: EventRevoked, TokenID: recs[i].ID, Owner: recs[i].Owner, Actor: actor, Target: recs[i].Target, Reason: reason})
+	}
+	return len(recs), nil
 }
 
 // Rotate replaces a token with a new one, as GitLab does: the new token has
@@ -249,6 +351,19 @@ func (m *Manager) Revoke(ctx context.Context, actor string, id uuid.UUID) (Token
 // to manage tokens of its target. A revoked or expired token cannot be
 // rotated ([ErrRevoked], [ErrExpired]).
 func (m *Manager) Rotate(ctx context.Context, actor string, id uuid.UUID) (*Issued, error) {
+	return m.rotate(ctx, actor, id, nil)
+}
+
+// RotateWithExpiry is [Manager.Rotate] that gives the new token a new
+// expiry, as GitLab's rotate takes expires_at: expiresAt follows the rules
+// of [IssueRequest.ExpiresAt] (in the future, within [WithMaxLifetime];
+// zero means never, or the maximum lifetime when there is one), and
+// errors match [ErrBadExpiry] as Issue's do. Everything else is Rotate's.
+func (m *Manager) RotateWithExpiry(ctx context.Context, actor string, id uuid.UUID, expiresAt time.Time) (*Issued, error) {
+	return m.rotate(ctx, actor, id, &expiresAt)
+}
+
+func (m *Manager) rotate(ctx context.Context, actor string, id uuid.UUID, expiresAt *time.Time) (*Issued, error) {
 	old, err := m.Get(ctx, actor, id) // ErrNotFound unless actor may see it
 	if err != nil {
 		return nil, err
@@ -256,17 +371,22 @@ func (m *Manager) Rotate(ctx context.Context, actor string, id uuid.UUID) (*Issu
 	if old.Owner != actor {
 		return nil, fmt.Errorf("%w: only the owner may rotate a token", ErrForbidden)
 	}
+	now := m.clock()
+	next := old
+	if expiresAt != nil {
+		if next.ExpiresAt, err = m.expiry(*expiresAt, now); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.mayManage(ctx, actor, old.Target); err != nil {
 		return nil, err
 	}
-	now := m.clock()
 	switch {
 	case old.Revoked():
 		return nil, ErrRevoked
 	case old.Expired(now):
 		return nil, ErrExpired
 	}
-	next := old
 	next.CreatedAt, next.LastUsedAt = now, time.Time{}
 	if m.maxLifetime > 0 {
 		// A lifetime policy set after the old token was issued applies to
@@ -279,7 +399,7 @@ func (m *Manager) Rotate(ctx context.Context, actor string, id uuid.UUID) (*Issu
 	if err != nil {
 		return nil, err
 	}
-	if err := m.store.Rotate(ctx, id, now, actor, rec); err != nil {
+	if err := m.store.Rotate(ctx, id, Revocation{At: now, By: actor}, rec); err != nil {
 		return nil, storeErr(err, ErrRevoked, ErrNotFound)
 	}
 	m.emit(ctx, Event{Kind: EventRotated, TokenID: id, ReplacedBy: iss.Token.ID, Owner: old.Owner, Actor: actor, Target: old.Target})

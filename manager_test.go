@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,9 +127,19 @@ func newEnv(t testing.TB, opts ...accesstoken.Option) *env {
 
 func newManager(t testing.TB) *accesstoken.Manager { return newEnv(t).m }
 
+// issue issues a token of alice's, with a description of its own:
+// descriptions are unique among an owner's active tokens of a target.
 func issue(t testing.TB, m *accesstoken.Manager, target accesstoken.Target, scopes ...accesstoken.Scope) *accesstoken.Issued {
 	t.Helper()
-	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice", Description: "test", Target: target, Scopes: scopes})
+	return issueDesc(t, m, fmt.Sprintf("test %d", issued.Add(1)), target, scopes...)
+}
+
+var issued atomic.Int64
+
+// issueDesc issues a token of alice's with the given description.
+func issueDesc(t testing.TB, m *accesstoken.Manager, desc string, target accesstoken.Target, scopes ...accesstoken.Scope) *accesstoken.Issued {
+	t.Helper()
+	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice", Description: desc, Target: target, Scopes: scopes})
 	require.NoError(t, err)
 	return iss
 }
@@ -155,7 +167,7 @@ func TestNewRequiresAuthorizer(t *testing.T) {
 
 func TestIssueBadInput(t *testing.T) {
 	e := newEnv(t)
-	good := accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}
+	good := accesstoken.IssueRequest{Description: "manager 1", Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}
 	tests := []struct {
 		name string
 		edit func(*accesstoken.IssueRequest)
@@ -175,6 +187,23 @@ func TestIssueBadInput(t *testing.T) {
 		{"description too long", func(r *accesstoken.IssueRequest) { r.Description = strings.Repeat("é", 256) }, accesstoken.ErrBadDescription},
 		{"description with control", func(r *accesstoken.IssueRequest) { r.Description = "a\nb" }, accesstoken.ErrBadDescription},
 		{"description invalid UTF-8", func(r *accesstoken.IssueRequest) { r.Description = "\xff" }, accesstoken.ErrBadDescription},
+		{"no description", func(r *accesstoken.IssueRequest) { r.Description = "" }, accesstoken.ErrBadDescription},
+		{"blank description", func(r *accesstoken.IssueRequest) { r.Description = " \u00a0 " }, accesstoken.ErrBadDescription},
+		{"description with a space at the end", func(r *accesstoken.IssueRequest) { r.Description = "CI " }, accesstoken.ErrBadDescription},
+		{"description with a space at the start", func(r *accesstoken.IssueRequest) { r.Description = " CI" }, accesstoken.ErrBadDescription},
+		{"description with a right-to-left override", func(r *accesstoken.IssueRequest) { r.Description = "deploy \u202egnp.exe" }, accesstoken.ErrBadDescription},
+		{"description with a left-to-right isolate", func(r *accesstoken.IssueRequest) { r.Description = "a\u2066b\u2069" }, accesstoken.ErrBadDescription},
+		{"description with a right-to-left mark", func(r *accesstoken.IssueRequest) { r.Description = "a\u200fb" }, accesstoken.ErrBadDescription},
+		{"description with a zero-width space", func(r *accesstoken.IssueRequest) { r.Description = "C\u200bI" }, accesstoken.ErrBadDescription},
+		{"description with a zero-width joiner", func(r *accesstoken.IssueRequest) { r.Description = "C\u200dI" }, accesstoken.ErrBadDescription},
+		{"description with a byte order mark", func(r *accesstoken.IssueRequest) { r.Description = "\ufeffCI" }, accesstoken.ErrBadDescription},
+		{"description with a soft hyphen", func(r *accesstoken.IssueRequest) { r.Description = "C\u00adI" }, accesstoken.ErrBadDescription},
+		{"description with a tag character", func(r *accesstoken.IssueRequest) { r.Description = "CI\U000E0041" }, accesstoken.ErrBadDescription},
+		{"description with a Hangul filler", func(r *accesstoken.IssueRequest) { r.Description = "C\u3164I" }, accesstoken.ErrBadDescription},
+		{"description with a line separator", func(r *accesstoken.IssueRequest) { r.Description = "C\u2028I" }, accesstoken.ErrBadDescription},
+		{"description with DEL", func(r *accesstoken.IssueRequest) { r.Description = "C\x7fI" }, accesstoken.ErrBadDescription},
+		{"owner named like a system actor", func(r *accesstoken.IssueRequest) { r.Owner = "system:ci" }, accesstoken.ErrBadOwner},
+		{"owner named like a system actor, other case", func(r *accesstoken.IssueRequest) { r.Owner = "SYSTEM:ci" }, accesstoken.ErrBadOwner},
 		{"empty target", func(r *accesstoken.IssueRequest) { r.Target = accesstoken.Target{} }, accesstoken.ErrBadTarget},
 		{"huge project", func(r *accesstoken.IssueRequest) { r.Target = accesstoken.ProjectTarget(strings.Repeat("p", 256)) }, accesstoken.ErrBadTarget},
 		{"project invalid UTF-8", func(r *accesstoken.IssueRequest) { r.Target = accesstoken.ProjectTarget("\xfe") }, accesstoken.ErrBadTarget},
@@ -188,6 +217,9 @@ func TestIssueBadInput(t *testing.T) {
 			require.ErrorIs(t, err, tt.want)
 			require.ErrorIs(t, err, accesstoken.ErrInvalidInput)
 			require.Less(t, len(err.Error()), 200, "error message should be bounded")
+			if req.Description != "" && req.Description != good.Description {
+				require.NotContains(t, err.Error(), req.Description, "the error quotes the text")
+			}
 		})
 	}
 	require.Equal(t, 0, e.store.Len(), "a rejected request stored a token")
@@ -280,7 +312,8 @@ func TestVerifyRejects(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	e := newEnv(t)
 	iss, err := e.m.Issue(ctx, accesstoken.IssueRequest{
-		Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+		Description: "manager 2",
+		Owner:       "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull},
 		ExpiresAt: e.clock.Now().Add(time.Hour),
 	})
 	require.NoError(t, err)
@@ -301,7 +334,8 @@ func TestMaxLifetime(t *testing.T) {
 	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
 	require.Equal(t, e.clock.Now().Add(30*24*time.Hour), iss.Token.ExpiresAt, "a token without expiry gets the maximum")
 	_, err := e.m.Issue(ctx, accesstoken.IssueRequest{
-		Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+		Description: "manager 3",
+		Owner:       "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull},
 		ExpiresAt: e.clock.Now().Add(31 * 24 * time.Hour),
 	})
 	require.ErrorIs(t, err, accesstoken.ErrBadExpiry)
@@ -335,7 +369,7 @@ func TestOwnerPermissionFollowsToken(t *testing.T) {
 func TestOnlyManagersIssue(t *testing.T) {
 	e := newEnv(t)
 	for _, target := range []accesstoken.Target{accesstoken.ProjectTarget("demo"), accesstoken.RepositoryTarget("demo", "hello"), accesstoken.ProjectTarget("nope")} {
-		_, err := e.m.Issue(ctx, accesstoken.IssueRequest{Owner: "bob", Target: target, Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+		_, err := e.m.Issue(ctx, accesstoken.IssueRequest{Description: "manager 4", Owner: "bob", Target: target, Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 		require.ErrorIs(t, err, accesstoken.ErrForbidden, "bob issuing for %v", target)
 	}
 	_, err := e.m.ListForTarget(ctx, "bob", accesstoken.ProjectTarget("demo"), accesstoken.ListOptions{})
@@ -546,7 +580,7 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 	require.NotContains(t, err.Error(), iss.Secret.Reveal())
 
 	fs.setFail("Insert", true)
-	_, err = m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	_, err = m.Issue(ctx, accesstoken.IssueRequest{Description: "manager 5", Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 
 	// A store that answers with a record for another secret never
@@ -662,7 +696,7 @@ func TestDefaultClockExpires(t *testing.T) {
 	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll())
 	require.NoError(t, err)
 	expires := time.Now().Add(200 * time.Millisecond)
-	iss, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: expires})
+	iss, err := m.Issue(ctx, accesstoken.IssueRequest{Description: "manager 6", Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: expires})
 	require.NoError(t, err)
 	s := iss.Secret.Reveal()
 	before := time.Now()

@@ -50,12 +50,12 @@ func TestSecretInUnexportedField(t *testing.T) {
 func TestFarFutureExpiry(t *testing.T) {
 	e := newEnv(t)
 	for _, exp := range []time.Time{time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
-		_, err := e.m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
+		_, err := e.m.Issue(ctx, accesstoken.IssueRequest{Description: "review 1", Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
 			Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: exp})
 		require.ErrorIs(t, err, accesstoken.ErrBadExpiry, "expiry %v", exp)
 	}
 	exp := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
-	iss, err := e.m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
+	iss, err := e.m.Issue(ctx, accesstoken.IssueRequest{Description: "review 2", Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
 		Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: exp})
 	require.NoError(t, err)
 	tok, err := e.m.Get(ctx, "alice", iss.Token.ID)
@@ -74,7 +74,7 @@ func TestZeroFormatAcceptsNothing(t *testing.T) {
 func TestNilAuthorizerFuncFailsClosed(t *testing.T) {
 	m, err := accesstoken.New(memstore.New(), accesstoken.AuthorizerFuncs{})
 	require.NoError(t, err)
-	_, err = m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	_, err = m.Issue(ctx, accesstoken.IssueRequest{Description: "review 3", Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 	require.ErrorIs(t, err, accesstoken.ErrAuthorizerFailure)
 	_, err = m.Get(ctx, "", [16]byte{})
 	require.ErrorIs(t, err, accesstoken.ErrBadOwner, "an empty actor is refused before asking anyone")

@@ -19,22 +19,66 @@ type Record struct {
 	Digest Digest
 }
 
-// Query selects tokens for [Store.List]. Exactly one of Owner and Target is
-// set.
+// Query selects tokens for [Store.List]. Owner and Target filter: a record
+// must match every one that is set. A Query that sets neither selects
+// nothing, unless All is set: then it selects every record (an operator's
+// listing).
 type Query struct {
-	// Owner selects the tokens owned by this user.
+	// Owner, when not empty, selects the tokens owned by this user.
 	Owner string
-	// Target selects the tokens whose target is exactly Target (a project
-	// target selects project tokens only, not the project's repository
-	// tokens), unless Covering is set.
+	// Target, when not nil, selects the tokens whose target is exactly
+	// Target (a project target selects project tokens only, not the
+	// project's repository tokens), unless Covering is set.
 	Target *Target
 	// Covering, with a repository Target, also selects the project tokens
 	// of that repository's project: every token that can be used on the
 	// repository. Launchpad's repository page lists these.
 	Covering bool
+	// All, with neither Owner nor Target, selects every record.
+	All bool
 	// Active, when not zero, leaves out tokens revoked or expired at that
 	// time.
 	Active time.Time
+	// Inactive, when not zero, leaves out tokens that are neither revoked
+	// nor expired at that time. (With Active too, nothing is selected.)
+	Inactive time.Time
+	// ExpiringBefore, when not zero, leaves out tokens that never expire
+	// or expire at or after it.
+	ExpiringBefore time.Time
+	// After, when not zero, leaves out the tokens up to and including
+	// this position in the order of lists (the last record of the previous
+	// page): keyset pagination.
+	After Position
+	// Limit, when positive, is the largest number of records returned:
+	// the first Limit of those selected, in order.
+	Limit int
+}
+
+// Position is a place in the order of [Store.List]: a record's CreatedAt
+// and ID. The zero Position is before every record.
+type Position struct {
+	// CreatedAt is the record's creation time.
+	CreatedAt time.Time
+	// ID is the record's ID, which orders records created at the same
+	// time (by its bytes).
+	ID uuid.UUID
+}
+
+// IsZero reports whether p is the zero Position.
+func (p Position) IsZero() bool { return p.ID == uuid.Nil && p.CreatedAt.IsZero() }
+
+// PositionOf returns the position of the record of tok.
+func PositionOf(tok Token) Position { return Position{CreatedAt: tok.CreatedAt, ID: tok.ID} }
+
+// Revocation says when a token was revoked, by whom and why: by a user or
+// by a system actor ([SystemActor]), for a reason that may be empty.
+type Revocation struct {
+	// At is when the token was revoked.
+	At time.Time
+	// By is who revoked it: a user's name, or a system actor's.
+	By string
+	// Reason is why, or empty.
+	Reason string
 }
 
 // Store keeps tokens. Every method takes a context first and must honour its
@@ -54,6 +98,9 @@ type Query struct {
 // revoked) is stored as such (NULL in SQL) and returned as the zero
 // [time.Time].
 //
+// A record is active at a time t when it is not revoked and does not expire
+// at or before t ([Token.Active]).
+//
 // Records are values, passed and returned by copy; nothing in them is
 // shared (a [ScopeSet] is immutable). The conformance suite in package storetest checks
 // all of this; run it against any implementation.
@@ -61,6 +108,15 @@ type Store interface {
 	// Insert stores a new record. It returns an error matching
 	// [ErrDuplicate] if a record with the same ID or digest exists, and
 	// stores nothing then.
+	//
+	// Descriptions are unique among an owner's active tokens of a
+	// target: when rec is active at rec.CreatedAt and its Description is
+	// not empty, Insert returns an error matching
+	// [ErrDuplicateDescription], and stores nothing, if another record
+	// with the same Owner, Target and Description is active at
+	// rec.CreatedAt. The check and the insertion are one atomic step: of
+	// concurrent Inserts of such records (from any number of processes,
+	// for a shared store), at most one succeeds.
 	Insert(ctx context.Context, rec Record) error
 
 	// ByDigest returns the record whose digest is d, whatever its state
@@ -70,22 +126,36 @@ type Store interface {
 	// ByID returns the record with the given ID, or [ErrNotFound].
 	ByID(ctx context.Context, id uuid.UUID) (Record, error)
 
-	// List returns the records q selects, oldest first (by CreatedAt, then by
-	// the bytes of ID). It returns an empty list, not an error, when nothing matches.
+	// List returns the records q selects, oldest first (by CreatedAt, then
+	// by the bytes of ID), at most q.Limit when it is positive. It returns
+	// an empty list, not an error, when nothing matches. A page (q.After
+	// and q.Limit) should cost about the same however many records the
+	// store holds: keep records in list order, by owner, by target and
+	// in all, so that a page is read from where it starts, not found by
+	// reading every record.
 	List(ctx context.Context, q Query) ([]Record, error)
 
-	// Revoke marks the record revoked at the given time by the given user
-	// and returns it. Revoking a revoked record changes nothing and returns
-	// it as it is (the first revocation stands). It returns [ErrNotFound]
-	// if there is no such record.
-	Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (Record, error)
+	// Revoke marks the record revoked (RevokedAt, RevokedBy and
+	// RevocationReason from rev) and returns it. Revoking a revoked record
+	// changes nothing and returns it as it is (the first revocation
+	// stands). It returns [ErrNotFound] if there is no such record.
+	Revoke(ctx context.Context, id uuid.UUID, rev Revocation) (Record, error)
 
-	// Rotate atomically revokes the record oldID (at, by, ReplacedBy set
-	// to next.ID) and inserts next: both happen or neither does. It returns
-	// [ErrNotFound] if oldID does not exist, an error matching [ErrRevoked]
-	// if it is already revoked (so two concurrent rotations produce one new
-	// token), and [ErrDuplicate] as Insert does.
-	Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next Record) error
+	// RevokeOwner revokes, as Revoke does, every record of owner that is
+	// active at rev.At, in one atomic step, and returns them, revoked,
+	// oldest first (an empty list when there are none). Records already
+	// revoked or expired at rev.At are left as they are.
+	RevokeOwner(ctx context.Context, owner string, rev Revocation) ([]Record, error)
+
+	// Rotate atomically revokes the record oldID (as Revoke, with
+	// ReplacedBy set to next.ID) and inserts next: both happen or neither
+	// does. It returns [ErrNotFound] if oldID does not exist, an error
+	// matching [ErrRevoked] if it is already revoked (so two concurrent
+	// rotations produce one new token), and [ErrDuplicate] as Insert does.
+	// It does not check next's description: next takes the place of the
+	// record it replaces (the Manager gives it the same owner, target
+	// and description), which it revokes in the same step.
+	Rotate(ctx context.Context, oldID uuid.UUID, rev Revocation, next Record) error
 
 	// TouchLastUsed sets LastUsedAt to at if it is zero or at least
 	// interval older than at, and reports whether it wrote. The condition
@@ -107,4 +177,10 @@ type Store interface {
 	// that repository's tokens; for a project target every token whose
 	// Target.Project is that project (project and repository tokens).
 	DeleteTarget(ctx context.Context, t Target) (int, error)
+
+	// DeleteInactive deletes every record revoked before before, or whose
+	// expiry is before before, and returns how many it deleted: the
+	// retention of inactive records. Records revoked or expiring at or
+	// after before, and active ones, stay.
+	DeleteInactive(ctx context.Context, before time.Time) (int, error)
 }

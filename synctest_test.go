@@ -19,7 +19,8 @@ func TestSynctestWithClock(t *testing.T) {
 		m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll(), accesstoken.WithClock(time.Now))
 		require.NoError(t, err)
 		iss, err := m.Issue(t.Context(), accesstoken.IssueRequest{
-			Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
+			Description: "synctest 1",
+			Owner:       "alice", Target: accesstoken.ProjectTarget("demo"),
 			Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: time.Now().Add(time.Hour),
 		})
 		require.NoError(t, err)

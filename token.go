@@ -42,12 +42,16 @@ func RepositoryTarget(project, repository string) Target {
 // IsProject reports whether t is a project target.
 func (t Target) IsProject() bool { return t.Repository == "" }
 
-// Covers reports whether a token for t may be used on the repository res:
-// a project target covers every repository of its project, a repository
-// target only itself. A resource that names no repository is covered by
-// nothing.
+// Covers reports whether a token for t may be used on res: a project
+// target covers every repository of its project, and the project itself
+// (a resource made by [ProjectResource]); a repository target only its own
+// repository. A resource that names no repository and is not a project
+// resource is covered by nothing.
 func (t Target) Covers(res Resource) bool {
-	if t.Repository == "" {
+	switch {
+	case res.project:
+		return t.Repository == "" && t.Project != "" && t.Project == res.Project && res.Repository == ""
+	case t.Repository == "":
 		return t.Project != "" && t.Project == res.Project && res.Repository != ""
 	}
 	return t.Repository == res.Repository && t.Project == res.Project
@@ -70,15 +74,45 @@ func (t Target) Validate() error {
 	return checkIdentity("repository", t.Repository, true)
 }
 
-// Resource is the repository a request accesses, as the forge resolved it
-// from the URL: the same identities it uses in [Target].
+// Resource is what a request accesses, as the forge resolved it from the
+// URL, with the same identities it uses in [Target]: a repository, or, made
+// by [ProjectResource], a project as a whole, which only project tokens of
+// that project cover (for API routes about a project rather than one of
+// its repositories). A Resource written as a literal is a repository; one
+// whose Repository is empty names nothing and is covered by no token, so
+// that a forge's bug that loses the repository name never lets a project
+// token through.
 type Resource struct {
-	Project    string
+	// Project is the project's identity; for a repository it may be
+	// empty, as in a [Target].
+	Project string
+	// Repository is the repository's identity; empty for a project
+	// resource.
 	Repository string
+
+	project bool // made by ProjectResource
 }
 
-// Validate reports whether r names a repository.
+// ProjectResource returns the resource that is the project itself, for
+// routes about a project as a whole: only a project token of that project
+// covers it, and the [Authorizer] is asked about the project
+// ([Resource.IsProject]).
+func ProjectResource(project string) Resource { return Resource{Project: project, project: true} }
+
+// IsProject reports whether r is a project resource, made by
+// [ProjectResource].
+func (r Resource) IsProject() bool { return r.project }
+
+// Validate reports whether r names a repository, or is a project resource
+// naming a project, as an error matching [ErrBadTarget] and
+// [ErrInvalidInput].
 func (r Resource) Validate() error {
+	if r.project {
+		if r.Repository != "" {
+			return invalid(ErrBadTarget, "a project resource with a repository")
+		}
+		return checkIdentity("project", r.Project, false)
+	}
 	if r.Repository == "" {
 		return invalid(ErrBadTarget, "empty repository")
 	}
@@ -88,8 +122,14 @@ func (r Resource) Validate() error {
 	return checkIdentity("repository", r.Repository, false)
 }
 
-// String returns "project/repository".
-func (r Resource) String() string { return r.Project + "/" + r.Repository }
+// String returns "project/repository", or "project/*" for a project
+// resource.
+func (r Resource) String() string {
+	if r.project {
+		return r.Project + "/*"
+	}
+	return r.Project + "/" + r.Repository
+}
 
 // MaxIdentityLen is the longest owner, project or repository identity
 // accepted, in bytes.
@@ -116,7 +156,17 @@ func checkIdentity(what, s string, emptyOK bool) error {
 	return checkName(ErrBadTarget, what, s, emptyOK)
 }
 
-func checkOwner(what, s string) error { return checkName(ErrBadOwner, what, s, false) }
+// checkOwner checks a user's name: an owner, or the actor of a user's
+// operation. Names of system actors are not users' names.
+func checkOwner(what, s string) error {
+	if err := checkName(ErrBadOwner, what, s, false); err != nil {
+		return err
+	}
+	if len(s) >= len(SystemActorPrefix) && strings.EqualFold(s[:len(SystemActorPrefix)], SystemActorPrefix) {
+		return invalid(ErrBadOwner, what+" begins with "+SystemActorPrefix+", which names system actors, not users")
+	}
+	return nil
+}
 
 // printable reports whether s is valid UTF-8 without control characters.
 func printable(s string) bool {
@@ -155,8 +205,12 @@ type Token struct {
 	LastUsedAt time.Time
 	// RevokedAt is when the token was revoked; zero means it was not.
 	RevokedAt time.Time
-	// RevokedBy is the user who revoked the token.
+	// RevokedBy is who revoked the token: a user, or a system actor
+	// ([SystemActor]), such as a scanner that found the token leaked.
 	RevokedBy string
+	// RevocationReason says why the token was revoked, when the revoker
+	// said; empty otherwise.
+	RevocationReason string
 	// ReplacedBy is the ID of the token that replaced this one when it
 	// was rotated; [uuid.Nil] otherwise.
 	ReplacedBy uuid.UUID

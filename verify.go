@@ -25,14 +25,32 @@ import (
 // Manager then fails closed with [ErrAuthorizerFailure].
 type Authorizer interface {
 	// CanAccess reports whether user may, now, perform an operation that
-	// needs scope on the repository res: for [ScopePull], may the user
-	// read the repository; for [ScopePush], write to it; and so on.
+	// needs scope on res: for [ScopePull], may the user read the
+	// repository; for [ScopePush], write to it; and so on. res names a
+	// repository or, for a route about a project as a whole, the project
+	// ([Resource.IsProject]): the question is then about the project
+	// (may the user read it, for ScopePull).
 	CanAccess(ctx context.Context, user string, res Resource, scope Scope) (bool, error)
 
 	// CanManage reports whether user may issue tokens for target and list
 	// and revoke other users' tokens of it. Launchpad allows this to those
 	// who may edit the repository or project.
 	CanManage(ctx context.Context, user string, target Target) (bool, error)
+}
+
+// VisibilityAuthorizer is an [Authorizer] that also answers, in the same
+// call, whether the user may see the resource at all. [Manager.Verify]
+// asks CanAccessAndSee instead of CanAccess when the Authorizer has it, so
+// that every verification asks the forge once, whatever its outcome.
+// Without it, a refusal by the owner's permission of an operation other
+// than a pull asks CanAccess a second time, for [ScopePull], to decide
+// what the refusal may reveal ([RejectedError.Visible]).
+type VisibilityAuthorizer interface {
+	Authorizer
+	// CanAccessAndSee returns CanAccess's answer for user, res and scope
+	// (access), and whether user may, now, see res at all (see): read
+	// it, what [ScopePull] needs. For ScopePull the two are the same.
+	CanAccessAndSee(ctx context.Context, user string, res Resource, scope Scope) (access, see bool, err error)
 }
 
 // AuthorizerFuncs adapts two functions to an [Authorizer].
@@ -83,6 +101,7 @@ const (
 type Manager struct {
 	store       Store
 	authz       Authorizer
+	vauthz      VisibilityAuthorizer // authz, if it is one
 	format      Format
 	scopes      *scopeSet
 	now         func() time.Time // set by WithClock; nil for the system clock
@@ -206,16 +225,12 @@ func New(store Store, authz Authorizer, opts ...Option) (*Manager, error) {
 			return nil, err
 		}
 	}
+	m.vauthz, _ = authz.(VisibilityAuthorizer)
 	if m.pepper != nil {
 		m.hmacPool.New = func() any { return hmac.New(sha256.New, m.pepper) }
 	}
 	return m, nil
 }
-
-// Authorizer returns the forge's Authorizer the Manager consults, for
-// callers that must ask it more (package httpauth asks whether a refused
-// token's owner may see the repository at all, to answer 403 or 404).
-func (m *Manager) Authorizer() Authorizer { return m.authz }
 
 // Format returns the token format the Manager issues and accepts.
 func (m *Manager) Format() Format { return m.format }
@@ -271,32 +286,158 @@ func (m *Manager) Digest(secret string) Digest {
 }
 
 // Verify authenticates a request: secret is the token the client sent, res
-// the repository it accesses (as the forge resolved it from the URL) and
-// scope what the operation needs ([ScopePull] for a fetch, [ScopePush] for
-// a push). It returns the token, whose Owner the request then acts as, or
-// an error that says why not, matching one of [ErrMalformed],
-// [ErrUnknownToken], [ErrRevoked], [ErrExpired], [ErrWrongTarget],
-// [ErrMissingScope], [ErrOwnerDenied], [ErrStoreFailure] or
-// [ErrAuthorizerFailure]. Only a nil error means yes. When the token was
-// found but refused, the error is a [*RejectedError] holding it.
+// the repository it accesses (as the forge resolved it from the URL), or
+// the project, for a route about a project as a whole ([ProjectResource]:
+// only a project token of that project covers it), and scope what
+// the operation needs ([ScopePull] for a fetch, [ScopePush] for a push).
+// It returns the token, whose Owner the request then acts as, or an error
+// that says why not, matching one of [ErrMalformed], [ErrUnknownToken],
+// [ErrRevoked], [ErrExpired], [ErrWrongTarget], [ErrMissingScope],
+// [ErrOwnerDenied], [ErrStoreFailure] or [ErrAuthorizerFailure]. Only a
+// nil error means yes. When the token was found but refused, the error is
+// a [*RejectedError] holding it and saying what the caller may reveal
+// about res ([RejectedError.Visible]).
 //
 // The secret is checked for form (and checksum) first, so a malformed one
 // never reaches the store. Then its digest is looked up and compared in
 // constant time, the token's state, target and scopes are checked, and
 // last the forge's [Authorizer] is asked whether the owner may, now, do
-// what the scope allows on res. On success the last-used time is
-// recorded, at most once per interval: the returned Token has it, and the
-// store gets it within about [LastUsedDelay], written by another goroutine
-// (Verify never waits for that write, and a failure to write is ignored;
-// call [Manager.Flush] at shutdown).
+// what the scope allows on res: once, or, when it refuses an operation
+// other than a pull and the Authorizer is not a [VisibilityAuthorizer],
+// a second time, whether the owner may pull res. On success the last-used
+// time is recorded, at most once per interval: the returned Token has it,
+// and the store gets it within about [LastUsedDelay], written by another
+// goroutine (Verify never waits for that write, and a failure to write is
+// ignored; call [Manager.Flush] at shutdown).
 //
 // The Token is returned by value, a copy that is the caller's. A
 // successful verification that does not record last use allocates nothing
 // (over memstore, not even in the store).
 func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope Scope) (Token, error) {
 	var rec Record
-	found, err := m.verify(ctx, secret, res, scope, &rec, modeUse)
+	var v visibility
+	found, err := m.verify(ctx, secret, res, scope, &rec, modeUse, &v)
+	if err != nil && found {
+		return m.refused(ctx, &rec, res, scope, err, v)
+	}
 	return m.result(ctx, found, &rec, res, scope, err, true)
+}
+
+// VerifyAny is [Manager.Verify] for an operation that any one of several
+// scopes allows: the token must hold one of scopes that its owner may, now,
+// use on res. The Authorizer is asked about the scopes the token holds, in
+// the order given, until it allows one, which VerifyAny returns with the
+// token. The error is Verify's; with no scopes at all it matches
+// [ErrNoScopes] and [ErrInvalidInput].
+func (m *Manager) VerifyAny(ctx context.Context, secret string, res Resource, scopes ...Scope) (Token, Scope, error) {
+	return m.verifyNeed(ctx, secret, res, scopes, false)
+}
+
+// VerifyAll is [Manager.Verify] for an operation that needs every one of
+// several scopes: the token must hold them all, and the Authorizer is
+// asked about each, in the order given, until it refuses one. The error is
+// Verify's; with no scopes at all it matches [ErrNoScopes] and
+// [ErrInvalidInput].
+func (m *Manager) VerifyAll(ctx context.Context, secret string, res Resource, scopes ...Scope) (Token, error) {
+	tok, _, err := m.verifyNeed(ctx, secret, res, scopes, true)
+	return tok, err
+}
+
+// verifyNeed does VerifyAny (all false) and VerifyAll. The event names the
+// scope that decided: the one allowed, or the one refused.
+func (m *Manager) verifyNeed(ctx context.Context, secret string, res Resource, scopes []Scope, all bool) (Token, Scope, error) {
+	switch len(scopes) {
+	case 0:
+		return Token{}, "", invalid(ErrNoScopes, "no scopes to verify")
+	case 1:
+		tok, err := m.Verify(ctx, secret, res, scopes[0])
+		if err != nil {
+			return Token{}, "", err
+		}
+		return tok, scopes[0], nil
+	}
+	var rec Record
+	var v visibility
+	scope := scopes[0]
+	found, err := m.verify(ctx, secret, res, "", &rec, modeAuthenticate, &v)
+	if err == nil {
+		scope, err = m.decideNeed(ctx, &rec.Token, res, scopes, all, &v)
+	}
+	if err != nil {
+		if !found {
+			_, err = m.result(ctx, false, &rec, res, scope, err, true)
+			return Token{}, "", err
+		}
+		tok, err := m.refused(ctx, &rec, res, scope, err, v)
+		return tok, "", err
+	}
+	m.touch(&rec.Token, m.verifyClock())
+	tok, err := m.result(ctx, found, &rec, res, scope, nil, true)
+	return tok, scope, err
+}
+
+// decideNeed checks a live token's target and scopes against a need of
+// several scopes, and asks the Authorizer. It returns the scope that
+// decided.
+func (m *Manager) decideNeed(ctx context.Context, tok *Token, res Resource, scopes []Scope, all bool, v *visibility) (Scope, error) {
+	if !tok.Target.Covers(res) {
+		return scopes[0], ErrWrongTarget
+	}
+	held := 0
+	for _, sc := range scopes {
+		if tok.Scopes.Has(sc) {
+			held++
+		} else if all {
+			return sc, ErrMissingScope
+		}
+	}
+	if held == 0 {
+		return scopes[0], ErrMissingScope
+	}
+	var refused Scope
+	for _, sc := range scopes {
+		if !tok.Scopes.Has(sc) {
+			continue
+		}
+		ok, err := m.canAccess(ctx, tok.Owner, res, sc, v)
+		switch {
+		case err != nil:
+			return sc, err
+		case ok && !all:
+			return sc, nil
+		case !ok && all:
+			return sc, ErrOwnerDenied
+		case !ok && refused == "":
+			refused = sc
+		}
+	}
+	if all {
+		return scopes[0], nil
+	}
+	return refused, ErrOwnerDenied
+}
+
+// canAccess asks the Authorizer whether owner may use scope on res, and
+// notes in v whether owner may see res when the Authorizer says so.
+func (m *Manager) canAccess(ctx context.Context, owner string, res Resource, scope Scope, v *visibility) (bool, error) {
+	var ok bool
+	var err error
+	if m.vauthz != nil {
+		var see bool
+		ok, see, err = m.vauthz.CanAccessAndSee(ctx, owner, res, scope)
+		if err == nil && *v != visible {
+			*v = visibilityOf(see)
+		}
+	} else {
+		ok, err = m.authz.CanAccess(ctx, owner, res, scope)
+		if err == nil && scope == ScopePull && *v != visible {
+			*v = visibilityOf(ok)
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrAuthorizerFailure, err)
+	}
+	return ok, nil
 }
 
 // Authenticate tells whether secret is a live token of this Manager and
@@ -306,13 +447,13 @@ func (m *Manager) Verify(ctx context.Context, secret string, res Resource, scope
 // [ErrUnknownToken], [ErrRevoked], [ErrExpired], [ErrStoreFailure]). It
 // names no resource and asks no [Authorizer], so it says who the token
 // is, not what it may do: use it for endpoints about the token itself
-// (look it up, revoke it), or to check credentials before doing work for
-// a request that Verify then decides (package httpauth reads a Git LFS
-// batch request's body only after it). It records no use; a refusal is
-// an [EventRejected].
+// (look it up, revoke it: [Manager.RevokeSelf]), or to check credentials
+// before doing work for a request that Verify then decides (package
+// httpauth reads a Git LFS batch request's body only after it). It records
+// no use; a refusal is an [EventRejected].
 func (m *Manager) Authenticate(ctx context.Context, secret string) (Token, error) {
 	var rec Record
-	found, err := m.verify(ctx, secret, Resource{}, "", &rec, modeAuthenticate)
+	found, err := m.verify(ctx, secret, Resource{}, "", &rec, modeAuthenticate, nil)
 	return m.result(ctx, found, &rec, Resource{}, "", err, false)
 }
 
@@ -321,13 +462,56 @@ func (m *Manager) Authenticate(ctx context.Context, secret string) (Token, error
 // token revoked or expired since, or whose owner has lost the access,
 // stops a request that is still sending its body. It records no use and
 // emits no event when the token still passes (the request's use was
-// recorded by Verify); a refusal is an [EventRejected]. Package httpauth
-// calls it while request bodies arrive and when they are complete.
+// recorded by Verify); a refusal is an [EventRejected]. It asks the
+// Authorizer nothing about what a refusal may reveal (the request was let
+// in: the resource's existence is no secret to it), so
+// [RejectedError.Visible] is not set. Package httpauth calls it while
+// request bodies arrive and when they are complete.
 func (m *Manager) Recheck(ctx context.Context, secret string, res Resource, scope Scope) error {
 	var rec Record
-	found, err := m.verify(ctx, secret, res, scope, &rec, modeRecheck)
+	found, err := m.verify(ctx, secret, res, scope, &rec, modeRecheck, nil)
 	_, err = m.result(ctx, found, &rec, res, scope, err, false)
 	return err
+}
+
+// visibility is what a refusal may reveal about its resource, as far as
+// verify learnt it: unknown, or whether the token's owner may see it.
+type visibility uint8
+
+const (
+	visibilityUnknown visibility = iota
+	hidden
+	visible
+)
+
+func visibilityOf(see bool) visibility {
+	if see {
+		return visible
+	}
+	return hidden
+}
+
+// refused is result for the refusal of a token that Verify, VerifyAny or
+// VerifyAll found: it decides what the refusal may reveal
+// (RejectedError.Visible), asking the Authorizer whether the owner may
+// pull res when that is needed and v does not say.
+func (m *Manager) refused(ctx context.Context, rec *Record, res Resource, scope Scope, err error, v visibility) (Token, error) {
+	rej := &RejectedError{Token: rec.Token, Err: err}
+	switch {
+	case errors.Is(err, ErrMissingScope) && !rec.Target.IsProject():
+		// A repository token for res itself: its holder was given a
+		// token for res, so naming it tells them nothing.
+		rej.Visible = true
+	case errors.Is(err, ErrMissingScope), errors.Is(err, ErrOwnerDenied):
+		// The token covers res, but a project token covers repositories
+		// its owner may not see: confirm res only to an owner who may.
+		if v == visibilityUnknown && !(errors.Is(err, ErrOwnerDenied) && scope == ScopePull) {
+			ok, aerr := m.authz.CanAccess(ctx, rec.Owner, res, ScopePull)
+			v = visibilityOf(aerr == nil && ok) // a failed check counts as no
+		}
+		rej.Visible = v == visible
+	}
+	return m.result(ctx, true, rec, res, scope, rej, true)
 }
 
 // result turns what verify found into a call's result: the token, or the
@@ -335,7 +519,9 @@ func (m *Manager) Recheck(ctx context.Context, secret string, res Resource, scop
 // rejection always, a use only when used is set.
 func (m *Manager) result(ctx context.Context, found bool, rec *Record, res Resource, scope Scope, err error, used bool) (Token, error) {
 	if err != nil && found {
-		err = &RejectedError{Token: rec.Token, Err: err}
+		if _, ok := err.(*RejectedError); !ok {
+			err = &RejectedError{Token: rec.Token, Err: err}
+		}
 	}
 	if m.events != nil && (err != nil || used) {
 		ev := Event{Resource: res, Scope: scope}
@@ -367,8 +553,9 @@ const (
 // verify does the work of Verify, Recheck and Authenticate, reading the
 // token into rec (the caller's variable: filling it in place saves
 // copying some 250 bytes twice). It reports whether it found the token,
-// for the error and the event.
-func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope Scope, rec *Record, mode verifyMode) (found bool, err error) {
+// for the error and the event, and notes in v (if not nil) what the
+// Authorizer said about the owner's seeing res.
+func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope Scope, rec *Record, mode verifyMode, v *visibility) (found bool, err error) {
 	if err := m.format.Check(secret); err != nil {
 		return false, err
 	}
@@ -407,9 +594,17 @@ func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope
 	case !rec.Scopes.Has(scope):
 		return true, ErrMissingScope
 	}
-	ok, err := m.authz.CanAccess(ctx, rec.Owner, res, scope)
+	var ok bool
+	if m.vauthz != nil && v != nil {
+		ok, err = m.canAccess(ctx, rec.Owner, res, scope, v)
+	} else {
+		ok, err = m.authz.CanAccess(ctx, rec.Owner, res, scope)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrAuthorizerFailure, err)
+		}
+	}
 	if err != nil {
-		return true, fmt.Errorf("%w: %w", ErrAuthorizerFailure, err)
+		return true, err
 	}
 	if !ok {
 		return true, ErrOwnerDenied

@@ -140,10 +140,21 @@ func resolve(_ *http.Request, p string) (*httpauth.Repo, error) {
 
 func (s *server) addr() string { return s.srv.Listener.Addr().String() }
 
+// tokens numbers the tokens' descriptions, which must be unique among an
+// owner's active tokens of a target.
+var tokens struct {
+	sync.Mutex
+	n int
+}
+
 // token issues a token for project p with the given scopes.
 func (s *server) token(scopes ...accesstoken.Scope) string {
 	s.t.Helper()
-	iss, err := s.m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("p"), Scopes: scopes})
+	tokens.Lock()
+	tokens.n++
+	desc := fmt.Sprintf("test %d", tokens.n)
+	tokens.Unlock()
+	iss, err := s.m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice", Description: desc, Target: accesstoken.ProjectTarget("p"), Scopes: scopes})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -44,12 +44,12 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 	// Other tokens in the store, as in a real forge.
 	for i := 0; i < 10000; i++ {
-		if _, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: fmt.Sprintf("u%d", i),
+		if _, err := m.Issue(context.Background(), accesstoken.IssueRequest{Description: nextDescription(), Owner: fmt.Sprintf("u%d", i),
 			Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Description: nextDescription(), Owner: "alice",
 		Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}})
 	if err != nil {
 		b.Fatal(err)

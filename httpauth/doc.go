@@ -2,7 +2,15 @@
 // and Git LFS: a middleware ([Middleware]) that a forge wraps around its git
 // HTTP handler (package gitserve has two: gitserve.Handler, which runs git
 // upload-pack and receive-pack itself, and gitserve.CGI, which runs git
-// http-backend).
+// http-backend). The same checks protect any other route of the forge, such
+// as its JSON API: [Require], [RequireAny] and [RequireAll] for a route
+// that needs scopes on a repository or project derived from the request
+// ([RepositoryRoute], [ProjectRoute]), and [RequireToken] for endpoints
+// about the token itself. Both kinds take credentials from the same
+// [CredentialSource]s through the same code, and answer with the same
+// status policy; what a refusal may reveal about a private resource (403
+// or 404) is decided once, by [accesstoken.Manager.Verify]
+// ([accesstoken.RejectedError.Visible]).
 //
 // For every request the middleware, in this order:
 //
@@ -22,12 +30,13 @@
 //     [accesstoken.Resource], its directory and whether it is public. This
 //     one parsed identity is what the token check and the git handler use;
 //  5. takes the token from the Authorization header (Basic with the token
-//     as password or as user name, or Bearer) and checks it, for every
-//     route and every credential form, with one call of
-//     [accesstoken.Manager.Verify];
-//  6. removes Authorization, Proxy-Authorization and Cookie from the
-//     request and calls the next handler with the verified [Access] in the
-//     context ([FromContext]; [TokenFrom] for the token alone, a copy);
+//     as password or as user name, or Bearer; [WithCredentials] adds or
+//     replaces sources) and checks it, for every route and every credential
+//     form, with one call of [accesstoken.Manager.Verify];
+//  6. removes the credentials (every header a source reads,
+//     Authorization, Proxy-Authorization) and Cookie from the request and
+//     calls the next handler with the verified [Access] in the context
+//     ([FromContext]; [TokenFrom] for the token alone, a copy);
 //  7. while the request's body arrives, checks the token again
 //     ([accesstoken.Manager.Recheck]; for an anonymous pull, that the
 //     repository is still public) at most every [DefaultRecheckInterval],
@@ -49,8 +58,9 @@
 // sees one. A malformed, unknown, expired or revoked token gets 401. A
 // valid token that may not do what the request does gets 403, or 404 where
 // the repository is private and the token is not for it or its owner may
-// not see it (see [Middleware]), so that private repositories are never
-// confirmed to outsiders. A failure of the token store, the forge's permission check or
+// not see it (see [Middleware]; the Manager decides it:
+// [accesstoken.RejectedError.Visible]), so that private repositories are
+// never confirmed to outsiders. A failure of the token store, the forge's permission check or
 // the resolver gets 503: the request is never let through undecided. Bodies
 // are short plain text, which git prints to the user, and never contain the
 // token. [WithErrorFunc] replaces the default replies.

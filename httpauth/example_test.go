@@ -39,9 +39,10 @@ func ExampleMiddleware() {
 	}
 	m, _ := accesstoken.New(memstore.New(), perms)
 	iss, _ := m.Issue(ctx, accesstoken.IssueRequest{
-		Owner:  "alice",
-		Target: accesstoken.RepositoryTarget("demo", "hello"),
-		Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+		Description: "CI",
+		Owner:       "alice",
+		Target:      accesstoken.RepositoryTarget("demo", "hello"),
+		Scopes:      []accesstoken.Scope{accesstoken.ScopePull},
 	})
 	token := iss.Secret.Reveal()
 
@@ -84,9 +85,10 @@ func ExampleTokenFrom() {
 	ctx := context.Background()
 	m, _ := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll()) // a real forge passes its Authorizer
 	iss, _ := m.Issue(ctx, accesstoken.IssueRequest{
-		Owner:  "alice",
-		Target: accesstoken.ProjectTarget("demo"),
-		Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
+		Description: "CI",
+		Owner:       "alice",
+		Target:      accesstoken.ProjectTarget("demo"),
+		Scopes:      []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
 	})
 	public := httpauth.ResolverFunc(func(r *http.Request, repoPath string) (*httpauth.Repo, error) {
 		return &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git", Public: true}, nil
@@ -114,4 +116,81 @@ func ExampleTokenFrom() {
 	// Output:
 	// anonymous
 	// alice, scopes "repository:pull repository:push", may push: true
+}
+
+// A forge's API route for CI jobs' build results, as Launchpad's
+// repository:build_status scope exists for: POST
+// /api/{project}/{repo}/statuses/{sha}, with build-status tokens only. The
+// middleware takes the token as the git middleware does, hides private
+// repositories the token may not see (404, as a missing one) and hands the
+// handler the verified token.
+func ExampleRequire() {
+	ctx := context.Background()
+	// alice may do everything on project demo, whose repository hello is
+	// private; nobody else may do anything.
+	perms := accesstoken.AuthorizerFuncs{
+		Access: func(_ context.Context, user string, res accesstoken.Resource, _ accesstoken.Scope) (bool, error) {
+			return user == "alice" && res.Project == "demo", nil
+		},
+		Manage: func(_ context.Context, user string, t accesstoken.Target) (bool, error) {
+			return user == "alice" && t.Project == "demo", nil
+		},
+	}
+	m, _ := accesstoken.New(memstore.New(), perms)
+	mint := func(desc string, scope accesstoken.Scope) string {
+		iss, _ := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Description: desc,
+			Target: accesstoken.RepositoryTarget("demo", "hello"), Scopes: []accesstoken.Scope{scope}})
+		return iss.Secret.Reveal()
+	}
+	ci, pull := mint("CI statuses", accesstoken.ScopeBuildStatus), mint("clone", accesstoken.ScopePull)
+
+	// The forge's lookup: does the repository exist, is it public? (A
+	// real forge asks its database.)
+	lookup := func(_ context.Context, res accesstoken.Resource) (bool, error) {
+		if res == (accesstoken.Resource{Project: "demo", Repository: "hello"}) {
+			return false, nil // exists, private
+		}
+		return false, httpauth.ErrRepoNotFound
+	}
+	statuses := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := httpauth.TokenFrom(r.Context())
+		fmt.Fprintf(w, "status of %s recorded for %s", r.PathValue("sha"), tok.Owner)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/{project}/{repo}/statuses/{sha}",
+		httpauth.Require(m, httpauth.RepositoryRoute("project", "repo", lookup), accesstoken.ScopeBuildStatus)(statuses))
+	// An endpoint about the token itself: any live token.
+	mux.Handle("DELETE /api/tokens/self", httpauth.RequireToken(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := httpauth.TokenFrom(r.Context())
+		if _, err := m.Revoke(r.Context(), tok.Owner, tok.ID); err != nil {
+			http.Error(w, "could not revoke", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})))
+
+	do := func(method, target, token string) {
+		r := httptest.NewRequest(method, target, nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(strings.TrimSpace(fmt.Sprint(w.Code, " ", w.Body.String())))
+	}
+	do("POST", "/api/demo/hello/statuses/abc123", ci)
+	do("POST", "/api/demo/hello/statuses/abc123", "")
+	do("POST", "/api/demo/hello/statuses/abc123", pull)
+	do("POST", "/api/demo/nope/statuses/abc123", ci)
+	do("POST", "/api/demo/hello/statuses/abc123?access_token="+ci, "")
+	do("DELETE", "/api/tokens/self", ci)
+	do("POST", "/api/demo/hello/statuses/abc123", ci)
+	// Output:
+	// 200 status of abc123 recorded for alice
+	// 401 authentication required: send an access token
+	// 403 this access token does not allow repository:build_status (it needs the repository:build_status scope)
+	// 404 repository not found
+	// 400 access tokens are not accepted in URLs; send the token as the HTTP password or as a Bearer token
+	// 204
+	// 401 access token revoked
 }

@@ -67,7 +67,7 @@ func FuzzClassify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Description: nextDescription(), Owner: "alice",
 		Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 	if err != nil {
 		f.Fatal(err)

@@ -254,7 +254,8 @@ func TestGitRevokedBetweenFetches(t *testing.T) {
 	forBackends(t, func(t *testing.T, f *forge) {
 		srv := f.server()
 		iss, err := f.m.Issue(t.Context(), accesstoken.IssueRequest{
-			Owner: "alice", Target: accesstoken.ProjectTarget("alpha"), Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+			Description: nextDescription(),
+			Owner:       "alice", Target: accesstoken.ProjectTarget("alpha"), Scopes: []accesstoken.Scope{accesstoken.ScopePull},
 		})
 		if err != nil {
 			t.Fatal(err)

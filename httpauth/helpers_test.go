@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,6 +253,13 @@ func (f *forge) ResolveRepo(_ *http.Request, p string) (*httpauth.Repo, error) {
 	return nil, fmt.Errorf("%w: %s", httpauth.ErrRepoNotFound, p)
 }
 
+// descriptions numbers the tokens' descriptions, which are unique among an
+// owner's active tokens of a target.
+var descriptions atomic.Int64
+
+// nextDescription returns a description no token of the tests has.
+func nextDescription() string { return fmt.Sprintf("test %d", descriptions.Add(1)) }
+
 // issue issues a token for owner.
 func (f *forge) issue(owner string, target accesstoken.Target, scopes ...accesstoken.Scope) string {
 	return f.issueExp(owner, target, time.Time{}, scopes...)
@@ -260,7 +268,7 @@ func (f *forge) issue(owner string, target accesstoken.Target, scopes ...accesst
 func (f *forge) issueExp(owner string, target accesstoken.Target, exp time.Time, scopes ...accesstoken.Scope) string {
 	f.t.Helper()
 	iss, err := f.m.Issue(context.Background(), accesstoken.IssueRequest{
-		Owner: owner, Target: target, Scopes: scopes, ExpiresAt: exp, Description: "test",
+		Owner: owner, Target: target, Scopes: scopes, ExpiresAt: exp, Description: nextDescription(),
 	})
 	if err != nil {
 		f.t.Fatal(err)

@@ -3,7 +3,6 @@ package httpauth
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -120,7 +119,7 @@ type accessContext struct {
 	acc      Access
 	secret   string
 	repoPath string
-	mw       *middleware
+	g        *guard
 }
 
 // selfKey finds the accessContext itself, for Refuse.
@@ -136,7 +135,10 @@ func (c *accessContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// Option configures [Middleware].
+// Option configures [Middleware] and the route middlewares ([Require],
+// [RequireAny], [RequireAll], [RequireToken]). The options about git
+// requests ([WithMaxBatchBody], [WithRecheckInterval]) do nothing to the
+// route middlewares.
 type Option func(*config)
 
 type config struct {
@@ -145,6 +147,35 @@ type config struct {
 	ownerUsername bool
 	maxBody       int64
 	recheckEvery  time.Duration
+	sources       []CredentialSource
+}
+
+// defaultSources is the default of [WithCredentials].
+var defaultSources = []CredentialSource{AuthorizationHeader()}
+
+// newConfig returns the configuration of a middleware whose realm is, by
+// default, realm.
+func newConfig(realm string, opts []Option) config {
+	c := config{realm: realm, errorFunc: DefaultErrorFunc, maxBody: gitreq.DefaultMaxBatchBody,
+		recheckEvery: DefaultRecheckInterval, sources: defaultSources}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
+// guard is what both middlewares share: the Manager, the configuration
+// and the challenge.
+type guard struct {
+	m *accesstoken.Manager
+	config
+	challenge string
+}
+
+func newGuard(m *accesstoken.Manager, c config) guard {
+	return guard{m: m, config: c, challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`}
 }
 
 // DefaultRecheckInterval is how often, at most, the middleware checks a
@@ -153,7 +184,8 @@ type config struct {
 const DefaultRecheckInterval = time.Second
 
 // WithRealm sets the realm of the WWW-Authenticate challenge. The default
-// is "git". Double quotes and control characters are removed.
+// is "git" for [Middleware] and "api" for the route middlewares. Double
+// quotes and control characters are removed.
 func WithRealm(realm string) Option {
 	return func(c *config) {
 		c.realm = strings.Map(func(r rune) rune {
@@ -207,11 +239,9 @@ func WithRecheckInterval(d time.Duration) Option {
 }
 
 type middleware struct {
-	m       *accesstoken.Manager
+	guard
 	resolve Resolver
 	next    http.Handler
-	config
-	challenge string
 }
 
 // Middleware returns the middleware that authenticates git HTTP requests
@@ -221,9 +251,9 @@ type middleware struct {
 // A refused request never reaches next: see the package documentation for
 // the order of checks and the status codes. A request that passes reaches
 // next with the [Access] in its context ([FromContext], [TokenFrom]) and
-// without its Authorization, Proxy-Authorization and Cookie headers
-// (removed from r.Header), so that a CGI backend and git's hooks never see
-// the token.
+// without its credentials (Authorization, Proxy-Authorization, every
+// header a [CredentialSource] reads) and Cookie headers (removed from
+// r.Header), so that a CGI backend and git's hooks never see the token.
 //
 // A valid token that may not do what the request does gets 403 on a
 // public repository. On a private one it gets 403 only when it is a
@@ -234,33 +264,27 @@ type middleware struct {
 // even pull it, it gets 404 with the same text as a repository that does
 // not exist, so that private repositories cannot be probed (a project
 // token covers the project's repositories its owner may not see).
+// [accesstoken.Manager.Verify] decides which, asking the forge's
+// Authorizer ([accesstoken.RejectedError.Visible]); the middleware adds
+// only that a public repository may always be named.
 func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(http.Handler) http.Handler {
 	if m == nil || resolve == nil {
 		panic("httpauth: Middleware needs a Manager and a Resolver")
 	}
-	c := config{realm: "git", errorFunc: DefaultErrorFunc, maxBody: gitreq.DefaultMaxBatchBody, recheckEvery: DefaultRecheckInterval}
-	for _, o := range opts {
-		o(&c)
-	}
+	g := newGuard(m, newConfig("git", opts))
 	return func(next http.Handler) http.Handler {
-		return &middleware{m: m, resolve: resolve, next: next, config: c,
-			challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`}
+		return &middleware{guard: g, resolve: resolve, next: next}
 	}
 }
 
 func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := &accessContext{Context: r.Context(), mw: h}
+	ctx := &accessContext{Context: r.Context(), g: &h.guard}
 	err := h.authorize(r, ctx)
 	if err != nil {
 		h.refuse(w, r, err)
 		return
 	}
-	// The server stores header keys in canonical form. (The backends also
-	// remove keys a handler may have stored otherwise.)
-	hdr := r.Header
-	delete(hdr, "Authorization")
-	delete(hdr, "Proxy-Authorization")
-	delete(hdr, "Cookie")
+	h.stripCredentials(r.Header)
 	r = r.WithContext(ctx)
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		r.Body = &recheckBody{body: r.Body, check: func() *Error { return h.recheck(r, ctx) },
@@ -271,11 +295,11 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // refuse answers a refused request: the challenge on 401, then the
 // ErrorFunc.
-func (h *middleware) refuse(w http.ResponseWriter, r *http.Request, err *Error) {
+func (g *guard) refuse(w http.ResponseWriter, r *http.Request, err *Error) {
 	if err.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", h.challenge)
+		w.Header().Set("WWW-Authenticate", g.challenge)
 	}
-	h.errorFunc(w, r, err)
+	g.errorFunc(w, r, err)
 }
 
 // recheck checks again what authorize decided for the request whose
@@ -313,8 +337,8 @@ func Refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &e) {
 		e = fail(http.StatusInternalServerError, msgBadRepo, err)
 	}
-	if c, ok := r.Context().Value(selfKey).(*accessContext); ok && c != nil {
-		c.mw.refuse(w, r, e)
+	if c, ok := r.Context().Value(selfKey).(*accessContext); ok && c != nil && c.g != nil {
+		c.g.refuse(w, r, e)
 		return
 	}
 	DefaultErrorFunc(w, r, e)
@@ -341,14 +365,8 @@ func (h *middleware) authorize(r *http.Request, c *accessContext) *Error {
 	if err := gitreq.CheckPath(r); err != nil {
 		return fail(http.StatusBadRequest, msgBadPath, err)
 	}
-	if r.URL.RawQuery != "" {
-		switch err := h.checkQuery(r.URL.RawQuery); err {
-		case nil:
-		case ErrTokenInURL:
-			return fail(http.StatusBadRequest, msgTokenInURL, err)
-		default:
-			return fail(http.StatusBadRequest, msgBadRequest, err)
-		}
+	if e := h.checkURLQuery(r); e != nil {
+		return e
 	}
 	repoPath, op, err := gitreq.Parse(r.Method, r.URL.Path[1:], r.URL.RawQuery)
 	if err != nil {
@@ -365,12 +383,11 @@ func (h *middleware) authorize(r *http.Request, c *accessContext) *Error {
 		return fail(http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("%w: %w", ErrResolverFailure, rerr))
 	}
 
-	secret, user, present, cerr := credentials(r.Header, h.ownerUsername)
-	if errors.Is(cerr, ErrUsernameMismatch) {
-		return fail(http.StatusUnauthorized, msgUsername, cerr)
-	} else if cerr != nil {
-		return fail(http.StatusUnauthorized, msgBadCreds, cerr)
+	cred, present, cerr := h.credentials(r.Header)
+	if cerr != nil {
+		return credentialsError(cerr)
 	}
+	secret := cred.Secret
 	if !present {
 		if rerr != nil || !repo.Public {
 			return fail(http.StatusUnauthorized, msgAuth, ErrNoCredentials)
@@ -406,10 +423,10 @@ func (h *middleware) authorize(r *http.Request, c *accessContext) *Error {
 
 	tok, err := h.m.Verify(r.Context(), secret, repo.Resource, op.Scope)
 	if err != nil {
-		return verifyError(err, op.Scope, repo.Public, repo.Public || h.ownerSees(r.Context(), err, repo.Resource, op.Scope))
+		return verifyError(err, op.Scope, repo.Public, repo.Public || revealable(err))
 	}
-	if h.ownerUsername && user != "" && user != tok.Owner { // user is "" for Bearer
-		return fail(http.StatusUnauthorized, msgUsername, ErrUsernameMismatch)
+	if e := h.checkOwnerUsername(cred, tok); e != nil {
+		return e
 	}
 	c.acc = Access{Repo: repo, Operation: op, Token: tok, Owner: tok.Owner}
 	c.secret, c.repoPath = secret, repoPath
@@ -433,34 +450,28 @@ func (h *middleware) batchScope(r *http.Request, op *gitreq.Operation) *Error {
 	}
 }
 
-// ownerSees reports whether a private repository within the target of a
-// token that Verify refused may be confirmed to the client with 403 and a
-// reason rather than hidden behind 404. A repository token refused for a
-// missing scope names the repository itself, so its holder learns nothing
-// new. Otherwise (a project token refused for a missing scope, or any
-// token refused for the owner's permission) the owner must at least be
-// able to pull res: a project token covers the project's repositories that
-// its owner may not see, and a refusal for its scope must not tell them
-// apart from missing ones. A token refused for its target learns nothing
-// about repositories outside it, whatever its owner may see. A failed
-// permission check counts as no. scope is what the request needed.
-func (h *middleware) ownerSees(ctx context.Context, err error, res accesstoken.Resource, scope accesstoken.Scope) bool {
+// revealable reports whether a refusal of Verify may confirm its resource:
+// the Manager decided it (RejectedError.Visible).
+func revealable(err error) bool {
 	var rej *accesstoken.RejectedError
-	if !errors.As(err, &rej) {
-		return false
+	return errors.As(err, &rej) && rej.Visible
+}
+
+// credentialsError is the reply to credentials that cannot be used.
+func credentialsError(err error) *Error {
+	if errors.Is(err, ErrUsernameMismatch) {
+		return fail(http.StatusUnauthorized, msgUsername, err)
 	}
-	switch {
-	case errors.Is(err, accesstoken.ErrMissingScope):
-		if !rej.Token.Target.IsProject() {
-			return true
-		}
-	case !errors.Is(err, accesstoken.ErrOwnerDenied):
-		return false
-	case scope == accesstoken.ScopePull:
-		return false // Verify has just been told the owner may not pull res
+	return fail(http.StatusUnauthorized, msgBadCreds, err)
+}
+
+// checkOwnerUsername applies [WithOwnerUsername] once the token is known:
+// a Basic user name sent with the token as password must be its owner's.
+func (g *guard) checkOwnerUsername(cred Credentials, tok accesstoken.Token) *Error {
+	if g.ownerUsername && cred.Form == FormBasicPassword && cred.User != tok.Owner {
+		return fail(http.StatusUnauthorized, msgUsername, ErrUsernameMismatch)
 	}
-	ok, aerr := h.m.Authorizer().CanAccess(ctx, rej.Token.Owner, res, accesstoken.ScopePull)
-	return aerr == nil && ok
+	return nil
 }
 
 func classifyError(err error) *Error {
@@ -541,11 +552,27 @@ func (h *middleware) readBody(r *http.Request) ([]byte, error) {
 // SECURITY.md) accept tokens in; their presence alone refuses a request.
 var tokenParams = [...]string{"access_token", "token", "private_token", "oauth_token", "auth_token", "password", "passwd"}
 
+// checkURLQuery refuses a request whose query string carries a token (or
+// a parameter named like one), or does not decode.
+func (g *guard) checkURLQuery(r *http.Request) *Error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	switch err := g.checkQuery(r.URL.RawQuery); err {
+	case nil:
+		return nil
+	case ErrTokenInURL:
+		return fail(http.StatusBadRequest, msgTokenInURL, err)
+	default:
+		return fail(http.StatusBadRequest, msgBadRequest, err)
+	}
+}
+
 // checkQuery returns [ErrTokenInURL] if the query names a token parameter
 // or carries a well-formed token of m's format anywhere, and
 // [ErrBadRequest] if it does not decode.
-func (h *middleware) checkQuery(q string) error {
-	f := h.m.Format()
+func (g *guard) checkQuery(q string) error {
+	f := g.m.Format()
 	if len(f.FindAll(q)) > 0 { // FindAll looks for the prefix first, without allocating
 		return ErrTokenInURL
 	}
@@ -578,67 +605,4 @@ func (h *middleware) checkQuery(q string) error {
 		}
 	}
 	return nil
-}
-
-// credentials returns the token of the Authorization header: the password
-// of HTTP Basic credentials, the user name when the password is empty, or
-// a Bearer token. present is false when there is no Authorization header.
-// If wantUser is set, user is the Basic user name, which must then be given
-// (the token-as-user-name form and an empty user name are refused with
-// [ErrUsernameMismatch] before the token is looked at); user is "" for
-// Bearer. The error never contains any part of the header.
-func credentials(hdr http.Header, wantUser bool) (secret, user string, present bool, err error) {
-	vals := hdr["Authorization"]
-	switch len(vals) {
-	case 0:
-		return "", "", false, nil
-	case 1:
-	default:
-		return "", "", true, ErrBadCredentials
-	}
-	scheme, rest, _ := strings.Cut(vals[0], " ")
-	rest = strings.TrimLeft(rest, " ")
-	switch {
-	case strings.EqualFold(scheme, "Bearer"):
-		rest = strings.TrimRight(rest, " ")
-		if rest == "" || strings.ContainsAny(rest, " \t") {
-			return "", "", true, ErrBadCredentials
-		}
-		return rest, "", true, nil
-	case strings.EqualFold(scheme, "Basic"):
-		// Decode on the stack when the credentials are of the usual size
-		// (a user name and a token); longer ones, up to 1 KiB, on the heap.
-		var src [128]byte
-		var dst [96]byte
-		var dec []byte
-		switch {
-		case len(rest) <= len(src):
-			n, derr := base64.StdEncoding.Decode(dst[:], src[:copy(src[:], rest)])
-			if derr != nil {
-				return "", "", true, ErrBadCredentials
-			}
-			dec = dst[:n]
-		case len(rest) <= 1024:
-			b, derr := base64.StdEncoding.DecodeString(rest)
-			if derr != nil {
-				return "", "", true, ErrBadCredentials
-			}
-			dec = b
-		default:
-			return "", "", true, ErrBadCredentials
-		}
-		u, p, ok := bytes.Cut(dec, []byte{':'})
-		switch {
-		case !ok || len(u) == 0 && len(p) == 0:
-			return "", "", true, ErrBadCredentials
-		case wantUser && (len(u) == 0 || len(p) == 0):
-			return "", "", true, ErrUsernameMismatch
-		case len(p) == 0:
-			return string(u), "", true, nil
-		case wantUser:
-			return string(p), string(u), true, nil
-		}
-		return string(p), "", true, nil
-	}
-	return "", "", true, ErrBadCredentials
 }

@@ -39,7 +39,8 @@ func newUnit(t *testing.T) *unit {
 		t.Fatal(err)
 	}
 	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{
-		Owner: "alice", Target: accesstoken.RepositoryTarget("demo", "hello"),
+		Description: nextDescription(),
+		Owner:       "alice", Target: accesstoken.RepositoryTarget("demo", "hello"),
 		Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
 	})
 	if err != nil {
@@ -207,7 +208,7 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := authzDown.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+	iss, err := authzDown.Issue(context.Background(), accesstoken.IssueRequest{Description: nextDescription(), Owner: "alice",
 		Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +294,7 @@ func TestMiddlewareVisibility(t *testing.T) {
 		}
 		return nil, httpauth.ErrRepoNotFound
 	})
-	pullOnly, err := u.m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+	pullOnly, err := u.m.Issue(context.Background(), accesstoken.IssueRequest{Description: nextDescription(), Owner: "alice",
 		Target: accesstoken.RepositoryTarget("demo", "hello"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 	if err != nil {
 		t.Fatal(err)
@@ -366,7 +367,7 @@ func TestMiddlewareOwnerDemoted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice",
+	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Description: nextDescription(), Owner: "alice",
 		Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}})
 	if err != nil {
 		t.Fatal(err)

@@ -77,7 +77,7 @@ func TestReviewMissingScopeLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	issue := func(target accesstoken.Target) string {
-		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "alice", Target: target, Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Description: nextDescription(), Owner: "alice", Target: target, Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,12 +18,23 @@
 //
 // A lookup by digest neither allocates nor copies more than the Record it
 // returns.
+//
+// # Lists
+//
+// Every owner's tokens, every project's tokens and all tokens are kept in
+// the order lists return them (by creation time, then ID), sorted when a
+// list first needs them after tokens arrived out of order (tokens issued
+// through a Manager arrive in order). A page ([accesstoken.Query] After and
+// Limit) starts with a binary search and reads no more than it returns,
+// but for the tokens its filters leave out.
 package memstore
 
 import (
 	"bytes"
 	"context"
+	"hash/maphash"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,15 +47,23 @@ import (
 // Store is an in-memory [accesstoken.Store]. The zero value is not usable;
 // call [New].
 type Store struct {
-	mu    sync.RWMutex
-	slots []slot
-	desc  []string // descriptions, by slot
-	free  []uint32 // slots of deleted tokens, for reuse
+	mu      sync.RWMutex
+	slots   []slot
+	desc    []string          // descriptions, by slot
+	reasons map[uint32]string // revocation reasons, by slot (few tokens have one)
+	free    []uint32          // slots of deleted tokens, for reuse
 
 	byDigest  digestIndex
 	byID      map[uuid.UUID]uint32
-	byOwner   map[uint32][]uint32 // owner name → slots
-	byProject map[uint32][]uint32 // project name → slots
+	byOwner   map[uint32]*order // owner name → its tokens
+	byProject map[uint32]*order // project name → its tokens
+	all       order             // every token
+
+	// byDesc finds the tokens of an owner and target with a description
+	// (not empty), for its uniqueness: the hash of the four → the first
+	// slot plus one, the others chained through slot.nextDesc.
+	byDesc   map[uint64]uint32
+	descSeed maphash.Seed
 
 	names     []string // interned names; index 0 is ""
 	nameIndex map[string]uint32
@@ -61,16 +80,29 @@ type slot struct {
 	replacedBy                      uuid.UUID
 	owner, project, repo, revokedBy uint32
 	scopes                          uint32
+	nextDesc                        uint32 // the next slot plus one with this one's byDesc key; 0 for none
 	created, expires, revoked       int64
 	lastUsed                        atomic.Int64
+}
+
+// order is a list of slots in the order lists return them: by creation
+// time, then ID. It is sorted lazily: sorted is false after a slot was
+// added out of order, until a list sorts it.
+type order struct {
+	slots  []uint32
+	sorted bool
 }
 
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
+		reasons:   map[uint32]string{},
 		byID:      map[uuid.UUID]uint32{},
-		byOwner:   map[uint32][]uint32{},
-		byProject: map[uint32][]uint32{},
+		byOwner:   map[uint32]*order{},
+		byProject: map[uint32]*order{},
+		all:       order{sorted: true},
+		byDesc:    map[uint64]uint32{},
+		descSeed:  maphash.MakeSeed(),
 		names:     []string{""},
 		nameIndex: map[string]uint32{"": 0},
 		scopeKeys: map[accesstoken.ScopeSet]uint32{},
@@ -95,6 +127,12 @@ func fromMicros(us int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(us).UTC()
+}
+
+// activeAt reports whether the token in e is active at the time at, in
+// Unix microseconds.
+func (e *slot) activeAt(at int64) bool {
+	return e.revoked == zeroTime && (e.expires == zeroTime || e.expires > at)
 }
 
 // intern returns the index of name; s.mu must be held for writing.
@@ -138,15 +176,56 @@ func (s *Store) record(i uint32, r *accesstoken.Record) {
 	r.Scopes = s.scopeSets[e.scopes]
 	r.CreatedAt, r.ExpiresAt = fromMicros(e.created), fromMicros(e.expires)
 	r.LastUsedAt, r.RevokedAt = fromMicros(e.lastUsed.Load()), fromMicros(e.revoked)
+	r.RevocationReason = ""
+	if e.revoked != zeroTime && len(s.reasons) > 0 {
+		r.RevocationReason = s.reasons[i]
+	}
 }
 
-// Insert implements [accesstoken.Store].
+// descKey is the byDesc key of an owner, project, repository and
+// description.
+func (s *Store) descKey(owner, project, repo uint32, desc string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.descSeed)
+	var b [12]byte
+	b[0], b[1], b[2], b[3] = byte(owner), byte(owner>>8), byte(owner>>16), byte(owner>>24)
+	b[4], b[5], b[6], b[7] = byte(project), byte(project>>8), byte(project>>16), byte(project>>24)
+	b[8], b[9], b[10], b[11] = byte(repo), byte(repo>>8), byte(repo>>16), byte(repo>>24)
+	h.Write(b[:])
+	h.WriteString(desc)
+	return h.Sum64()
+}
+
+// descTaken reports whether another token of rec's owner and target with
+// rec's description is active at rec's creation; s.mu must be held.
+func (s *Store) descTaken(rec *accesstoken.Record) bool {
+	owner, ok1 := s.lookupName(rec.Owner)
+	project, ok2 := s.lookupName(rec.Target.Project)
+	repo, ok3 := s.lookupName(rec.Target.Repository)
+	if !ok1 || !ok2 || !ok3 {
+		return false // a name never seen: no token has it
+	}
+	at := micros(rec.CreatedAt)
+	for i := s.byDesc[s.descKey(owner, project, repo, rec.Description)]; i != 0; i = s.slots[i-1].nextDesc {
+		e := &s.slots[i-1]
+		if e.owner == owner && e.project == project && e.repo == repo && e.activeAt(at) && s.desc[i-1] == rec.Description {
+			return true
+		}
+	}
+	return false
+}
+
+// Insert implements [accesstoken.Store]. The description check and the
+// insertion happen under one lock.
 func (s *Store) Insert(ctx context.Context, rec accesstoken.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if rec.Description != "" && rec.Active(rec.CreatedAt) && s.descTaken(&rec) {
+		return accesstoken.ErrDuplicateDescription
+	}
 	return s.insertLocked(&rec)
 }
 
@@ -172,11 +251,46 @@ func (s *Store) insertLocked(rec *accesstoken.Record) error {
 	e.created, e.expires, e.revoked = micros(rec.CreatedAt), micros(rec.ExpiresAt), micros(rec.RevokedAt)
 	e.lastUsed.Store(micros(rec.LastUsedAt))
 	s.desc[i] = strings.Clone(rec.Description)
+	if rec.RevocationReason != "" {
+		s.reasons[i] = strings.Clone(rec.RevocationReason)
+	}
+	if rec.Description != "" {
+		k := s.descKey(e.owner, e.project, e.repo, rec.Description)
+		e.nextDesc, s.byDesc[k] = s.byDesc[k], i+1
+	}
 	s.byDigest.add(&e.digest, i)
 	s.byID[e.id] = i
-	s.byOwner[e.owner] = append(s.byOwner[e.owner], i)
-	s.byProject[e.project] = append(s.byProject[e.project], i)
+	s.add(s.ordered(s.byOwner, e.owner), i)
+	s.add(s.ordered(s.byProject, e.project), i)
+	s.add(&s.all, i)
 	return nil
+}
+
+// ordered returns the order of key in m, made if need be.
+func (s *Store) ordered(m map[uint32]*order, key uint32) *order {
+	o := m[key]
+	if o == nil {
+		o = &order{sorted: true}
+		m[key] = o
+	}
+	return o
+}
+
+// before reports whether slot i comes before slot j in lists.
+func (s *Store) before(i, j uint32) bool {
+	a, b := &s.slots[i], &s.slots[j]
+	if a.created != b.created {
+		return a.created < b.created
+	}
+	return bytes.Compare(a.id[:], b.id[:]) < 0
+}
+
+// add appends slot i to o, noting whether o is still sorted.
+func (s *Store) add(o *order, i uint32) {
+	if n := len(o.slots); n > 0 && s.before(i, o.slots[n-1]) {
+		o.sorted = false
+	}
+	o.slots = append(o.slots, i)
 }
 
 // ByDigest implements [accesstoken.Store].
@@ -211,59 +325,127 @@ func (s *Store) ByID(ctx context.Context, id uuid.UUID) (rec accesstoken.Record,
 	return rec, nil
 }
 
-// List implements [accesstoken.Store].
+// List implements [accesstoken.Store]: it walks the order of the owner's
+// tokens, the project's or all tokens, from q.After (found by binary
+// search), until it has q.Limit records.
 func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	out := []accesstoken.Record{}
-	var candidates []uint32
-	match := func(*slot) bool { return true }
-	switch {
-	case q.Target != nil:
-		project, ok := s.lookupName(q.Target.Project)
+	if q.Owner == "" && q.Target == nil && !q.All {
+		return out, nil
+	}
+	s.mu.RLock()
+	defer func() { s.mu.RUnlock() }()
+	for {
+		o, match, ok := s.candidates(&q)
 		if !ok {
 			return out, nil
+		}
+		if !o.sorted {
+			// Sort under the write lock, then start again: the order may
+			// have changed in between.
+			s.mu.RUnlock()
+			s.mu.Lock()
+			s.sort(o)
+			s.mu.Unlock()
+			s.mu.RLock()
+			continue
+		}
+		start := 0
+		if !q.After.IsZero() {
+			after, id := micros(q.After.CreatedAt), q.After.ID
+			start = sort.Search(len(o.slots), func(k int) bool {
+				e := &s.slots[o.slots[k]]
+				return e.created > after || e.created == after && bytes.Compare(e.id[:], id[:]) > 0
+			})
+		}
+		active, inactive, expiring := micros(q.Active), micros(q.Inactive), micros(q.ExpiringBefore)
+		for _, i := range o.slots[start:] {
+			e := &s.slots[i]
+			switch {
+			case !match(e):
+			case !q.Active.IsZero() && !e.activeAt(active):
+			case !q.Inactive.IsZero() && e.activeAt(inactive):
+			case !q.ExpiringBefore.IsZero() && (e.expires == zeroTime || e.expires >= expiring):
+			default:
+				out = append(out, accesstoken.Record{})
+				s.record(i, &out[len(out)-1])
+				if q.Limit > 0 && len(out) == q.Limit {
+					return out, nil
+				}
+			}
+		}
+		return out, nil
+	}
+}
+
+// candidates returns the order to walk for q, and the test a slot of it
+// must pass; ok is false when nothing can match. s.mu must be held.
+func (s *Store) candidates(q *accesstoken.Query) (o *order, match func(*slot) bool, ok bool) {
+	match = func(*slot) bool { return true }
+	owner := ^uint32(0)
+	if q.Owner != "" {
+		if owner, ok = s.lookupName(q.Owner); !ok {
+			return nil, nil, false
+		}
+		o = s.byOwner[owner]
+		match = func(e *slot) bool { return e.owner == owner }
+	}
+	if q.Target != nil {
+		project, ok := s.lookupName(q.Target.Project)
+		if !ok {
+			return nil, nil, false
 		}
 		repo, ok := s.lookupName(q.Target.Repository)
 		if !ok {
 			repo = ^uint32(0) // matches no token's repository
 		}
-		candidates = s.byProject[project]
 		covering := q.Covering && q.Target.Repository != "" && q.Target.Project != ""
-		match = func(e *slot) bool { return e.repo == repo || covering && e.repo == 0 }
-	case q.Owner != "":
-		owner, ok := s.lookupName(q.Owner)
-		if !ok {
-			return out, nil
+		if o == nil {
+			o = s.byProject[project]
 		}
-		candidates = s.byOwner[owner]
+		byOwner := q.Owner != ""
+		match = func(e *slot) bool {
+			return e.project == project && (e.repo == repo || covering && e.repo == 0) && (!byOwner || e.owner == owner)
+		}
 	}
-	active := micros(q.Active)
-	for _, i := range candidates {
-		e := &s.slots[i]
-		if !match(e) {
-			continue
-		}
-		if !q.Active.IsZero() && (e.revoked != zeroTime || (e.expires != zeroTime && e.expires <= active)) {
-			continue
-		}
-		out = append(out, accesstoken.Record{})
-		s.record(i, &out[len(out)-1])
+	if q.Owner == "" && q.Target == nil {
+		o = &s.all
 	}
-	slices.SortFunc(out, func(a, b accesstoken.Record) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
+	return o, match, o != nil
+}
+
+// sort sorts o; s.mu must be held for writing.
+func (s *Store) sort(o *order) {
+	if !o.sorted {
+		slices.SortFunc(o.slots, func(i, j uint32) int {
+			if s.before(i, j) {
+				return -1
+			}
+			if s.before(j, i) {
+				return 1
+			}
+			return 0
+		})
+		o.sorted = true
+	}
+}
+
+// revokeLocked revokes slot i unless it is revoked; s.mu must be held for
+// writing.
+func (s *Store) revokeLocked(i uint32, rev accesstoken.Revocation) {
+	if e := &s.slots[i]; e.revoked == zeroTime {
+		e.revoked, e.revokedBy = micros(rev.At), s.intern(rev.By)
+		if rev.Reason != "" {
+			s.reasons[i] = strings.Clone(rev.Reason)
 		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
-	return out, nil
+	}
 }
 
 // Revoke implements [accesstoken.Store].
-func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (rec accesstoken.Record, err error) {
+func (s *Store) Revoke(ctx context.Context, id uuid.UUID, rev accesstoken.Revocation) (rec accesstoken.Record, err error) {
 	if err := ctx.Err(); err != nil {
 		return rec, err
 	}
@@ -273,15 +455,38 @@ func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by strin
 	if !ok {
 		return rec, accesstoken.ErrNotFound
 	}
-	if e := &s.slots[i]; e.revoked == zeroTime {
-		e.revoked, e.revokedBy = micros(at), s.intern(by)
-	}
+	s.revokeLocked(i, rev)
 	s.record(i, &rec)
 	return rec, nil
 }
 
+// RevokeOwner implements [accesstoken.Store], under one lock.
+func (s *Store) RevokeOwner(ctx context.Context, owner string, rev accesstoken.Revocation) ([]accesstoken.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []accesstoken.Record{}
+	oi, ok := s.lookupName(owner)
+	o := s.byOwner[oi]
+	if !ok || o == nil {
+		return out, nil
+	}
+	s.sort(o)
+	at := micros(rev.At)
+	for _, i := range o.slots {
+		if s.slots[i].activeAt(at) {
+			s.revokeLocked(i, rev)
+			out = append(out, accesstoken.Record{})
+			s.record(i, &out[len(out)-1])
+		}
+	}
+	return out, nil
+}
+
 // Rotate implements [accesstoken.Store].
-func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next accesstoken.Record) error {
+func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, rev accesstoken.Revocation, next accesstoken.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -297,8 +502,8 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 	if err := s.insertLocked(&next); err != nil {
 		return err
 	}
-	e := &s.slots[i] // insertLocked may have moved the slots
-	e.revoked, e.revokedBy, e.replacedBy = micros(at), s.intern(by), next.ID
+	s.revokeLocked(i, rev)
+	s.slots[i].replacedBy = next.ID
 	return nil
 }
 
@@ -345,36 +550,95 @@ func (s *Store) DeleteTarget(ctx context.Context, t accesstoken.Target) (int, er
 	if !ok {
 		return 0, nil
 	}
+	o := s.byProject[project]
+	if o == nil {
+		return 0, nil
+	}
 	doomed := map[uint32]bool{}
-	owners := map[uint32]bool{}
-	keep := s.byProject[project][:0]
-	for _, i := range s.byProject[project] {
-		e := &s.slots[i]
-		if !t.IsProject() && e.repo != repo {
-			keep = append(keep, i)
-			continue
+	for _, i := range o.slots {
+		if t.IsProject() || s.slots[i].repo == repo {
+			doomed[i] = true
 		}
-		doomed[i], owners[e.owner] = true, true
+	}
+	s.deleteLocked(doomed)
+	return len(doomed), nil
+}
+
+// DeleteInactive implements [accesstoken.Store]: one pass over every
+// token, under one lock.
+func (s *Store) DeleteInactive(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cut := micros(before)
+	doomed := map[uint32]bool{}
+	for _, i := range s.all.slots {
+		e := &s.slots[i]
+		if e.revoked != zeroTime && e.revoked < cut || e.expires != zeroTime && e.expires < cut {
+			doomed[i] = true
+		}
+	}
+	s.deleteLocked(doomed)
+	return len(doomed), nil
+}
+
+// deleteLocked deletes the slots in doomed from the store and every index;
+// s.mu must be held for writing.
+func (s *Store) deleteLocked(doomed map[uint32]bool) {
+	if len(doomed) == 0 {
+		return
+	}
+	owners, projects := map[uint32]bool{}, map[uint32]bool{}
+	for i := range doomed {
+		e := &s.slots[i]
+		owners[e.owner], projects[e.project] = true, true
+		if d := s.desc[i]; d != "" {
+			s.unlinkDesc(s.descKey(e.owner, e.project, e.repo, d), i)
+		}
 		s.byDigest.remove(&e.digest, i)
 		delete(s.byID, e.id)
-		*e = slot{}
-		s.desc[i] = ""
-		s.free = append(s.free, i)
 	}
-	if len(keep) == 0 {
-		delete(s.byProject, project)
-	} else {
-		s.byProject[project] = keep
-	}
-	for o := range owners {
-		left := slices.DeleteFunc(s.byOwner[o], func(i uint32) bool { return doomed[i] })
-		if len(left) == 0 {
-			delete(s.byOwner, o)
-		} else {
-			s.byOwner[o] = left
+	gone := func(i uint32) bool { return doomed[i] }
+	for _, idx := range []struct {
+		m    map[uint32]*order
+		keys map[uint32]bool
+	}{{s.byOwner, owners}, {s.byProject, projects}} {
+		for k := range idx.keys {
+			o := idx.m[k]
+			if o.slots = slices.DeleteFunc(o.slots, gone); len(o.slots) == 0 {
+				delete(idx.m, k)
+			}
 		}
 	}
-	return len(doomed), nil
+	s.all.slots = slices.DeleteFunc(s.all.slots, gone)
+	for i := range doomed {
+		s.slots[i] = slot{}
+		s.desc[i] = ""
+		delete(s.reasons, i)
+		s.free = append(s.free, i)
+	}
+}
+
+// unlinkDesc removes slot i from the byDesc chain of key k.
+func (s *Store) unlinkDesc(k uint64, i uint32) {
+	prev := uint32(0)
+	for j := s.byDesc[k]; j != 0; prev, j = j, s.slots[j-1].nextDesc {
+		if j-1 != i {
+			continue
+		}
+		next := s.slots[i].nextDesc
+		switch {
+		case prev != 0:
+			s.slots[prev-1].nextDesc = next
+		case next != 0:
+			s.byDesc[k] = next
+		default:
+			delete(s.byDesc, k)
+		}
+		return
+	}
 }
 
 // Len returns the number of tokens held, revoked and expired ones included.

@@ -45,6 +45,10 @@
 //	CREATE UNIQUE INDEX access_tokens_digest ON access_tokens (digest);
 //	CREATE INDEX access_tokens_target ON access_tokens (project, repository, created_at, id);
 //	CREATE INDEX access_tokens_owner ON access_tokens (owner, created_at, id);
+//	-- version 2
+//	ALTER TABLE access_tokens ADD COLUMN revocation_reason text NOT NULL DEFAULT '';
+//	CREATE INDEX access_tokens_created ON access_tokens (created_at, id);
+//	CREATE INDEX access_tokens_description ON access_tokens (owner, project, repository, description) WHERE revoked_at IS NULL;
 //
 // The CHECK makes every row exactly one kind of target: a project token
 // names a project and no repository, a repository token names a repository
@@ -52,8 +56,14 @@
 // project). The digest is the SHA-256 (or, with a pepper, HMAC-SHA256) of
 // the secret; the secret itself is never stored. The unique index on it is
 // what a verification looks up (on SQLite the table's key does, below);
-// the other two serve the lists by target (and DeleteTarget) and by owner,
-// already in the order they are returned.
+// the target, owner and created indexes serve the lists by target (and
+// DeleteTarget), by owner and of every token, already in the order they
+// are returned, so that a page is a range of an index. The partial index
+// on the description serves the check, when a token is issued, that no
+// other active token of its owner and target has its description; it
+// holds the tokens not revoked only. Version 2 of the schema added
+// revocation_reason (why a token was revoked; empty when nobody said) and
+// these last two indexes.
 //
 // On SQLite the table is:
 //
@@ -81,6 +91,10 @@
 //	CREATE UNIQUE INDEX access_tokens_id ON access_tokens (id);
 //	CREATE INDEX access_tokens_target ON access_tokens (project, repository, created_at, id);
 //	CREATE INDEX access_tokens_owner ON access_tokens (owner, created_at, id);
+//	-- version 2
+//	ALTER TABLE access_tokens ADD COLUMN revocation_reason TEXT NOT NULL DEFAULT '';
+//	CREATE INDEX access_tokens_created ON access_tokens (created_at, id);
+//	CREATE INDEX access_tokens_description ON access_tokens (owner, project, repository, description) WHERE revoked_at IS NULL;
 //
 // The columns are those of PostgreSQL with SQLite types: id and
 // replaced_by are 16-byte BLOBs, digest a 32-byte BLOB, and every time an
@@ -142,9 +156,21 @@
 // PostgreSQL database. Nothing is cached in a Store: a token issued through
 // one instance verifies through every other at once, and a token revoked
 // through one is refused by all of them on the very next verification.
-// Insert is one statement; Rotate is one transaction whose conditional
-// UPDATE of the old token makes two concurrent rotations, on any instances,
-// produce one new token. The test TestManyInstances shows it.
+// Insert is one statement, or, for an active token with a description,
+// one transaction that checks the description is not taken (behind an
+// advisory lock of the owner, target and description on PostgreSQL), so
+// that two concurrent issues of one description, on any instances, cannot
+// both succeed; Rotate is one transaction whose conditional UPDATE of the
+// old token makes two concurrent rotations, on any instances, produce one
+// new token. The test TestManyInstances shows it.
+//
+// # Lists
+//
+// [Store.List] is one SELECT ordered by (created_at, id), over the index
+// of the owner, of the target or of every token; a page (After and Limit)
+// is a range of that index, so it costs the same however many tokens the
+// table holds. A page of a repository's tokens and the project tokens
+// that cover it is the first Limit rows of two such ranges.
 //
 // # SQLite settings
 //
@@ -167,9 +193,11 @@
 //
 // # Errors
 //
-// A missing record is [accesstoken.ErrNotFound] and a unique violation (of
+// A missing record is [accesstoken.ErrNotFound], a unique violation (of
 // the ID or the digest, or on SQLite of the digest's first 8 bytes) is
-// [accesstoken.ErrDuplicate]; every other error,
+// [accesstoken.ErrDuplicate], and a description that another active token
+// of the owner and target has is [accesstoken.ErrDuplicateDescription];
+// every other error,
 // including a cancelled context, a closed *sql.DB and a lost connection, is
 // a system error, which [accesstoken.Manager] reports as
 // [accesstoken.ErrStoreFailure] and never treats as valid. Unique

@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"embed"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"path"
 	"slices"
@@ -29,7 +28,7 @@ type migration struct {
 // migrations returns the dialect's migrations for the store's table, in
 // version order.
 func (s *Store) migrations() ([]migration, error) {
-	dir := path.Join("migrations", s.dialect.dir())
+	dir := path.Join("migrations", string(s.dialect))
 	entries, err := fs.ReadDir(migrationFS, dir)
 	if err != nil {
 		return nil, err
@@ -92,7 +91,7 @@ func splitStatements(src string) []string {
 
 // SchemaVersion is the schema version that this version of the package
 // migrates to.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Migrate creates or upgrades the schema to [SchemaVersion]: it applies, in
 // one transaction, every embedded migration not yet recorded in the
@@ -114,11 +113,7 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 	}
 	defer conn.Close()
 
-	begin := "BEGIN"
-	if s.dialect == SQLite {
-		begin = "BEGIN IMMEDIATE"
-	}
-	if _, err := conn.ExecContext(ctx, begin); err != nil {
+	if _, err := conn.ExecContext(ctx, s.dl.beginMigration()); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	defer func() {
@@ -132,18 +127,10 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 			err = fmt.Errorf("sqlstore: migrate %s: %w", s.table, err)
 		}
 	}()
-	if s.dialect == PostgreSQL {
-		h := fnv.New64a()
-		h.Write([]byte("accesstoken/sqlstore migrate " + s.table))
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
-			return err
-		}
+	if err := s.dl.lockMigrations(ctx, conn, "accesstoken/sqlstore migrate "+s.table); err != nil {
+		return err
 	}
-	tsType := "timestamptz NOT NULL DEFAULT now()"
-	if s.dialect == SQLite {
-		tsType = "INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))" // Unix microseconds
-	}
-	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+s.table+"_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "+tsType+")"); err != nil {
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+s.table+"_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "+s.dl.appliedAtColumn()+")"); err != nil {
 		return err
 	}
 	var current int
@@ -178,7 +165,7 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	var v sql.NullInt64
 	err := s.db.QueryRowContext(ctx, "SELECT MAX(version) FROM "+s.table+"_migrations").Scan(&v)
 	if err != nil {
-		if s.isUndefinedTable(err) {
+		if s.dl.isUndefinedTable(err) {
 			return 0, nil
 		}
 		return 0, fmt.Errorf("sqlstore: schema version: %w", err)

@@ -2,16 +2,19 @@ package sqlstore_test
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/forgekit/accesstoken/sqlstore"
 	"github.com/stretchr/testify/require"
 )
 
 // TestSchemaDoc checks that the schemas shown in the package documentation
-// are the migrations' statements, for the default table name, comments and
-// spacing aside.
+// are the statements of every migration, in order, for the default table
+// name, comments and spacing aside.
 func TestSchemaDoc(t *testing.T) {
 	doc, err := os.ReadFile("doc.go")
 	require.NoError(t, err)
@@ -36,9 +39,17 @@ func TestSchemaDoc(t *testing.T) {
 
 	placeholder := regexp.MustCompile(`\{\{(table|tablename)\}\}|\{\{(index|constraint) "([a-z_]+)"\}\}`)
 	for i, dialect := range []string{"postgres", "sqlite"} {
-		src, err := os.ReadFile("migrations/" + dialect + "/0001_create.sql")
+		files, err := filepath.Glob("migrations/" + dialect + "/*.sql")
 		require.NoError(t, err)
-		want := placeholder.ReplaceAllStringFunc(string(src), func(p string) string {
+		require.Len(t, files, sqlstore.SchemaVersion)
+		sort.Strings(files)
+		var src strings.Builder
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			src.Write(b)
+		}
+		want := placeholder.ReplaceAllStringFunc(src.String(), func(p string) string {
 			m := placeholder.FindStringSubmatch(p)
 			if m[3] != "" {
 				return "access_tokens_" + m[3]

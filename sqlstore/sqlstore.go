@@ -1,13 +1,13 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,41 +16,30 @@ import (
 	"github.com/google/uuid"
 )
 
-// Dialect is the SQL dialect of the database behind a [Store].
-type Dialect string
-
-// The supported dialects.
-const (
-	// SQLite is SQLite 3.35 or later (RETURNING), as modernc.org/sqlite
-	// or github.com/mattn/go-sqlite3 provide it.
-	SQLite Dialect = "sqlite"
-	// PostgreSQL is PostgreSQL 12 or later, as github.com/jackc/pgx/v5/stdlib
-	// or github.com/lib/pq provide it.
-	PostgreSQL Dialect = "postgres"
-)
-
-func (d Dialect) dir() string { return string(d) }
-
 // DefaultTable is the table name used unless [WithTable] sets another.
 const DefaultTable = "access_tokens"
 
 // Store is an [accesstoken.Store] in a SQL database. Build one with [New]
 // and create its table with [Store.Migrate]. It is safe for concurrent use,
 // and any number of Stores, in any number of processes, may share one
-// database: every write is one statement (Insert, Revoke, TouchLastUsed,
-// DeleteTarget) or one transaction (Rotate), and nothing is cached.
+// database: every write is one statement (Revoke, RevokeOwner,
+// TouchLastUsed, DeleteTarget, DeleteInactive, and Insert of a token
+// without a description or not active) or one transaction (Rotate, and
+// Insert of an active token with a description, whose uniqueness it
+// checks), and nothing is cached.
 type Store struct {
 	db       *sql.DB
 	dialect  Dialect
-	table    string // as written in FROM: "name" or "schema.name"
-	tableRef string // the table in CREATE INDEX ... ON: unqualified on SQLite
-	schema   string // "" unless the table name is qualified
-	name     string // the table name without the schema
+	dl       dialect // what the database needs that others do not
+	table    string  // as written in FROM: "name" or "schema.name"
+	tableRef string  // the table in CREATE INDEX ... ON: unqualified on SQLite
+	schema   string  // "" unless the table name is qualified
+	name     string  // the table name without the schema
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
 
-	qByDigest, qByID, qInsert, qRevoke, qRotateRevoke, qState, qTouch string
+	qByDigest, qByID, qInsert, qRevoke, qRevokeOwner, qRotateRevoke, qState, qTouch, qDescTaken, qDeleteInactive string
 }
 
 // Option configures a [Store].
@@ -85,53 +74,45 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: nil *sql.DB")
 	}
-	if dialect != SQLite && dialect != PostgreSQL {
+	dl, ok := dialects[dialect]
+	if !ok {
 		return nil, fmt.Errorf("sqlstore: unknown dialect %q", dialect)
 	}
-	s := &Store{db: db, dialect: dialect, name: DefaultTable, stmts: map[string]*sql.Stmt{}}
+	s := &Store{db: db, dialect: dialect, dl: dl, name: DefaultTable, stmts: map[string]*sql.Stmt{}}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, err
 		}
 	}
-	s.table, s.tableRef = s.name, s.name
+	s.table = s.name
 	if s.schema != "" {
 		s.table = s.schema + "." + s.name
-		if dialect == PostgreSQL {
-			s.tableRef = s.table
-		}
 	}
+	s.tableRef = dl.indexOn(s.schema, s.name)
 	s.buildQueries()
 	return s, nil
 }
 
 var _ accesstoken.Store = (*Store)(nil)
 
-// indexName returns the name of an index in CREATE INDEX: on SQLite it
-// carries the schema, on PostgreSQL the index goes to the table's schema.
-func (s *Store) indexName(n string) string {
-	if s.dialect == SQLite && s.schema != "" {
-		return s.schema + "." + s.name + "_" + n
-	}
-	return s.name + "_" + n
-}
+// indexName returns the name of the index n in CREATE INDEX.
+func (s *Store) indexName(n string) string { return s.dl.indexName(s.schema, s.name, n) }
 
-const columns = "id, digest, owner, description, project, repository, scopes, created_at, expires_at, last_used_at, revoked_at, revoked_by, replaced_by"
+const columns = "id, digest, owner, description, project, repository, scopes, created_at, expires_at, last_used_at, revoked_at, revoked_by, replaced_by, revocation_reason"
 
 func (s *Store) buildQueries() {
 	t := s.table
-	if s.dialect == SQLite {
-		// The rowid is the digest's first 8 bytes (lookupKey): one descent
-		// of the table's B-tree, then the whole digest compared.
-		s.qByDigest = "SELECT " + columns + " FROM " + t + " WHERE lookup = ? AND digest = ?"
-		s.qInsert = "INSERT INTO " + t + " (" + columns + ", target_kind, lookup) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	} else {
-		s.qByDigest = s.rebind("SELECT " + columns + " FROM " + t + " WHERE digest = ?")
-		s.qInsert = s.rebind("INSERT INTO " + t + " (" + columns + ", target_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-	}
+	s.qByDigest = s.rebind("SELECT " + columns + " FROM " + t + " WHERE " + s.dl.lookupWhere())
+	keys := s.dl.keyColumns()
+	s.qInsert = s.rebind("INSERT INTO " + t + " (" + columns + ", target_kind" + keys + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" + strings.Repeat(", ?", strings.Count(keys, ",")) + ")")
 	s.qByID = s.rebind("SELECT " + columns + " FROM " + t + " WHERE id = ?")
-	s.qRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL RETURNING " + columns)
-	s.qRotateRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ?, replaced_by = ? WHERE id = ? AND revoked_at IS NULL")
+	s.qRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ?, revocation_reason = ? WHERE id = ? AND revoked_at IS NULL RETURNING " + columns)
+	s.qRevokeOwner = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ?, revocation_reason = ? WHERE owner = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) RETURNING " + columns)
+	s.qRotateRevoke = s.rebind("UPDATE " + t + " SET revoked_at = ?, revoked_by = ?, revocation_reason = ?, replaced_by = ? WHERE id = ? AND revoked_at IS NULL")
+	// Over the partial index on (owner, project, repository, description)
+	// of the tokens not revoked.
+	s.qDescTaken = s.rebind("SELECT count(*) FROM " + t + " WHERE owner = ? AND project = ? AND repository = ? AND description = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
+	s.qDeleteInactive = s.rebind("DELETE FROM " + t + " WHERE revoked_at < ? OR expires_at < ?")
 	s.qState = s.rebind("SELECT revoked_at IS NOT NULL FROM " + t + " WHERE id = ?")
 	// One conditional UPDATE: the database checks the condition on the
 	// row's latest version while it holds the row (PostgreSQL re-checks it
@@ -141,25 +122,8 @@ func (s *Store) buildQueries() {
 	s.qTouch = s.rebind("UPDATE " + t + " SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)")
 }
 
-// rebind turns ? placeholders into $1, $2, ... for PostgreSQL. The queries
-// of this package have no ? inside string literals.
-func (s *Store) rebind(q string) string {
-	if s.dialect != PostgreSQL {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
-}
+// rebind turns the ? placeholders of q into the dialect's.
+func (s *Store) rebind(q string) string { return s.dl.bind(q) }
 
 // stmt returns q prepared on the pool. Statements are prepared on first use
 // and kept until [Store.Close]; a failed preparation is retried next time.
@@ -229,12 +193,7 @@ func fail(ctx context.Context, op string, err error) error {
 
 // Parameter conversions.
 
-func (s *Store) idArg(id uuid.UUID) any {
-	if s.dialect == SQLite {
-		return id[:]
-	}
-	return id.String()
-}
+func (s *Store) idArg(id uuid.UUID) any { return s.dl.idArg(id) }
 
 func (s *Store) nullIDArg(id uuid.UUID) any {
 	if id == uuid.Nil {
@@ -243,17 +202,9 @@ func (s *Store) nullIDArg(id uuid.UUID) any {
 	return s.idArg(id)
 }
 
-func (s *Store) timeArg(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	if s.dialect == SQLite {
-		return t.UnixMicro()
-	}
-	return t.UTC()
-}
+func (s *Store) timeArg(t time.Time) any { return s.dl.timeArg(t) }
 
-// Column scanners, the same for both dialects: SQLite gives integers,
+// Column scanners, the same for every dialect: SQLite gives integers,
 // blobs and strings, PostgreSQL times and strings.
 
 type idCol struct {
@@ -343,6 +294,7 @@ func scanRecord(r row) (accesstoken.Record, error) {
 		timeCol{&rec.RevokedAt},
 		&rec.RevokedBy,
 		idCol{id: &rec.ReplacedBy, null: true, label: "replaced_by"},
+		&rec.RevocationReason,
 	)
 	if err != nil {
 		return accesstoken.Record{}, err
@@ -362,26 +314,15 @@ func (s *Store) insertArgs(rec *accesstoken.Record) []any {
 		s.idArg(rec.ID), rec.Digest[:], rec.Owner, rec.Description,
 		rec.Target.Project, rec.Target.Repository, rec.Scopes.String(),
 		s.timeArg(rec.CreatedAt), s.timeArg(rec.ExpiresAt), s.timeArg(rec.LastUsedAt), s.timeArg(rec.RevokedAt),
-		rec.RevokedBy, s.nullIDArg(rec.ReplacedBy), kind,
+		rec.RevokedBy, s.nullIDArg(rec.ReplacedBy), rec.RevocationReason, kind,
 	}
-	if s.dialect == SQLite {
-		args = append(args, lookupKey(rec.Digest))
-	}
-	return args
-}
-
-// lookupKey is the SQLite rowid of the record with digest d: its first 8
-// bytes as a signed big-endian integer (the migration's CHECK ties the two
-// together). Two different digests share it with a probability of 2^-64,
-// and the second is then refused as a duplicate (see [Store.Insert]).
-func lookupKey(d accesstoken.Digest) int64 {
-	return int64(binary.BigEndian.Uint64(d[:8]))
+	return append(args, s.dl.keyArgs(rec.Digest)...)
 }
 
 // duplicate wraps a unique violation in [accesstoken.ErrDuplicate].
 func (s *Store) duplicate(err error) error {
-	if s.dialect == SQLite && strings.Contains(err.Error(), ".lookup") {
-		return fmt.Errorf("%w: sqlstore: the digest's first 8 bytes are another token's (a new secret will do): %w", accesstoken.ErrDuplicate, err)
+	if d := s.dl.duplicateDetail(err); d != "" {
+		return fmt.Errorf("%w: sqlstore: %s: %w", accesstoken.ErrDuplicate, d, err)
 	}
 	return fmt.Errorf("%w: sqlstore: %w", accesstoken.ErrDuplicate, err)
 }
@@ -393,19 +334,62 @@ func (s *Store) duplicate(err error) error {
 // tokens stored, a new token is refused so with a probability of about
 // n/2^64 (5e-14 at a million tokens); [accesstoken.Manager.Issue] then
 // reports a store failure, and issuing again draws a new secret.
-func (s *Store) Insert(ctx context.Context, rec accesstoken.Record) error {
+//
+// The insertion of an active token with a description is a transaction
+// that first checks that no other active token of the same owner and
+// target has that description ([accesstoken.ErrDuplicateDescription]).
+// Concurrent transactions cannot both pass the check: on PostgreSQL the
+// transaction first takes an advisory lock derived from the owner, target
+// and description (pg_advisory_xact_lock); on SQLite it is IMMEDIATE (the
+// _txlock=immediate of the recommended settings), so it holds the
+// database's write lock from the check to the commit. (Under a deferred
+// transaction, two concurrent insertions still cannot both succeed: the
+// second one's write fails with SQLITE_BUSY, a store failure.)
+func (s *Store) Insert(ctx context.Context, rec accesstoken.Record) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "insert", err)
 	}
 	args := s.insertArgs(&rec)
-	st, err := s.stmt(ctx, s.qInsert)
+	if rec.Description == "" || !rec.Active(rec.CreatedAt) {
+		st, err := s.stmt(ctx, s.qInsert)
+		if err != nil {
+			return fail(ctx, "insert", err)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			if s.dl.isUniqueViolation(err) {
+				return s.duplicate(err)
+			}
+			return fail(ctx, "insert", err)
+		}
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(ctx, "insert", err)
 	}
-	if _, err := st.ExecContext(ctx, args...); err != nil {
-		if s.isUniqueViolation(err) {
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	lock := "accesstoken/sqlstore description " + s.table + "\x00" + rec.Owner + "\x00" + rec.Target.Project + "\x00" + rec.Target.Repository + "\x00" + rec.Description
+	if err := s.dl.lockDescription(ctx, tx, lock); err != nil {
+		return fail(ctx, "insert", err)
+	}
+	var taken int
+	if err := tx.QueryRowContext(ctx, s.qDescTaken, rec.Owner, rec.Target.Project, rec.Target.Repository, rec.Description, s.timeArg(rec.CreatedAt)).Scan(&taken); err != nil {
+		return fail(ctx, "insert", err)
+	}
+	if taken > 0 {
+		return fmt.Errorf("%w: sqlstore: %d active tokens of this owner and target have it", accesstoken.ErrDuplicateDescription, taken)
+	}
+	if _, err := tx.ExecContext(ctx, s.qInsert, args...); err != nil {
+		if s.dl.isUniqueViolation(err) {
 			return s.duplicate(err)
 		}
+		return fail(ctx, "insert", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fail(ctx, "insert", err)
 	}
 	return nil
@@ -415,10 +399,7 @@ func (s *Store) Insert(ctx context.Context, rec accesstoken.Record) error {
 // the unique digest index, on SQLite by the table's key (the digest's first
 // 8 bytes) and the whole digest.
 func (s *Store) ByDigest(ctx context.Context, d accesstoken.Digest) (accesstoken.Record, error) {
-	if s.dialect == SQLite {
-		return s.queryOne(ctx, "by digest", s.qByDigest, lookupKey(d), d[:])
-	}
-	return s.queryOne(ctx, "by digest", s.qByDigest, d[:])
+	return s.queryOne(ctx, "by digest", s.qByDigest, s.dl.lookupArgs(d)...)
 }
 
 // ByID implements [accesstoken.Store].
@@ -444,37 +425,22 @@ func (s *Store) queryOne(ctx context.Context, op, q string, args ...any) (access
 	return rec, nil
 }
 
-// List implements [accesstoken.Store]. It uses the (project, repository,
-// created_at, id) index for a target and the (owner, created_at, id) index
-// for an owner.
+// List implements [accesstoken.Store] with one SELECT, ordered and
+// limited by the database. It uses the (project, repository, created_at,
+// id) index for a target, the (owner, created_at, id) index for an owner,
+// and the (created_at, id) index for every token, so that a page (After
+// and Limit) is a range of an index: it costs the same however many
+// tokens there are. A page of a repository and the project tokens that
+// cover it (Covering) is the first Limit of two such ranges, merged.
 func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fail(ctx, "list", err)
 	}
-	var b strings.Builder
-	var args []any
-	b.WriteString("SELECT " + columns + " FROM " + s.table + " WHERE ")
-	switch {
-	case q.Target != nil:
-		b.WriteString("project = ? AND ")
-		args = append(args, q.Target.Project, q.Target.Repository)
-		if q.Covering && q.Target.Project != "" && q.Target.Repository != "" {
-			b.WriteString("repository IN (?, '')")
-		} else {
-			b.WriteString("repository = ?")
-		}
-	case q.Owner != "":
-		b.WriteString("owner = ?")
-		args = append(args, q.Owner)
-	default:
+	query, args, ok := s.listQuery(&q)
+	if !ok {
 		return []accesstoken.Record{}, nil
 	}
-	if !q.Active.IsZero() {
-		b.WriteString(" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
-		args = append(args, s.timeArg(q.Active))
-	}
-	b.WriteString(" ORDER BY created_at, id")
-	st, err := s.stmt(ctx, s.rebind(b.String()))
+	st, err := s.stmt(ctx, s.rebind(query))
 	if err != nil {
 		return nil, fail(ctx, "list", err)
 	}
@@ -497,9 +463,78 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Re
 	return out, nil
 }
 
+// listQuery returns the SELECT of q, with ? placeholders, and its
+// arguments; ok is false when q selects nothing.
+func (s *Store) listQuery(q *accesstoken.Query) (query string, args []any, ok bool) {
+	if q.Owner == "" && q.Target == nil && !q.All {
+		return "", nil, false
+	}
+	// where returns the conditions of one SELECT (for the repository
+	// given, when there is a target) and appends their arguments.
+	where := func(repository string, covering bool) string {
+		var c []string
+		if q.Owner != "" {
+			c = append(c, "owner = ?")
+			args = append(args, q.Owner)
+		}
+		if q.Target != nil {
+			if covering {
+				c = append(c, "project = ? AND repository IN (?, '')")
+				args = append(args, q.Target.Project, repository)
+			} else {
+				c = append(c, "project = ? AND repository = ?")
+				args = append(args, q.Target.Project, repository)
+			}
+		}
+		if !q.Active.IsZero() {
+			c = append(c, "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)")
+			args = append(args, s.timeArg(q.Active))
+		}
+		if !q.Inactive.IsZero() {
+			c = append(c, "(revoked_at IS NOT NULL OR expires_at <= ?)")
+			args = append(args, s.timeArg(q.Inactive))
+		}
+		if !q.ExpiringBefore.IsZero() {
+			c = append(c, "expires_at < ?")
+			args = append(args, s.timeArg(q.ExpiringBefore))
+		}
+		if !q.After.IsZero() {
+			c = append(c, "created_at >= ? AND (created_at > ? OR id > ?)")
+			at := s.timeArg(q.After.CreatedAt)
+			args = append(args, at, at, s.idArg(q.After.ID))
+		}
+		if len(c) == 0 {
+			return ""
+		}
+		return " WHERE " + strings.Join(c, " AND ")
+	}
+	limit := func() string {
+		if q.Limit <= 0 {
+			return ""
+		}
+		args = append(args, q.Limit)
+		return " LIMIT ?"
+	}
+	const order = " ORDER BY created_at, id"
+	sel := "SELECT " + columns + " FROM " + s.table
+	covering := q.Target != nil && q.Covering && q.Target.Project != "" && q.Target.Repository != ""
+	if !covering || q.Limit <= 0 {
+		repo := ""
+		if q.Target != nil {
+			repo = q.Target.Repository
+		}
+		w := where(repo, covering)
+		return sel + w + order + limit(), args, true
+	}
+	// Two ranges, each of an index, each limited, merged.
+	a := sel + where(q.Target.Repository, false) + order + limit()
+	b := sel + where("", false) + order + limit()
+	return "SELECT " + columns + " FROM (" + a + ") AS own_tokens UNION ALL SELECT " + columns + " FROM (" + b + ") AS project_tokens" + order + limit(), args, true
+}
+
 // Revoke implements [accesstoken.Store]: one conditional UPDATE ...
 // RETURNING, then, if it changed nothing, a SELECT of the record as it is.
-func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by string) (accesstoken.Record, error) {
+func (s *Store) Revoke(ctx context.Context, id uuid.UUID, rev accesstoken.Revocation) (accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return accesstoken.Record{}, fail(ctx, "revoke", err)
 	}
@@ -507,7 +542,7 @@ func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by strin
 	if err != nil {
 		return accesstoken.Record{}, fail(ctx, "revoke", err)
 	}
-	rec, err := scanRecord(st.QueryRowContext(ctx, s.timeArg(at), by, s.idArg(id)))
+	rec, err := scanRecord(st.QueryRowContext(ctx, s.timeArg(rev.At), rev.By, rev.Reason, s.idArg(id)))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// Already revoked, or missing.
@@ -518,10 +553,46 @@ func (s *Store) Revoke(ctx context.Context, id uuid.UUID, at time.Time, by strin
 	return rec, nil
 }
 
+// RevokeOwner implements [accesstoken.Store] with one conditional UPDATE
+// ... RETURNING.
+func (s *Store) RevokeOwner(ctx context.Context, owner string, rev accesstoken.Revocation) ([]accesstoken.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fail(ctx, "revoke owner", err)
+	}
+	st, err := s.stmt(ctx, s.qRevokeOwner)
+	if err != nil {
+		return nil, fail(ctx, "revoke owner", err)
+	}
+	at := s.timeArg(rev.At)
+	rows, err := st.QueryContext(ctx, at, rev.By, rev.Reason, owner, at)
+	if err != nil {
+		return nil, fail(ctx, "revoke owner", err)
+	}
+	defer rows.Close()
+	out := []accesstoken.Record{}
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return nil, fail(ctx, "revoke owner", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(ctx, "revoke owner", err)
+	}
+	slices.SortFunc(out, func(a, b accesstoken.Record) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	return out, nil
+}
+
 // Rotate implements [accesstoken.Store] in one transaction: a conditional
 // UPDATE of the old record (so of two concurrent rotations one updates and
 // the other finds it revoked) and the INSERT of the new one.
-func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by string, next accesstoken.Record) (err error) {
+func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, rev accesstoken.Revocation, next accesstoken.Record) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "rotate", err)
 	}
@@ -535,7 +606,7 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 			_ = tx.Rollback()
 		}
 	}()
-	res, err := tx.ExecContext(ctx, s.qRotateRevoke, s.timeArg(at), by, s.idArg(next.ID), s.idArg(oldID))
+	res, err := tx.ExecContext(ctx, s.qRotateRevoke, s.timeArg(rev.At), rev.By, rev.Reason, s.idArg(next.ID), s.idArg(oldID))
 	if err != nil {
 		return fail(ctx, "rotate", err)
 	}
@@ -557,7 +628,7 @@ func (s *Store) Rotate(ctx context.Context, oldID uuid.UUID, at time.Time, by st
 		}
 	}
 	if _, err := tx.ExecContext(ctx, s.qInsert, args...); err != nil {
-		if s.isUniqueViolation(err) {
+		if s.dl.isUniqueViolation(err) {
 			return s.duplicate(err)
 		}
 		return fail(ctx, "rotate", err)
@@ -614,6 +685,27 @@ func (s *Store) DeleteTarget(ctx context.Context, t accesstoken.Target) (int, er
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fail(ctx, "delete target", err)
+	}
+	return int(n), nil
+}
+
+// DeleteInactive implements [accesstoken.Store] with one DELETE.
+func (s *Store) DeleteInactive(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fail(ctx, "delete inactive", err)
+	}
+	st, err := s.stmt(ctx, s.qDeleteInactive)
+	if err != nil {
+		return 0, fail(ctx, "delete inactive", err)
+	}
+	cut := s.timeArg(before)
+	res, err := st.ExecContext(ctx, cut, cut)
+	if err != nil {
+		return 0, fail(ctx, "delete inactive", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fail(ctx, "delete inactive", err)
 	}
 	return int(n), nil
 }

@@ -106,7 +106,7 @@ func (s suite) testCancelledList(t *testing.T) {
 func (s suite) testCancelledRevoke(t *testing.T) {
 	st := s.store(t)
 	rec := cancelFixture(t, st)
-	got, err := st.Revoke(cancelled(t), rec.ID, base.Add(time.Hour), "admin")
+	got, err := st.Revoke(cancelled(t), rec.ID, accesstoken.Revocation{At: base.Add(time.Hour), By: "admin"})
 	checkCancelledRecord(t, "Revoke", got, err)
 	checkStored(t, st, rec)
 }
@@ -114,7 +114,7 @@ func (s suite) testCancelledRevoke(t *testing.T) {
 func (s suite) testCancelledRotate(t *testing.T) {
 	st := s.store(t)
 	old, next, other := rotation(t, st)
-	checkCancelledErr(t, "Rotate", st.Rotate(cancelled(t), old.ID, base.Add(time.Hour), "alice", *next))
+	checkCancelledErr(t, "Rotate", st.Rotate(cancelled(t), old.ID, accesstoken.Revocation{At: base.Add(time.Hour), By: "alice"}, *next))
 	checkStored(t, st, old)
 	checkStored(t, st, other)
 	checkAbsent(t, st, next)
@@ -138,6 +138,32 @@ func (s suite) testCancelledDelete(t *testing.T) {
 	checkCancelledErr(t, "DeleteTarget", err)
 	if n != 0 {
 		t.Fatalf("DeleteTarget with a cancelled context: got %d; want 0", n)
+	}
+	checkStored(t, st, rec)
+}
+
+func (s suite) testCancelledRevokeOwner(t *testing.T) {
+	st := s.store(t)
+	rec := cancelFixture(t, st)
+	got, err := st.RevokeOwner(cancelled(t), rec.Owner, accesstoken.Revocation{At: base.Add(time.Hour), By: "system:test", Reason: "test"})
+	checkCancelledErr(t, "RevokeOwner", err)
+	if len(got) != 0 {
+		t.Fatalf("RevokeOwner with a cancelled context: got %s; want nothing", names(got))
+	}
+	checkStored(t, st, rec)
+}
+
+func (s suite) testCancelledDeleteInactive(t *testing.T) {
+	st := s.store(t)
+	rec := cancelFixture(t, st)
+	rec.RevokedAt, rec.RevokedBy = base, "alice"
+	if _, err := st.Revoke(t.Context(), rec.ID, accesstoken.Revocation{At: base, By: "alice"}); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	n, err := st.DeleteInactive(cancelled(t), base.Add(time.Hour))
+	checkCancelledErr(t, "DeleteInactive", err)
+	if n != 0 {
+		t.Fatalf("DeleteInactive with a cancelled context: got %d; want 0", n)
 	}
 	checkStored(t, st, rec)
 }

@@ -160,6 +160,9 @@ func checkRecord(t *testing.T, what string, got, want *accesstoken.Record) {
 	if got.RevokedBy != want.RevokedBy {
 		errorf("RevokedBy: got %q; want %q", got.RevokedBy, want.RevokedBy)
 	}
+	if got.RevocationReason != want.RevocationReason {
+		errorf("RevocationReason: got %q; want %q", got.RevocationReason, want.RevocationReason)
+	}
 	if got.ReplacedBy != want.ReplacedBy {
 		errorf("ReplacedBy: got %v; want %v", got.ReplacedBy, want.ReplacedBy)
 	}
@@ -258,8 +261,23 @@ func queryString(q accesstoken.Query) string {
 	if q.Covering {
 		parts = append(parts, "Covering")
 	}
+	if q.All {
+		parts = append(parts, "All")
+	}
 	if !q.Active.IsZero() {
 		parts = append(parts, "Active "+q.Active.String())
+	}
+	if !q.Inactive.IsZero() {
+		parts = append(parts, "Inactive "+q.Inactive.String())
+	}
+	if !q.ExpiringBefore.IsZero() {
+		parts = append(parts, "ExpiringBefore "+q.ExpiringBefore.String())
+	}
+	if !q.After.IsZero() {
+		parts = append(parts, fmt.Sprintf("After {%v %v}", q.After.CreatedAt, q.After.ID))
+	}
+	if q.Limit != 0 {
+		parts = append(parts, fmt.Sprintf("Limit %d", q.Limit))
 	}
 	return strings.Join(parts, ", ")
 }

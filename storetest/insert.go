@@ -20,6 +20,7 @@ func (s suite) testRoundTrip(t *testing.T) {
 	full.LastUsedAt = base.Add(time.Hour + time.Microsecond)
 	full.RevokedAt = base.Add(2*time.Hour + 999999*time.Microsecond).In(elsewhere)
 	full.RevokedBy = "admin"
+	full.RevocationReason = "found in a public paste ✓"
 	full.ReplacedBy = uuid.New()
 
 	zero := newRecord("", "bob", accesstoken.ProjectTarget("alpha"), base.Add(time.Second))

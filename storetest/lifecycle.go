@@ -23,7 +23,7 @@ func (s suite) testRevoke(t *testing.T) {
 	mustInsert(t, st, a, b)
 
 	at := base.Add(time.Hour + 7*time.Microsecond).In(elsewhere)
-	got, err := st.Revoke(t.Context(), a.ID, at, "admin")
+	got, err := st.Revoke(t.Context(), a.ID, accesstoken.Revocation{At: at, By: "admin"})
 	if err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
@@ -40,7 +40,7 @@ func (s suite) testRevokeIdempotent(t *testing.T) {
 	a := newRecord("revoked twice", "alice", accesstoken.ProjectTarget("alpha"), base)
 	mustInsert(t, st, a)
 	first := base.Add(time.Hour)
-	_, err := st.Revoke(t.Context(), a.ID, first, "first")
+	_, err := st.Revoke(t.Context(), a.ID, accesstoken.Revocation{At: first, By: "first"})
 	if err != nil {
 		t.Fatalf("first Revoke: %v", err)
 	}
@@ -53,7 +53,7 @@ func (s suite) testRevokeIdempotent(t *testing.T) {
 		{first.Add(-time.Minute), "third"},
 		{first, "first"},
 	} {
-		got, err := st.Revoke(t.Context(), a.ID, again.at, again.by)
+		got, err := st.Revoke(t.Context(), a.ID, accesstoken.Revocation{At: again.at, By: again.by})
 		if err != nil {
 			t.Fatalf("Revoke(revoked record, %v, %q): %v", again.at, again.by, err)
 		}
@@ -66,7 +66,7 @@ func (s suite) testRevokeIdempotent(t *testing.T) {
 func (s suite) testRevokeNotFound(t *testing.T) {
 	st := s.store(t)
 	mustInsert(t, st, newRecord("other", "alice", accesstoken.ProjectTarget("alpha"), base))
-	got, err := st.Revoke(t.Context(), uuid.New(), base, "admin")
+	got, err := st.Revoke(t.Context(), uuid.New(), accesstoken.Revocation{At: base, By: "admin"})
 	if !errors.Is(err, accesstoken.ErrNotFound) || got != (accesstoken.Record{}) {
 		t.Fatalf("Revoke(unknown ID): got %s, %v; want no record, ErrNotFound", names([]accesstoken.Record{got}), err)
 	}
@@ -86,7 +86,7 @@ func (s suite) testRevokeConcurrent(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-ready
-			results[i], errs[i] = st.Revoke(t.Context(), a.ID, base.Add(time.Duration(i+1)*time.Minute), fmt.Sprintf("admin%d", i))
+			results[i], errs[i] = st.Revoke(t.Context(), a.ID, accesstoken.Revocation{At: base.Add(time.Duration(i+1) * time.Minute), By: fmt.Sprintf("admin%d", i)})
 		})
 	}
 	release()
@@ -137,7 +137,7 @@ func (s suite) testRotate(t *testing.T) {
 	st := s.store(t)
 	old, next, other := rotation(t, st)
 	at := next.CreatedAt.In(elsewhere)
-	if err := st.Rotate(t.Context(), old.ID, at, "alice", *next); err != nil {
+	if err := st.Rotate(t.Context(), old.ID, accesstoken.Revocation{At: at, By: "alice"}, *next); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	old.RevokedAt, old.RevokedBy, old.ReplacedBy = at, "alice", next.ID
@@ -153,12 +153,12 @@ func (s suite) testRotate(t *testing.T) {
 func (s suite) testRotateRevoked(t *testing.T) {
 	st := s.store(t)
 	old, next, _ := rotation(t, st)
-	_, err := st.Revoke(t.Context(), old.ID, base.Add(time.Minute), "admin")
+	_, err := st.Revoke(t.Context(), old.ID, accesstoken.Revocation{At: base.Add(time.Minute), By: "admin"})
 	if err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 	old.RevokedAt, old.RevokedBy = base.Add(time.Minute), "admin"
-	err = st.Rotate(t.Context(), old.ID, base.Add(time.Hour), "alice", *next)
+	err = st.Rotate(t.Context(), old.ID, accesstoken.Revocation{At: base.Add(time.Hour), By: "alice"}, *next)
 	if !errors.Is(err, accesstoken.ErrRevoked) {
 		t.Fatalf("Rotate(revoked record): got %v; want ErrRevoked", err)
 	}
@@ -172,12 +172,12 @@ func (s suite) testRotateTwice(t *testing.T) {
 	st := s.store(t)
 	old, next, _ := rotation(t, st)
 	at := base.Add(time.Hour)
-	if err := st.Rotate(t.Context(), old.ID, at, "alice", *next); err != nil {
+	if err := st.Rotate(t.Context(), old.ID, accesstoken.Revocation{At: at, By: "alice"}, *next); err != nil {
 		t.Fatalf("first Rotate: %v", err)
 	}
 	old.RevokedAt, old.RevokedBy, old.ReplacedBy = at, "alice", next.ID
 	again := newRecord("next again", "alice", old.Target, at.Add(time.Hour))
-	err := st.Rotate(t.Context(), old.ID, at.Add(time.Hour), "alice", *again)
+	err := st.Rotate(t.Context(), old.ID, accesstoken.Revocation{At: at.Add(time.Hour), By: "alice"}, *again)
 	if !errors.Is(err, accesstoken.ErrRevoked) {
 		t.Fatalf("second Rotate: got %v; want ErrRevoked", err)
 	}
@@ -191,7 +191,7 @@ func (s suite) testRotateTwice(t *testing.T) {
 func (s suite) testRotateNotFound(t *testing.T) {
 	st := s.store(t)
 	_, next, _ := rotation(t, st)
-	err := st.Rotate(t.Context(), uuid.New(), base.Add(time.Hour), "alice", *next)
+	err := st.Rotate(t.Context(), uuid.New(), accesstoken.Revocation{At: base.Add(time.Hour), By: "alice"}, *next)
 	if !errors.Is(err, accesstoken.ErrNotFound) {
 		t.Fatalf("Rotate(unknown ID): got %v; want ErrNotFound", err)
 	}
@@ -215,7 +215,7 @@ func (s suite) testRotateDuplicate(t *testing.T) {
 			st := s.store(t)
 			old, next, other := rotation(t, st)
 			c.in(old, next, other)
-			err := st.Rotate(t.Context(), old.ID, base.Add(time.Hour), "alice", *next)
+			err := st.Rotate(t.Context(), old.ID, accesstoken.Revocation{At: base.Add(time.Hour), By: "alice"}, *next)
 			if !errors.Is(err, accesstoken.ErrDuplicate) {
 				t.Fatalf("Rotate to a record with the %s: got %v; want ErrDuplicate", c.name, err)
 			}
@@ -256,7 +256,7 @@ func (s suite) testRotateConcurrent(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-ready
-			errs[i] = st.Rotate(t.Context(), old.ID, at, "alice", *nexts[i])
+			errs[i] = st.Rotate(t.Context(), old.ID, accesstoken.Revocation{At: at, By: "alice"}, *nexts[i])
 		})
 	}
 	release()
@@ -414,7 +414,7 @@ func (s suite) testTouchContended(t *testing.T) {
 				errs <- fmt.Errorf("Insert of contender %d: %w", i, err)
 				return
 			}
-			if _, err := st.Revoke(t.Context(), r.ID, at, "bob"); err != nil {
+			if _, err := st.Revoke(t.Context(), r.ID, accesstoken.Revocation{At: at, By: "bob"}); err != nil {
 				errs <- fmt.Errorf("Revoke of contender %d: %w", i, err)
 			}
 		})
@@ -440,7 +440,7 @@ func (s suite) testDeleteRepository(t *testing.T) {
 	st := s.store(t)
 	w := newWorld(t, st)
 	at := base.Add(time.Hour)
-	_, err := st.Revoke(t.Context(), w.alphaR1b.ID, at, "admin")
+	_, err := st.Revoke(t.Context(), w.alphaR1b.ID, accesstoken.Revocation{At: at, By: "admin"})
 	if err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,12 +30,16 @@ func newManager(t *testing.T, st accesstoken.Store, opts ...accesstoken.Option) 
 	return m, clk
 }
 
+// issued numbers the descriptions issue makes: descriptions are unique
+// among an owner's active tokens of a target.
+var issued atomic.Int64
+
 // issue issues a token that must be issued, then moves clk on by a second
 // so that tokens issued one after the other are listed in that order.
 func issue(t *testing.T, m *accesstoken.Manager, clk *clock, req accesstoken.IssueRequest) *accesstoken.Issued {
 	t.Helper()
 	if req.Description == "" {
-		req.Description = fmt.Sprintf("%s's token for %s", req.Owner, req.Target)
+		req.Description = fmt.Sprintf("%s's token %d for %s", req.Owner, issued.Add(1), req.Target)
 	}
 	iss, err := m.Issue(t.Context(), req)
 	if err != nil {

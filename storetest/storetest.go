@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"DuplicateID", s.testDuplicateID},
 			{"DuplicateDigest", s.testDuplicateDigest},
 			{"NotFound", s.testNotFound},
+			{"DescriptionUnique", s.testDescriptionUnique},
+			{"DescriptionConcurrent", s.testDescriptionConcurrent},
 		}},
 		{"List", []subtest{
 			{"EmptyStore", s.testListEmptyStore},
@@ -59,12 +61,20 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"Covering", s.testListCovering},
 			{"Active", s.testListActive},
 			{"Order", s.testListOrder},
+			{"States", s.testListStates},
+			{"All", s.testListAll},
+			{"Pages", s.testListPages},
 		}},
 		{"Revoke", []subtest{
 			{"SetsRevoked", s.testRevoke},
 			{"Idempotent", s.testRevokeIdempotent},
 			{"NotFound", s.testRevokeNotFound},
 			{"Concurrent", s.testRevokeConcurrent},
+			{"Reason", s.testRevokeReason},
+		}},
+		{"RevokeOwner", []subtest{
+			{"ActiveOnly", s.testRevokeOwner},
+			{"Concurrent", s.testRevokeOwnerConcurrent},
 		}},
 		{"Rotate", []subtest{
 			{"RevokesAndInserts", s.testRotate},
@@ -85,6 +95,9 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"Project", s.testDeleteProject},
 			{"Unknown", s.testDeleteUnknown},
 		}},
+		{"DeleteInactive", []subtest{
+			{"Retention", s.testDeleteInactive},
+		}},
 		{"CancelledContext", []subtest{
 			{"Insert", s.testCancelledInsert},
 			{"ByDigest", s.testCancelledByDigest},
@@ -94,6 +107,8 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"Rotate", s.testCancelledRotate},
 			{"TouchLastUsed", s.testCancelledTouch},
 			{"DeleteTarget", s.testCancelledDelete},
+			{"RevokeOwner", s.testCancelledRevokeOwner},
+			{"DeleteInactive", s.testCancelledDeleteInactive},
 		}},
 		{"Manager", []subtest{
 			{"IssueVerify", s.testManagerIssue},
@@ -107,6 +122,13 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"DeleteTarget", s.testManagerDeleteTarget},
 			{"CancelledContext", s.testManagerCancelled},
 			{"Concurrent", s.testManagerConcurrent},
+			{"RevokeLeaked", s.testManagerRevokeLeaked},
+			{"RevokeOwner", s.testManagerRevokeOwner},
+			{"RevokeSelf", s.testManagerRevokeSelf},
+			{"RotateWithExpiry", s.testManagerRotateWithExpiry},
+			{"Pages", s.testManagerPages},
+			{"DescriptionUnique", s.testManagerDescriptionUnique},
+			{"DeleteInactive", s.testManagerDeleteInactive},
 		}},
 	}
 	for _, g := range groups {

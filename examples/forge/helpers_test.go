@@ -328,10 +328,25 @@ func apiTokensPath(target string) string {
 	return "/api/projects/" + target + "/tokens"
 }
 
+// descriptions numbers the tokens' descriptions: the library requires one,
+// unique among an owner's active tokens of a target.
+var descriptions struct {
+	sync.Mutex
+	n int
+}
+
+// newDescription returns a description no other token of the tests has.
+func newDescription() string {
+	descriptions.Lock()
+	defer descriptions.Unlock()
+	descriptions.n++
+	return fmt.Sprintf("test %d", descriptions.n)
+}
+
 // issue mints a token through the API and fails the test unless it gets 201.
 func (srv *server) issue(user, target string, scopes ...string) apiTok {
 	srv.t.Helper()
-	code, body := srv.api("POST", apiTokensPath(target), user, map[string]any{"description": "test", "scopes": scopes})
+	code, body := srv.api("POST", apiTokensPath(target), user, map[string]any{"description": newDescription(), "scopes": scopes})
 	if code != http.StatusCreated {
 		srv.t.Fatalf("issuing a %v token for %s as %s: %d %s", scopes, target, user, code, body)
 	}

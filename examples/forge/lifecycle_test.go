@@ -85,7 +85,7 @@ func TestIssueResponseAndValidation(t *testing.T) {
 		t.Errorf("issue response: %s", body)
 	}
 	// A project token has no "repository" in its target.
-	code, body = srv.api("POST", "/api/projects/alpha/tokens", "alice", map[string]any{"scopes": []string{"repository:pull"}})
+	code, body = srv.api("POST", "/api/projects/alpha/tokens", "alice", map[string]any{"description": newDescription(), "scopes": []string{"repository:pull"}})
 	if code != 201 || !strings.Contains(string(body), `"target": {`+"\n"+`    "project": "alpha"`+"\n  }") || !strings.Contains(string(body), `"expires_at": null`) {
 		t.Errorf("project token: %d %s", code, body)
 	}
@@ -189,7 +189,7 @@ func TestRevokeRotateExpire(t *testing.T) {
 	for margin := 3 * time.Second; ; margin *= 2 {
 		exp = time.Now().Add(margin).Truncate(time.Second).Add(time.Second)
 		code, body = srv.api("POST", "/api/repos/alpha/one/tokens", "bob", map[string]any{
-			"scopes": []string{"repository:pull"}, "expires_at": exp.Format(time.RFC3339)})
+			"description": newDescription(), "scopes": []string{"repository:pull"}, "expires_at": exp.Format(time.RFC3339)})
 		if code != 201 && time.Now().Before(exp) {
 			t.Fatalf("issue: %d %s", code, body)
 		}

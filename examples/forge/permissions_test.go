@@ -53,7 +53,7 @@ func TestIssuePermissions(t *testing.T) {
 	}
 	for user, row := range want {
 		for target, code := range row {
-			body := map[string]any{"scopes": []string{"repository:pull"}}
+			body := map[string]any{"description": newDescription(), "scopes": []string{"repository:pull"}}
 			got, b := srv.api("POST", apiTokensPath(target), user, body)
 			if got != code {
 				t.Errorf("%s issuing a token for %s: got %d %s; want %d", user, target, got, b, code)

@@ -270,7 +270,7 @@ func benchSetup(b *testing.B, backend string, n int) *benchEnv {
 			target = accesstoken.RepositoryTarget("bench", "repo")
 		}
 		iss, err := m.Issue(ctx, accesstoken.IssueRequest{
-			Owner: fmt.Sprintf("user%d", i%50), Target: target,
+			Owner: fmt.Sprintf("user%d", i%50), Description: fmt.Sprintf("bench %d", i), Target: target,
 			Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
 		})
 		if err != nil {
@@ -293,7 +293,7 @@ func benchSetup(b *testing.B, backend string, n int) *benchEnv {
 // secondary indexes dropped for the fill and built again after it (their
 // definitions are read from the schema, not repeated here). The benchmark
 // then opens the file with the recommended settings (WAL).
-func fillSQLite(b *testing.B, path string, n int) {
+func fillSQLite(b testing.TB, path string, n int) {
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=cache_size(-524288)")
 	if err != nil {
@@ -325,7 +325,7 @@ func fillSQLite(b *testing.B, path string, n int) {
 
 // fillPostgres does the same on the server: one INSERT ... SELECT over
 // generate_series, with SHA-256 of the row number as the digest.
-func fillPostgres(b *testing.B, db *sql.DB, n int) {
+func fillPostgres(b testing.TB, db *sql.DB, n int) {
 	bulkLoad{
 		indexes: "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'access_tokens' AND indexname <> 'access_tokens_pkey'",
 		begin:   "BEGIN",
@@ -352,7 +352,7 @@ type bulkLoad struct {
 	analyze       string // run after the commit
 }
 
-func (l bulkLoad) run(b *testing.B, db *sql.DB, n int) {
+func (l bulkLoad) run(b testing.TB, db *sql.DB, n int) {
 	if n <= 0 {
 		return
 	}
@@ -385,7 +385,7 @@ func (l bulkLoad) run(b *testing.B, db *sql.DB, n int) {
 }
 
 // indexDefs returns the definitions of the indexes q lists, by name.
-func indexDefs(b *testing.B, conn *sql.Conn, q string) map[string]string {
+func indexDefs(b testing.TB, conn *sql.Conn, q string) map[string]string {
 	rows, err := conn.QueryContext(context.Background(), q)
 	if err != nil {
 		b.Fatal(err)
@@ -402,8 +402,77 @@ func indexDefs(b *testing.B, conn *sql.Conn, q string) map[string]string {
 	if err := rows.Err(); err != nil {
 		b.Fatal(err)
 	}
-	if len(defs) != 3 {
-		b.Fatalf("found indexes %v; want three: the digest (PostgreSQL) or ID (SQLite), target and owner indexes", defs)
+	if len(defs) != 5 {
+		b.Fatalf("found indexes %v; want five: the digest (PostgreSQL) or ID (SQLite), target, owner, created and description indexes", defs)
 	}
 	return defs
+}
+
+// BenchmarkPage lists a page of 100 tokens, from the middle of the list of
+// every token (an operator's page, keyset-paginated: After and Limit), in
+// stores of 1,000 and 1,000,000 tokens. x-1k is the ratio of a page at
+// 1,000,000 to a page at 1,000 of the same backend, measured in pairs as
+// BenchmarkVerify's ratios are; a page that read every token would cost
+// about a thousand times more at 1,000,000.
+func BenchmarkPage(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		backend string
+		n       int
+	}{
+		{"sqlite-1k", "sqlite", 1000},
+		{"sqlite-1M", "sqlite", 1_000_000},
+		{"postgres-1k", "postgres", 1000},
+		{"postgres-1M", "postgres", 1_000_000},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			page := pager(b, benchSetup(b, c.backend, c.n))
+			page(0) // warm up
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				page(i)
+				i++
+			}
+			b.StopTimer()
+			if c.n == 1_000_000 && b.N >= 100 {
+				b.ReportMetric(paired(page, pager(b, benchSetup(b, c.backend, 1000))), "x-1k")
+			}
+		})
+	}
+}
+
+// pager returns a function that lists a page of 100 tokens of env's
+// store, after the token in the middle of the list of every token.
+func pager(b *testing.B, env *benchEnv) func(int) {
+	ctx := context.Background()
+	db := env.store.(*sqlstore.Store).DB()
+	var total int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM access_tokens").Scan(&total); err != nil {
+		b.Fatal(err)
+	}
+	q := "SELECT created_at FROM access_tokens ORDER BY created_at, id LIMIT 1 OFFSET ?"
+	if env.store.(*sqlstore.Store).Dialect() == sqlstore.PostgreSQL {
+		q = "SELECT created_at FROM access_tokens ORDER BY created_at, id LIMIT 1 OFFSET $1"
+	}
+	var mid any
+	if err := db.QueryRowContext(ctx, q, total/2).Scan(&mid); err != nil {
+		b.Fatal(err)
+	}
+	var after accesstoken.Position
+	switch v := mid.(type) {
+	case int64: // SQLite: Unix microseconds
+		after.CreatedAt = time.UnixMicro(v)
+	case time.Time:
+		after.CreatedAt = v
+	default:
+		b.Fatalf("created_at scanned as %T", mid)
+	}
+	return func(int) {
+		recs, err := env.store.List(ctx, accesstoken.Query{All: true, After: after, Limit: 100})
+		if err != nil || len(recs) != 100 {
+			b.Fatalf("page: %d records, %v", len(recs), err)
+		}
+	}
 }

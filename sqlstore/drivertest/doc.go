@@ -4,7 +4,11 @@
 // SQLite (modernc.org/sqlite, a file and in memory) and PostgreSQL
 // (github.com/jackc/pgx/v5/stdlib), the store's own tests, fault injection,
 // several instances on one database, a PostgreSQL cluster stopped and
-// restarted under the store, the benchmarks, and a runnable example.
+// restarted under the store, an upgrade from an older schema, paging
+// through 100,000 tokens, the benchmarks, and the examples: a forge's
+// set-up on SQLite (run as an example), and on PostgreSQL from a URL and
+// from an existing pgx pool (which need the server, so
+// TestPostgresExamples runs them).
 //
 // It is a module of its own, github.com/forgekit/accesstoken/sqlstore/drivertest,
 // so that the library's go.mod does not require the drivers and a program

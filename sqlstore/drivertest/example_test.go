@@ -41,9 +41,10 @@ func Example() {
 	}
 
 	iss, err := m.Issue(ctx, accesstoken.IssueRequest{
-		Owner:  "alice",
-		Target: accesstoken.ProjectTarget("demo"),
-		Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+		Description: "CI clone",
+		Owner:       "alice",
+		Target:      accesstoken.ProjectTarget("demo"),
+		Scopes:      []accesstoken.Scope{accesstoken.ScopePull},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -55,5 +56,5 @@ func Example() {
 	fmt.Println("schema version", v)
 	// Output:
 	// alice <nil>
-	// schema version 1
+	// schema version 2
 }

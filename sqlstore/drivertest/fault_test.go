@@ -15,6 +15,7 @@ import (
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/sqlstore"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
@@ -28,7 +29,8 @@ func demoManager(t *testing.T, s *sqlstore.Store, opts ...accesstoken.Option) (*
 	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll(), opts...)
 	require.NoError(t, err)
 	iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{
-		Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
+		Description: uuid.NewString(),
+		Owner:       "alice", Target: accesstoken.ProjectTarget("demo"),
 		Scopes: []accesstoken.Scope{accesstoken.ScopePull},
 	})
 	require.NoError(t, err)
@@ -57,7 +59,7 @@ func requireManagerDown(t *testing.T, m *accesstoken.Manager, iss *accesstoken.I
 		requireStoreFailure(t, tok, err)
 		require.Less(t, time.Since(start), 30*time.Second)
 	}
-	_, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	_, err := m.Issue(ctx, accesstoken.IssueRequest{Description: uuid.NewString(), Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 	_, err = m.Rotate(ctx, "alice", iss.Token.ID)
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
@@ -192,7 +194,7 @@ func TestInjectedFaults(t *testing.T) {
 						db.SetMaxIdleConns(0)
 					}
 					f.set(hook)
-					_, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+					_, err := m.Issue(ctx, accesstoken.IssueRequest{Description: uuid.NewString(), Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 					f.set(nil)
 					require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 				}

@@ -105,7 +105,8 @@ func TestManyInstances(t *testing.T) {
 			issue := func(in instance) *accesstoken.Issued {
 				t.Helper()
 				iss, err := in.m.Issue(ctx, accesstoken.IssueRequest{
-					Owner: "alice", Target: accesstoken.ProjectTarget("demo"),
+					Description: uuid.NewString(),
+					Owner:       "alice", Target: accesstoken.ProjectTarget("demo"),
 					Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush},
 				})
 				require.NoError(t, err)
@@ -202,6 +203,29 @@ func TestManyInstances(t *testing.T) {
 			list, err := b.m.ListForTarget(ctx, "alice", accesstoken.ProjectTarget("demo"), accesstoken.ListOptions{IncludeInactive: true})
 			require.NoError(t, err)
 			require.Len(t, list, 3)
+
+			// Issued with one description through both at once: one token.
+			var issued, taken atomic.Int32
+			for i := range 8 {
+				in := a
+				if i%2 == 1 {
+					in = b
+				}
+				wg.Go(func() {
+					_, err := in.m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Description: "release", Target: accesstoken.RepositoryTarget("demo", "hello"), Scopes: []accesstoken.Scope{accesstoken.ScopePush}})
+					switch {
+					case err == nil:
+						issued.Add(1)
+					case errors.Is(err, accesstoken.ErrDuplicateDescription):
+						taken.Add(1)
+					default:
+						t.Errorf("Issue: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			require.EqualValues(t, 1, issued.Load())
+			require.EqualValues(t, 7, taken.Load())
 		})
 	}
 }

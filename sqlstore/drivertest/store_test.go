@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func TestDigestPrefix(t *testing.T) {
 		require.ErrorIs(t, err, accesstoken.ErrNotFound)
 
 		next := sharing8(4, pos.Digest)
-		err = s.Rotate(ctx, a.ID, t0.Add(time.Hour), "admin", next)
+		err = s.Rotate(ctx, a.ID, accesstoken.Revocation{At: t0.Add(time.Hour), By: "admin"}, next)
 		require.ErrorIs(t, err, accesstoken.ErrDuplicate)
 		got, err := s.ByID(ctx, a.ID)
 		require.NoError(t, err)
@@ -161,11 +162,16 @@ func TestCancelledContext(t *testing.T) {
 			"ByDigest": func() error { _, err := s.ByDigest(ctx, r.Digest); return err },
 			"ByID":     func() error { _, err := s.ByID(ctx, r.ID); return err },
 			"List":     func() error { _, err := s.List(ctx, accesstoken.Query{Target: &target}); return err },
-			"Revoke":   func() error { _, err := s.Revoke(ctx, r.ID, t0, "a"); return err },
-			"Rotate":   func() error { return s.Rotate(ctx, r.ID, t0, "a", rec(3, target)) },
+			"Revoke":   func() error { _, err := s.Revoke(ctx, r.ID, accesstoken.Revocation{At: t0, By: "a"}); return err },
+			"Rotate":   func() error { return s.Rotate(ctx, r.ID, accesstoken.Revocation{At: t0, By: "a"}, rec(3, target)) },
 			"Touch":    func() error { _, err := s.TouchLastUsed(ctx, r.ID, t0, time.Minute); return err },
 			"Delete":   func() error { _, err := s.DeleteTarget(ctx, target); return err },
-			"Migrate":  func() error { return s.Migrate(ctx) },
+			"RevokeOwner": func() error {
+				_, err := s.RevokeOwner(ctx, r.Owner, accesstoken.Revocation{At: t0, By: "system:test"})
+				return err
+			},
+			"DeleteInactive": func() error { _, err := s.DeleteInactive(ctx, t0.Add(time.Hour)); return err },
+			"Migrate":        func() error { return s.Migrate(ctx) },
 		}
 		for name, call := range calls {
 			err := call()
@@ -204,7 +210,7 @@ func TestCancelMidQuery(t *testing.T) {
 		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err = s.Revoke(cctx, r.ID, t0, "alice")
+		_, err = s.Revoke(cctx, r.ID, accesstoken.Revocation{At: t0, By: "alice"})
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.Less(t, time.Since(start), 10*time.Second, "the cancelled query returned promptly (its deadline was 0.2 s)")
 
@@ -266,7 +272,7 @@ func TestMigrate(t *testing.T) {
 		require.Equal(t, sqlstore.SchemaVersion, v)
 		var n int
 		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM access_tokens_migrations").Scan(&n))
-		require.Equal(t, 1, n)
+		require.Equal(t, sqlstore.SchemaVersion, n)
 		if b.dialect == sqlstore.SQLite {
 			var applied int64 // Unix microseconds
 			require.NoError(t, db.QueryRowContext(ctx, "SELECT applied_at FROM access_tokens_migrations").Scan(&applied))
@@ -287,7 +293,7 @@ func TestTableName(t *testing.T) {
 		exerciseTable(t, s)
 		var n int
 		require.NoError(t, db.QueryRow("SELECT count(*) FROM forge.sqlite_master WHERE name LIKE 'tokens%'").Scan(&n))
-		require.Equal(t, 5, n, "table, migrations table and three indexes (ID, target, owner) in the attached database")
+		require.Equal(t, 7, n, "table, migrations table and five indexes (ID, target, owner, created, description) in the attached database")
 	})
 	t.Run("postgres-schema", func(t *testing.T) {
 		t.Parallel()
@@ -299,7 +305,7 @@ func TestTableName(t *testing.T) {
 		exerciseTable(t, s)
 		var n int
 		require.NoError(t, db.QueryRow("SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'tokens'", schema).Scan(&n))
-		require.Equal(t, 4, n, "primary key, digest, target and owner indexes")
+		require.Equal(t, 6, n, "primary key, digest, target, owner, created and description indexes")
 	})
 	for _, bad := range []string{"", "Tokens", "a.b.c", "x;drop", "1abc", "a."} {
 		_, err := sqlstore.New(openSQLiteMemory(t), sqlstore.SQLite, sqlstore.WithTable(bad))
@@ -332,6 +338,12 @@ func TestQueryPlans(t *testing.T) {
 			"SELECT id FROM access_tokens WHERE id = ?":                                                        "INDEX access_tokens_id (id=?)",
 			"SELECT id FROM access_tokens WHERE project = ? AND repository IN (?, '') ORDER BY created_at, id": "INDEX access_tokens_target",
 			"SELECT id FROM access_tokens WHERE owner = ? ORDER BY created_at, id":                             "INDEX access_tokens_owner",
+			// Pages: a range of an index, in order, without sorting.
+			"SELECT id FROM access_tokens WHERE owner = ? AND created_at >= ? AND (created_at > ? OR id > ?) ORDER BY created_at, id LIMIT ?":                      "INDEX access_tokens_owner (owner=? AND created_at>?)",
+			"SELECT id FROM access_tokens WHERE created_at >= ? AND (created_at > ? OR id > ?) ORDER BY created_at, id LIMIT ?":                                    "INDEX access_tokens_created (created_at>?)",
+			"SELECT id FROM access_tokens WHERE project = ? AND repository = ? AND created_at >= ? AND (created_at > ? OR id > ?) ORDER BY created_at, id LIMIT ?": "INDEX access_tokens_target (project=? AND repository=? AND created_at>?)",
+			// The check of a description's uniqueness.
+			"SELECT count(*) FROM access_tokens WHERE owner = ? AND project = ? AND repository = ? AND description = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)": "INDEX access_tokens_description",
 		}
 		for q, want := range plans {
 			rows, err := db.Query("EXPLAIN QUERY PLAN "+q, make([]any, bytes.Count([]byte(q), []byte("?")))...)
@@ -345,6 +357,9 @@ func TestQueryPlans(t *testing.T) {
 			}
 			require.NoError(t, rows.Err())
 			require.Contains(t, plan, want, q)
+			if strings.Contains(q, "LIMIT") {
+				require.NotContains(t, plan, "TEMP B-TREE", "%s: a page sorts", q)
+			}
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -354,11 +369,33 @@ func TestQueryPlans(t *testing.T) {
 		conn, err := db.Conn(context.Background())
 		require.NoError(t, err)
 		defer conn.Close()
-		_, err = conn.ExecContext(context.Background(), "SET enable_seqscan = off")
-		require.NoError(t, err)
+		// On an empty table the planner prefers anything: take away the
+		// scans that are not index scans, and sorting, so that a plan
+		// shows whether an index gives the rows in the order asked.
+		for _, set := range []string{"SET enable_seqscan = off", "SET enable_bitmapscan = off", "SET enable_sort = off"} {
+			_, err = conn.ExecContext(context.Background(), set)
+			require.NoError(t, err)
+		}
 		var plan string
 		require.NoError(t, conn.QueryRowContext(context.Background(), "EXPLAIN SELECT id FROM access_tokens WHERE digest = $1", make([]byte, 32)).Scan(&plan))
 		require.Contains(t, plan, "access_tokens_digest")
+		for q, want := range map[string]string{
+			"SELECT id FROM access_tokens WHERE owner = 'o' AND created_at >= now() AND (created_at > now() OR id > '00000000-0000-0000-0000-000000000000') ORDER BY created_at, id LIMIT 100":        "access_tokens_owner",
+			"SELECT id FROM access_tokens WHERE created_at >= now() AND (created_at > now() OR id > '00000000-0000-0000-0000-000000000000') ORDER BY created_at, id LIMIT 100":                        "access_tokens_created",
+			"SELECT count(*) FROM access_tokens WHERE owner = 'o' AND project = 'p' AND repository = 'r' AND description = 'd' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())": "access_tokens_description",
+		} {
+			rows, err := conn.QueryContext(context.Background(), "EXPLAIN "+q)
+			require.NoError(t, err)
+			var plan strings.Builder
+			for rows.Next() {
+				var line string
+				require.NoError(t, rows.Scan(&line))
+				plan.WriteString(line + "\n")
+			}
+			require.NoError(t, rows.Err())
+			require.Contains(t, plan.String(), want, q)
+			require.NotContains(t, plan.String(), "Sort", "%s: sorts", q)
+		}
 	})
 }
 
@@ -373,7 +410,7 @@ func TestBusySQLite(t *testing.T) {
 	s := newStore(t, db, sqlstore.SQLite)
 	m, err := accesstoken.New(s, accesstoken.InsecureAllowAll())
 	require.NoError(t, err)
-	iss, err := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	iss, err := m.Issue(ctx, accesstoken.IssueRequest{Description: uuid.NewString(), Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 	require.NoError(t, err)
 
 	other := openSQLiteDSN(t, sqliteDSN(path))
