@@ -615,8 +615,8 @@ type ScanOptions struct {
 }
 
 // RepositoryScanActor is the [Revocation] Actor of the revocations that
-// [ScanRepository] asks for.
-const RepositoryScanActor = "repository-scan"
+// [ScanRepository] asks for, a system actor ([accesstoken.SystemActor]).
+const RepositoryScanActor = accesstoken.SystemActorPrefix + "repository-scan"
 
 // ScanRepository finds the tokens of opts.Manager in every object
 // reachable from the refs of the git repository at dir (a bare

@@ -109,8 +109,7 @@ type PushProtection struct {
 	// Revoke revokes a live token found in a push that Policy says to
 	// block and revoke. The forge wires it to its revocation of leaked
 	// tokens by a system actor, with a reason: Manager.RevokeLeaked(ctx,
-	// r.Secret.Reveal(), r.Actor, r.Reason) (or, without it,
-	// Manager.Revoke(ctx, r.Token.Owner, r.Token.ID)). It is called once
+	// r.Secret.Reveal(), r.Actor, r.Reason). It is called once
 	// per distinct token, before the push is refused; the refusal says
 	// whether it succeeded. When it is nil, or fails, the push is still
 	// refused, and the pusher is told to revoke the token.
@@ -161,8 +160,9 @@ func RevokeIfPublic(acc *httpauth.Access) PushPolicy {
 }
 
 // PushProtectionActor is the [Revocation] Actor of the revocations that
-// push protection asks for: an audit log shows it as who revoked.
-const PushProtectionActor = "push-protection"
+// push protection asks for, a system actor ([accesstoken.SystemActor]):
+// an audit log shows it as who revoked.
+const PushProtectionActor = accesstoken.SystemActorPrefix + "push-protection"
 
 // Revocation asks the forge to revoke a leaked token, through
 // [PushProtection].Revoke or [ScanOptions].Revoke.

@@ -26,9 +26,8 @@ func ExamplePushProtection() {
 			Manager: m,
 			Policy:  gitserve.RevokeIfPublic,
 			Revoke: func(ctx context.Context, r gitserve.Revocation) error {
-				// With the Manager's revocation of leaked tokens by a system
-				// actor: m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, r.Reason).
-				_, err := m.Revoke(ctx, r.Token.Owner, r.Token.ID)
+				// Revoked by a system actor, with the reason.
+				_, err := m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, r.Reason)
 				return err
 			},
 			TokensURL: "https://forge.example/settings/tokens",

@@ -457,8 +457,7 @@ func testRevokesOnPublic(t *testing.T, mode string) {
 			mu.Lock()
 			got = append(got, r)
 			mu.Unlock()
-			// Until Manager.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, r.Reason).
-			_, err := s.m.Revoke(ctx, r.Token.Owner, r.Token.ID)
+			_, err := s.m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, r.Reason)
 			return err
 		}
 		return p
@@ -510,6 +509,12 @@ func testRevokesOnPublic(t *testing.T, mode string) {
 	s.mu.Unlock()
 	if revokedEv == nil {
 		t.Fatal("no revocation event")
+	}
+	if revokedEv.Actor != gitserve.PushProtectionActor || !strings.HasPrefix(revokedEv.Reason, "push protection: ") {
+		t.Errorf("revocation event: actor %q, reason %q; want %q and the reason", revokedEv.Actor, revokedEv.Reason, gitserve.PushProtectionActor)
+	}
+	if rec, err := s.m.Get(context.Background(), "alice", tok.ID); err != nil || rec.RevokedBy != gitserve.PushProtectionActor || rec.RevocationReason != r.Reason {
+		t.Errorf("stored revocation: by %q, reason %q (%v); want %q and the reason", rec.RevokedBy, rec.RevocationReason, err, gitserve.PushProtectionActor)
 	}
 	log := s.log.String()
 	if !strings.Contains(log, "push protection: token revoked") || !strings.Contains(log, "reason=\"push protection: pushed to p/pub by alice") {
@@ -730,8 +735,10 @@ func TestScanRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := 0
 	issue := func() string {
-		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "carol", Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+		n++
+		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "carol", Description: fmt.Sprintf("token %d", n), Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -784,7 +791,7 @@ func TestScanRepository(t *testing.T) {
 		Tokens:  accesstoken.ScanOptions{IncludeRevoked: true},
 		Revoke: func(ctx context.Context, r gitserve.Revocation) error {
 			revoked = append(revoked, r)
-			_, err := m.Revoke(ctx, r.Token.Owner, r.Token.ID)
+			_, err := m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, r.Reason)
 			return err
 		},
 	})

@@ -47,6 +47,7 @@ type config struct {
 	addr, publicURL, trustedProxy string
 	demo                          bool
 	limits                        gitserve.Limits // of git over HTTP; zero fields take gitserve's defaults
+	pushProtection                bool
 }
 
 // env is what a command other than serve runs with.
@@ -124,6 +125,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.IntVar(&c.limits.MaxPerClient, "git-max-per-client", c.limits.MaxPerClient, "git requests in flight from one client address (0: 32)")
 	fs.DurationVar(&c.limits.IdleTimeout, "git-idle-timeout", c.limits.IdleTimeout, "cut a git request whose body or response stops moving for this `DURATION` (0: 1m)")
 	fs.DurationVar(&c.limits.MaxDuration, "git-max-duration", c.limits.MaxDuration, "cut a git request after this `DURATION` (0: never)")
+	fs.BoolVar(&c.pushProtection, "push-protection", c.pushProtection, "refuse pushes that add a live access token (and revoke the token when the repository is public)")
 }
 
 func newFlagSet(name string) *flag.FlagSet {
@@ -159,7 +161,7 @@ func isHelp(arg string) bool {
 
 // run runs the command line args.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true}
+	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true}
 	global := newFlagSet("forge")
 	globalFlags(global, c)
 	serveFlags(global, c) // `forge -addr …` is `forge serve -addr …`
@@ -296,7 +298,7 @@ func printServe(w io.Writer) {
 	fmt.Fprintf(w, "Usage: forge [-data DIR] [-db URL] serve %s\n\n", serveArgs)
 	fmt.Fprint(w, "Runs the forge until SIGINT or SIGTERM, then waits for requests in flight.\nOn its first start it creates DIR and the database.\n\n")
 	printFlags(w, func(fs *flag.FlagSet) {
-		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true}
+		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true}
 		globalFlags(fs, c)
 		serveFlags(fs, c)
 	})

@@ -23,12 +23,34 @@ import (
 // resolver is the forge's URL layout: exactly two names, the second ending
 // in ".git", looked up in the database. The one Repo it returns feeds both the token check and the
 // backend, which serves Repo.Dir and never looks at the URL.
-func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logger, limits gitserve.Limits) (http.Handler, error) {
-	limiter, err := gitserve.NewLimiter(limits)
+// gitOptions are the serve command's settings of git over HTTP.
+type gitOptions struct {
+	limits    gitserve.Limits
+	protect   bool   // push protection
+	tokensURL string // the page where users revoke tokens, named when a push is refused
+}
+
+func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logger, o gitOptions) (http.Handler, error) {
+	limiter, err := gitserve.NewLimiter(o.limits)
 	if err != nil {
 		return nil, err
 	}
 	backend := &gitserve.Handler{Root: reposDir, Logger: log, Limiter: limiter}
+	if o.protect {
+		// A push that adds a live token is refused before any ref moves;
+		// to a public repository, where the token is as good as
+		// published, the token is revoked too, by the system actor
+		// "system:push-protection", with where it was found as the reason.
+		backend.Protect = &gitserve.PushProtection{
+			Manager: m,
+			Policy:  gitserve.RevokeIfPublic,
+			Revoke: func(ctx context.Context, r gitserve.Revocation) error {
+				_, err := m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, r.Reason)
+				return err
+			},
+			TokensURL: o.tokensURL,
+		}
+	}
 	resolve := httpauth.ResolverFunc(func(r *http.Request, repoPath string) (*httpauth.Repo, error) {
 		project, name, ok := splitRepoPath(repoPath)
 		if !ok {

@@ -108,13 +108,6 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(reposDir, 0o750); err != nil {
 		return err
 	}
-	limits := c.limits
-	limits.ClientKey = trusted.clientOf // the same client as the sign-in limits see
-	git, err := gitHandler(m, db, reposDir, log, limits)
-	if err != nil {
-		return err
-	}
-
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
@@ -126,6 +119,14 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); c.publicURL == "" && net.ParseIP(host).IsUnspecified() {
 		log.Warn("listening on every interface without -public-url: pages show clone URLs of " + base + "; set -public-url to the URL clients use")
+	}
+
+	limits := c.limits
+	limits.ClientKey = trusted.clientOf // the same client as the sign-in limits see
+	git, err := gitHandler(m, db, reposDir, log, gitOptions{limits: limits, protect: c.pushProtection, tokensURL: base + "/-/tokens"})
+	if err != nil {
+		ln.Close()
+		return err
 	}
 
 	pw := newPasswords(db, trusted)
