@@ -40,9 +40,10 @@ func (s *lookupStore) lookups() int { s.mu.Lock(); defer s.mu.Unlock(); return s
 
 // scanEnv is a Manager over a counting store, with a settable clock.
 type scanEnv struct {
-	m     *accesstoken.Manager
-	store *lookupStore
-	clock *clock
+	m      *accesstoken.Manager
+	store  *lookupStore
+	clock  *clock
+	issued int // tokens issued, for descriptions of their own
 }
 
 func newScanEnv(t testing.TB, opts ...accesstoken.Option) *scanEnv {
@@ -58,7 +59,8 @@ func newScanEnv(t testing.TB, opts ...accesstoken.Option) *scanEnv {
 // is zero.
 func (e *scanEnv) issueFor(t testing.TB, ttl time.Duration) *accesstoken.Issued {
 	t.Helper()
-	req := accesstoken.IssueRequest{Owner: "alice", Description: "scan test", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}
+	e.issued++
+	req := accesstoken.IssueRequest{Owner: "alice", Description: fmt.Sprintf("scan test %d", e.issued), Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}
 	if ttl != 0 {
 		req.ExpiresAt = e.clock.Now().Add(ttl)
 	}
