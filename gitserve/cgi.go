@@ -1,8 +1,6 @@
 package gitserve
 
 import (
-	"bufio"
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -184,25 +182,6 @@ func (c *CGI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Stderr: stderr,
 	}
 	h.ServeHTTP(w, r2)
-}
-
-// holdBody waits for r's body before a process is started for it: an
-// upload-pack request (small; git http-backend decodes it itself) is read
-// whole, up to DefaultMaxRequestBody bytes as sent; for any other route
-// the first byte is waited for.
-func holdBody(r *http.Request, route gitreq.Route) (io.Reader, error) {
-	if route == gitreq.RouteUploadPack {
-		b, err := io.ReadAll(io.LimitReader(r.Body, DefaultMaxRequestBody+1))
-		if err == nil && len(b) > DefaultMaxRequestBody {
-			err = errTooLarge
-		}
-		return bytes.NewReader(b), err
-	}
-	br := bufio.NewReaderSize(r.Body, 64<<10)
-	if _, err := br.Peek(1); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return br, nil
 }
 
 // stripCGIHeaders removes from hdr, before it becomes git http-backend's

@@ -3,19 +3,14 @@ package gitserve
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/forgekit/accesstoken/gitreq"
 	"github.com/forgekit/accesstoken/httpauth"
@@ -267,18 +262,10 @@ func (h *Handler) advertise(w http.ResponseWriter, r *http.Request, acc *httpaut
 }
 
 // uploadPack serves POST …/git-upload-pack: the request is read whole
-// before git starts.
+// before git starts (and answered from the pack cache when it can be).
 func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpauth.Access, log *slog.Logger) {
-	if !h.checkType(w, r, "upload-pack") {
-		return
-	}
-	dir, ok := h.repoDir(w, acc, log)
+	dir, body, ok := h.rpcRequest(w, r, log, "upload-pack")
 	if !ok {
-		return
-	}
-	body, err := requestBody(r)
-	if err != nil {
-		h.bodyError(w, r, log, err)
 		return
 	}
 	limit := h.MaxRequestBody
@@ -290,16 +277,10 @@ func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpau
 		err = errTooLarge
 	}
 	if err != nil {
-		h.bodyError(w, r, log, err)
+		refuseBody(w, r, log, err)
 		return
 	}
-	c := run{
-		service: "upload-pack",
-		args:    []string{"upload-pack", "--stateless-rpc", dir},
-		dir:     dir,
-		stdin:   bytes.NewReader(req),
-		ctype:   "application/x-git-upload-pack-result",
-	}
+	c := h.rpc("upload-pack", dir, bytes.NewReader(req))
 	if h.packs != nil {
 		protocol := r.Header.Get("Git-Protocol")
 		if !gitreq.ValidGitProtocol(protocol) {
@@ -327,308 +308,53 @@ func (h *Handler) receivePack(w http.ResponseWriter, r *http.Request, acc *httpa
 		http.Error(w, "Service not enabled: 'receive-pack'", http.StatusForbidden)
 		return
 	}
-	if !h.checkType(w, r, "receive-pack") {
-		return
-	}
-	dir, ok := h.repoDir(w, acc, log)
+	dir, body, ok := h.rpcRequest(w, r, log, "receive-pack")
 	if !ok {
-		return
-	}
-	body, err := requestBody(r)
-	if err != nil {
-		h.bodyError(w, r, log, err)
 		return
 	}
 	br := bufio.NewReaderSize(body, 64<<10)
 	if _, err := br.Peek(1); err != nil && err != io.EOF {
-		h.bodyError(w, r, log, err)
+		refuseBody(w, r, log, err)
 		return
 	}
-	c := run{
-		service: "receive-pack",
-		args:    []string{"receive-pack", "--stateless-rpc", dir},
-		dir:     dir,
-		stdin:   br,
-		ctype:   "application/x-git-receive-pack-result",
-	}
+	c := h.rpc("receive-pack", dir, br)
 	if h.Protect != nil { // push protection (protect.go)
 		c.prepare = h.protectPush(h.Protect, acc, dir, log)
 	}
 	h.run(w, r, acc, log, c)
 }
 
-var errTooLarge = errors.New("gitserve: request body too large")
-
-// checkType answers 415 unless r has the content type of a request to
-// service.
-func (h *Handler) checkType(w http.ResponseWriter, r *http.Request, service string) bool {
+// rpcRequest checks what an upload-pack or receive-pack POST must be (its
+// content type, an existing repository, a body encoding git sends) and
+// returns the repository's directory and the decoded body; or it answers
+// the request and returns false.
+func (h *Handler) rpcRequest(w http.ResponseWriter, r *http.Request, log *slog.Logger, service string) (dir string, body io.Reader, ok bool) {
 	if r.Header.Get("Content-Type") != "application/x-git-"+service+"-request" {
 		http.Error(w, "Unsupported Media Type", http.StatusUnsupportedMediaType)
-		return false
+		return "", nil, false
 	}
-	return true
-}
-
-// requestBody returns r's body, decompressed when it is gzip-encoded.
-func requestBody(r *http.Request) (io.Reader, error) {
-	switch enc := r.Header.Get("Content-Encoding"); enc {
-	case "", "identity":
-		return r.Body, nil
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errBadEncoding, err)
-		}
-		zr.Multistream(false)
-		return zr, nil
-	default:
-		return nil, errBadEncoding
+	acc, _ := httpauth.FromContext(r.Context())
+	if dir, ok = h.repoDir(w, acc, log); !ok {
+		return "", nil, false
 	}
-}
-
-var errBadEncoding = errors.New("gitserve: request body encoding not supported or malformed")
-
-// bodyError answers a request whose body could not be read before any
-// response was written: as the middleware would (httpauth.Refuse) when a
-// re-check of its token failed, 413 when it was too large, 415 for a bad
-// encoding, and otherwise 400 (the client went away or sent garbage, or
-// a Limiter cut a body that did not move).
-func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	refuseBody(w, r, log, err)
-}
-
-// refuseBody is bodyError, for both handlers.
-func refuseBody(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var herr *httpauth.Error
-	switch {
-	case errors.As(err, &herr):
-		log.Info("git request refused while its body arrived", "err", err)
-		httpauth.Refuse(w, r, err)
-	case errors.Is(err, errTooLarge):
-		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
-	case errors.Is(err, errBadEncoding):
-		http.Error(w, "request body encoding not supported or malformed", http.StatusUnsupportedMediaType)
-	default:
-		log.Info("git request body not read", "err", err)
-		http.Error(w, "could not read the request", http.StatusBadRequest)
-	}
-}
-
-// run describes one git command serving a request.
-type run struct {
-	service string // "upload-pack" or "receive-pack"
-	args    []string
-	dir     string
-	stdin   io.Reader
-	ctype   string
-	prefix  []byte // written before git's output
-	// capture, if set, is called once when the request is done: with
-	// git's whole output if git succeeded and wrote at most captureMax
-	// bytes, with nil otherwise.
-	capture    func([]byte)
-	captureMax int64
-	// prepare, if set, sets up cmd before it starts (push protection:
-	// its hooks and pipes); finish is called once git has exited. If it
-	// fails, git is not run.
-	prepare func(ctx context.Context, cmd *exec.Cmd) (finish func(), err error)
-}
-
-// run starts git for a request, with a process slot of the Limiter, and
-// streams its output as the response. The response's headers are written
-// when git writes its first byte, so that a git that fails at once (or
-// whose request body turns out to be refused) is answered with an error
-// status rather than a 200 with nothing in it.
-func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Access, log *slog.Logger, c run) {
-	var output []byte // for c.capture: nil unless all of git's output is in it
-	if c.capture != nil {
-		defer func() { c.capture(output) }()
-	}
-	release, err := h.Limiter.acquire(r)
+	body, err := requestBody(r)
 	if err != nil {
-		log.Warn("git request refused", "err", err)
-		h.Limiter.refuse(w, err)
-		return
+		refuseBody(w, r, log, err)
+		return "", nil, false
 	}
-	defer release()
-
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, h.git, c.args...)
-	cmd.Dir = c.dir
-	cmd.Env = h.env(r, acc, c.service)
-	stdinErr := &recordingReader{r: c.stdin}
-	if c.stdin != nil {
-		cmd.Stdin = stdinErr
-	}
-	stderr := newLineLogger(log)
-	defer stderr.Close()
-	cmd.Stderr = stderr
-	setProcessGroup(cmd)
-	cmd.WaitDelay = 10 * time.Second
-	if c.prepare != nil {
-		finish, err := c.prepare(ctx, cmd)
-		if err != nil {
-			log.Error("git not started", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		defer finish()
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		log.Error("git not started", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	if err := cmd.Start(); err != nil {
-		log.Error("git not started", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-
-	buf := make([]byte, 32<<10)
-	n, rerr := io.ReadAtLeast(stdout, buf, 1)
-	waited := false
-	if n == 0 {
-		// git wrote nothing: it had nothing to say (git sends a push
-		// larger than http.postBuffer after a probe of four bytes, which
-		// receive-pack answers with nothing), or it failed, or its input
-		// did.
-		werr := cmd.Wait()
-		waited = true
-		if in := stdinErr.err(); in != nil {
-			h.bodyError(w, r, log, in)
-			return
-		}
-		if werr != nil || ignoreEOF(rerr) != nil {
-			err := errors.Join(werr, ignoreEOF(rerr))
-			if c.stdin != nil {
-				// git read the client's request and gave up on it (its
-				// reason is in the log, from its standard error).
-				log.Warn("git refused the request", "err", err)
-				http.Error(w, "git could not process the request", http.StatusBadRequest)
-				return
-			}
-			log.Error("git failed without output", "err", err)
-			http.Error(w, "git failed", http.StatusInternalServerError)
-			return
-		}
-	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", c.ctype)
-	noCache(hdr)
-	w.WriteHeader(http.StatusOK)
-	fw := flushWriter{w: w, rc: http.NewResponseController(w)}
-	_, werr := fw.Write(c.prefix)
-	if werr == nil {
-		_, werr = fw.Write(buf[:n])
-	}
-	var captured *limitedBuffer
-	if c.capture != nil {
-		captured = &limitedBuffer{max: c.captureMax}
-		captured.Write(buf[:n])
-	}
-	if werr == nil {
-		var dst io.Writer = fw
-		if captured != nil {
-			dst = io.MultiWriter(fw, captured)
-		}
-		_, werr = io.CopyBuffer(dst, stdout, buf)
-	}
-	if werr != nil {
-		// The client is gone, or a Limiter cut a response it did not
-		// take: stop git and its helpers.
-		cancel()
-	}
-	if waited {
-		return
-	}
-	err = cmd.Wait()
-	switch {
-	case err == nil:
-		if captured != nil && werr == nil && !captured.over {
-			output = captured.b
-		}
-	case werr != nil:
-		log.Info("git response not delivered", "err", werr)
-	case stdinErr.err() != nil:
-		log.Info("git request body not delivered", "err", stdinErr.err())
-	case ctx.Err() != nil:
-		log.Info("git stopped", "err", context.Cause(ctx))
-	default:
-		log.Warn("git failed", "err", err)
-	}
+	return dir, body, true
 }
 
-func ignoreEOF(err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return nil
+// rpc returns the git command that serves a POST to service of the
+// repository dir, reading stdin.
+func (h *Handler) rpc(service, dir string, stdin io.Reader) run {
+	return run{
+		service: service,
+		args:    []string{service, "--stateless-rpc", dir},
+		dir:     dir,
+		stdin:   stdin,
+		ctype:   "application/x-git-" + service + "-result",
 	}
-	return err
-}
-
-// limitedBuffer keeps what is written to it up to max bytes, and then
-// only that it went over.
-type limitedBuffer struct {
-	b    []byte
-	max  int64
-	over bool
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if !l.over {
-		if int64(len(l.b)+len(p)) > l.max {
-			l.over, l.b = true, nil
-		} else {
-			l.b = append(l.b, p...)
-		}
-	}
-	return len(p), nil
-}
-
-// recordingReader remembers the first error other than io.EOF that its
-// reader returned: why git's input stopped.
-type recordingReader struct {
-	r    io.Reader
-	mu   sync.Mutex
-	fail error
-}
-
-func (rr *recordingReader) Read(p []byte) (int, error) {
-	n, err := rr.r.Read(p)
-	if err != nil && err != io.EOF {
-		rr.mu.Lock()
-		if rr.fail == nil {
-			rr.fail = err
-		}
-		rr.mu.Unlock()
-	}
-	return n, err
-}
-
-func (rr *recordingReader) err() error {
-	rr.mu.Lock()
-	defer rr.mu.Unlock()
-	return rr.fail
-}
-
-// flushWriter writes to a response and flushes after each write, so that
-// git's progress and keep-alive packets reach the client as git sends
-// them.
-type flushWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
-}
-
-func (f flushWriter) Write(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, err := f.w.Write(p)
-	if err == nil {
-		err = f.rc.Flush()
-	}
-	return n, err
 }
 
 // protocolV2 reports whether git, given the Git-Protocol header p as

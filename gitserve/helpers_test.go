@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/gitserve"
 	"github.com/forgekit/accesstoken/httpauth"
+	"github.com/forgekit/accesstoken/internal/proctest"
 	"github.com/forgekit/accesstoken/memstore"
 )
 
@@ -220,47 +220,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // gitProcesses returns the git processes this test binary has started,
-// directly or not (Linux /proc).
-func gitProcesses(t *testing.T) []string {
+// directly or not.
+func gitProcesses(t *testing.T) []proctest.Proc {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatalf("reading /proc: %v", err)
-	}
-	parent, name := map[int]int{}, map[int]string{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if i < 0 || j < i {
-			continue
-		}
-		fields := strings.Fields(s[j+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(fields[1])
-		parent[pid], name[pid] = ppid, s[i+1:j]
-	}
-	var out []string
-	me := os.Getpid()
-	for pid, comm := range name {
-		if !strings.Contains(comm, "git") {
-			continue
-		}
-		for p := parent[pid]; p > 1; p = parent[p] {
-			if p == me {
-				out = append(out, fmt.Sprintf("%d %s", pid, comm))
-				break
-			}
-		}
-	}
-	return out
+	return proctest.Git(os.Getpid())
 }

@@ -9,13 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/httpauth"
+	"github.com/forgekit/accesstoken/internal/proctest"
 )
 
 // heldRequest is a request whose headers are sent at once and whose body
@@ -222,62 +222,12 @@ func TestPaddedPushAfterRevocation(t *testing.T) {
 	})
 }
 
-// descendants returns the processes started, directly or not, by this
-// test binary, as "pid command" lines (Linux /proc).
-func descendants(t *testing.T) []string {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatalf("reading /proc: %v", err)
-	}
-	parent := map[int]int{}
-	name := map[int]string{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(fields[1])
-		parent[pid], name[pid] = ppid, s[strings.IndexByte(s, '(')+1:i]
-	}
-	var out []string
-	me := os.Getpid()
-	for pid := range parent {
-		for p := parent[pid]; p > 1; p = parent[p] {
-			if p == me {
-				out = append(out, fmt.Sprintf("%d %s", pid, name[pid]))
-				break
-			}
-		}
-	}
-	return out
-}
-
 // waitNoGit waits until this test binary has no git process left.
 func waitNoGit(t *testing.T, what string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		var git []string
-		for _, p := range descendants(t) {
-			if strings.Contains(p, "git") {
-				git = append(git, p)
-			}
-		}
+		git := proctest.Git(os.Getpid())
 		if len(git) == 0 {
 			return
 		}
@@ -305,7 +255,7 @@ func TestTruncatedBodyLeavesNoProcess(t *testing.T) {
 		}
 		// Wait for git to have started on it, then go away.
 		deadline := time.Now().Add(time.Minute)
-		for len(descendants(t)) == 0 {
+		for len(proctest.Descendants(os.Getpid())) == 0 {
 			if time.Now().After(deadline) {
 				t.Fatal("no git process started for the push")
 			}

@@ -53,6 +53,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/forgekit/accesstoken/internal/proctest"
 )
 
 var (
@@ -319,7 +321,7 @@ func (b *bench) held(n int) error {
 	resp.Body.Close()
 	time.Sleep(time.Second) // let the forge settle before measuring
 	after := rss(pid)
-	procs := descendants(pid)
+	procs := proctest.Git(pid)
 	fmt.Printf("%-12s %d connections held: %d git processes; forge resident memory %.1f MB before, %.1f MB while held (+%.1f MB)\n",
 		fmt.Sprintf("held-%d", n), len(conns), len(procs), float64(before)/1e6, float64(after)/1e6, float64(after-before)/1e6)
 	return nil
@@ -510,39 +512,4 @@ func rss(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// descendants returns the processes below pid (Linux /proc).
-func descendants(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	parent := map[int]int{}
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 {
-			parent[p], _ = strconv.Atoi(f[1])
-		}
-	}
-	var out []int
-	for p := range parent {
-		for q := parent[p]; q > 1; q = parent[q] {
-			if q == pid {
-				out = append(out, p)
-				break
-			}
-		}
-	}
-	return out
 }

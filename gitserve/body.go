@@ -1,0 +1,76 @@
+package gitserve
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/forgekit/accesstoken/gitreq"
+	"github.com/forgekit/accesstoken/httpauth"
+)
+
+var errTooLarge = errors.New("gitserve: request body too large")
+
+// requestBody returns r's body, decompressed when it is gzip-encoded.
+func requestBody(r *http.Request) (io.Reader, error) {
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+		return r.Body, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errBadEncoding, err)
+		}
+		zr.Multistream(false)
+		return zr, nil
+	default:
+		return nil, errBadEncoding
+	}
+}
+
+var errBadEncoding = errors.New("gitserve: request body encoding not supported or malformed")
+
+// refuseBody answers a request whose body could not be read before any
+// response was written: as the middleware would (httpauth.Refuse) when a
+// re-check of its token failed, 413 when it was too large, 415 for a bad
+// encoding, and otherwise 400 (the client went away or sent garbage, or
+// a Limiter cut a body that did not move).
+func refuseBody(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var herr *httpauth.Error
+	switch {
+	case errors.As(err, &herr):
+		log.Info("git request refused while its body arrived", "err", err)
+		httpauth.Refuse(w, r, err)
+	case errors.Is(err, errTooLarge):
+		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+	case errors.Is(err, errBadEncoding):
+		http.Error(w, "request body encoding not supported or malformed", http.StatusUnsupportedMediaType)
+	default:
+		log.Info("git request body not read", "err", err)
+		http.Error(w, "could not read the request", http.StatusBadRequest)
+	}
+}
+
+// holdBody waits for r's body before a process is started for it: an
+// upload-pack request (small; git http-backend decodes it itself) is read
+// whole, up to DefaultMaxRequestBody bytes as sent; for any other route
+// the first byte is waited for.
+func holdBody(r *http.Request, route gitreq.Route) (io.Reader, error) {
+	if route == gitreq.RouteUploadPack {
+		b, err := io.ReadAll(io.LimitReader(r.Body, DefaultMaxRequestBody+1))
+		if err == nil && len(b) > DefaultMaxRequestBody {
+			err = errTooLarge
+		}
+		return bytes.NewReader(b), err
+	}
+	br := bufio.NewReaderSize(r.Body, 64<<10)
+	if _, err := br.Peek(1); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return br, nil
+}
