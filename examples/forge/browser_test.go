@@ -468,6 +468,11 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the newest activity (first) is %q; want the refused clone", first)
 	}
 	p.check("activity")
+
+	p.do("open the home page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	p.check("home")
+	p.do("open a page that does not exist", chromedp.Navigate(srv.URL+"/alpha/nope"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	p.check("not-found")
 }
 
 // shot saves a screenshot of the page to ACCESSTOKEN_SCREENSHOT_DIR, or to
