@@ -48,6 +48,8 @@ type config struct {
 	demo                          bool
 	limits                        gitserve.Limits // of git over HTTP; zero fields take gitserve's defaults
 	pushProtection                bool
+	maxLifetime                   string          // -max-token-lifetime: "" for none
+	maxActive                     int             // -max-tokens-per-user: 0 for no limit
 }
 
 // env is what a command other than serve runs with.
@@ -88,7 +90,7 @@ var commands = []command{
 	{"token revoke", "ID", "revoke a token; it fails from the next request on", [2]int{1, 1}, noFlags(tokenRevoke)},
 }
 
-const serveArgs = "[-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-git-… limits]"
+const serveArgs = "[-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-git-… limits]"
 
 // groups are the first words of the commands, in order.
 func groups() []string {
@@ -126,6 +128,8 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.limits.IdleTimeout, "git-idle-timeout", c.limits.IdleTimeout, "cut a git request whose body or response stops moving for this `DURATION` (0: 1m)")
 	fs.DurationVar(&c.limits.MaxDuration, "git-max-duration", c.limits.MaxDuration, "cut a git request after this `DURATION` (0: never)")
 	fs.BoolVar(&c.pushProtection, "push-protection", c.pushProtection, "refuse pushes that add a live access token (and revoke the token when the repository is public)")
+	fs.StringVar(&c.maxLifetime, "max-token-lifetime", c.maxLifetime, "the longest a token may live, such as 90d or 36h: every token expires within it, and a token asked for without an expiry gets it (default: no limit)")
+	fs.IntVar(&c.maxActive, "max-tokens-per-user", c.maxActive, "active tokens one user may hold (0: no limit)")
 }
 
 func newFlagSet(name string) *flag.FlagSet {
@@ -161,7 +165,7 @@ func isHelp(arg string) bool {
 
 // run runs the command line args.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true}
+	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive}
 	global := newFlagSet("forge")
 	globalFlags(global, c)
 	serveFlags(global, c) // `forge -addr …` is `forge serve -addr …`
@@ -298,7 +302,7 @@ func printServe(w io.Writer) {
 	fmt.Fprintf(w, "Usage: forge [-data DIR] [-db URL] serve %s\n\n", serveArgs)
 	fmt.Fprint(w, "Runs the forge until SIGINT or SIGTERM, then waits for requests in flight.\nOn its first start it creates DIR and the database.\n\n")
 	printFlags(w, func(fs *flag.FlagSet) {
-		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true}
+		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive}
 		globalFlags(fs, c)
 		serveFlags(fs, c)
 	})
@@ -356,13 +360,17 @@ func cliManager(store *sqlstore.Store, db *DB, stderr io.Writer) (*accesstoken.M
 	// Revocations and deletions go to the audit log on standard error,
 	// as the server's do.
 	// (Not the deletions of nothing that repo add and project add make.)
-	logEvent := accesstoken.SlogEvents(slog.New(slog.NewTextHandler(stderr, nil)))
+	// A revocation also goes to the project's token activity.
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	logEvent := accesstoken.SlogEvents(log)
+	activity := newEventLog(db, log)
 	return accesstoken.New(store, cliPerms{perms{db}},
 		accesstoken.WithPrefix("forge"),
 		accesstoken.WithEvents(func(ctx context.Context, ev accesstoken.Event) {
 			if ev.Kind != accesstoken.EventDeleted || ev.Count > 0 {
 				logEvent(ctx, ev)
 			}
+			activity.record(ctx, ev)
 		}))
 }
 

@@ -63,11 +63,11 @@ func TestDemo(t *testing.T) {
 	asDemo := func(r *http.Request) { r.SetBasicAuth("demo", pw) }
 	for deadline := time.Now().Add(30 * accesstoken.LastUsedDelay); ; time.Sleep(accesstoken.LastUsedDelay / 10) {
 		code, body := srv.apiAuth("GET", "/api/projects/demo/tokens", asDemo, nil)
-		var toks []apiTok
-		if code != 200 || json.Unmarshal(body, &toks) != nil || len(toks) != 1 || toks[0].Description != "demo: pull-only project token" {
+		var page apiList
+		if code != 200 || json.Unmarshal(body, &page) != nil || len(page.Tokens) != 1 || page.Tokens[0].Description != "demo: pull-only project token" {
 			t.Fatalf("listing the demo's project tokens: %d %s", code, body)
 		}
-		if toks[0].LastUsedAt != nil {
+		if page.Tokens[0].LastUsedAt != nil {
 			break
 		}
 		if time.Now().After(deadline) {

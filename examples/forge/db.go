@@ -210,6 +210,40 @@ var schema = []string{
 		username   TEXT NOT NULL REFERENCES forge_users (name),
 		csrf       TEXT NOT NULL,
 		expires_at BIGINT NOT NULL)`,
+	// What a page shows once after a form redirects to it (Post/Redirect/
+	// Get): what happened to a token and, after creating or rotating one,
+	// its secret, sealed with a key that only the browser's cookie holds,
+	// so that this table alone reveals nothing. A row is deleted when the
+	// page shows it, or 10 minutes after.
+	`CREATE TABLE IF NOT EXISTS forge_flashes (
+		id         TEXT PRIMARY KEY,
+		session    TEXT NOT NULL, -- forge_sessions.id
+		page       TEXT NOT NULL,
+		kind       TEXT NOT NULL,
+		token_id   TEXT NOT NULL,
+		sealed     TEXT NOT NULL,
+		expires_at BIGINT NOT NULL)`,
+	// The token activity of each project: the library's events (issued,
+	// rotated, revoked, rejected uses), newest first by (at, id).
+	// Rejections of one kind repeated within a minute are one row with a
+	// count.
+	`CREATE TABLE IF NOT EXISTS forge_token_events (
+		id             TEXT PRIMARY KEY,
+		project        TEXT NOT NULL,
+		at             BIGINT NOT NULL, -- microseconds since 1970, UTC
+		last_at        BIGINT NOT NULL,
+		count          BIGINT NOT NULL,
+		kind           TEXT NOT NULL,
+		token_id       TEXT NOT NULL,
+		replaced_by    TEXT NOT NULL,
+		owner          TEXT NOT NULL,
+		actor          TEXT NOT NULL,
+		target_project TEXT NOT NULL,
+		target_repo    TEXT NOT NULL,
+		resource       TEXT NOT NULL, -- the repository a use was for
+		scope          TEXT NOT NULL,
+		reason         TEXT NOT NULL)`,
+	`CREATE INDEX IF NOT EXISTS forge_token_events_project ON forge_token_events (project, at, id)`,
 }
 
 // migrate creates the tables, in one transaction that two processes
@@ -476,7 +510,7 @@ func (d *DB) DeleteProject(ctx context.Context, name string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, table := range []string{"forge_members", "forge_repos"} {
+	for _, table := range []string{"forge_members", "forge_repos", "forge_token_events"} {
 		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM `+table+` WHERE project = ?`), name); err != nil {
 			return err
 		}
@@ -693,8 +727,31 @@ func (d *DB) Session(ctx context.Context, cookie string) (user, csrf string, err
 	return user, csrf, err
 }
 
-// DeleteSession ends the cookie's session (and forgets expired ones).
+// DeleteSession ends the cookie's session (and forgets expired ones),
+// with what its pages had still to show.
 func (d *DB) DeleteSession(ctx context.Context, cookie string) error {
+	if _, err := d.exec(ctx, `DELETE FROM forge_flashes WHERE session = ?`, sessionKey(cookie)); err != nil {
+		return err
+	}
 	_, err := d.exec(ctx, `DELETE FROM forge_sessions WHERE id = ? OR expires_at <= ?`, sessionKey(cookie), time.Now().Unix())
 	return err
+}
+
+// lockOwner takes, on PostgreSQL, a lock on issuing tokens for owner that
+// every process sharing the database respects, until the returned
+// function is called: a transaction holds an advisory lock. (On SQLite
+// the forge runs as one process, whose own lock is enough.)
+func (d *DB) lockOwner(ctx context.Context, owner string) (func(), error) {
+	if !d.postgres {
+		return func() {}, nil
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7412, hashtext($1))`, owner); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return func() { tx.Rollback() }, nil
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -317,6 +319,9 @@ type apiTok struct {
 	ExpiresAt   *time.Time `json:"expires_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
 	RevokedAt   *time.Time `json:"revoked_at"`
+	RevokedBy   *string    `json:"revoked_by"`
+	ReplacedBy  *string    `json:"replaced_by"`
+	State       string     `json:"state"`
 }
 
 // tokensPath is the API path of the tokens of "project" or
@@ -328,25 +333,15 @@ func apiTokensPath(target string) string {
 	return "/api/projects/" + target + "/tokens"
 }
 
-// descriptions numbers the tokens' descriptions: the library requires one,
-// unique among an owner's active tokens of a target.
-var descriptions struct {
-	sync.Mutex
-	n int
-}
-
-// newDescription returns a description no other token of the tests has.
-func newDescription() string {
-	descriptions.Lock()
-	defer descriptions.Unlock()
-	descriptions.n++
-	return fmt.Sprintf("test %d", descriptions.n)
-}
+// tokenSeq numbers the descriptions of the tokens tests issue, which
+// must differ among a user's active tokens of a target.
+var tokenSeq atomic.Int64
 
 // issue mints a token through the API and fails the test unless it gets 201.
 func (srv *server) issue(user, target string, scopes ...string) apiTok {
 	srv.t.Helper()
-	code, body := srv.api("POST", apiTokensPath(target), user, map[string]any{"description": newDescription(), "scopes": scopes})
+	desc := fmt.Sprintf("test token %d", tokenSeq.Add(1))
+	code, body := srv.api("POST", apiTokensPath(target), user, map[string]any{"description": desc, "scopes": scopes})
 	if code != http.StatusCreated {
 		srv.t.Fatalf("issuing a %v token for %s as %s: %d %s", scopes, target, user, code, body)
 	}
@@ -357,17 +352,46 @@ func (srv *server) issue(user, target string, scopes ...string) apiTok {
 	return tok
 }
 
+// apiList is a page of a list, as the API returns it.
+type apiList struct {
+	Tokens     []apiTok `json:"tokens"`
+	NextCursor *string  `json:"next_cursor"`
+}
+
+// list lists target's tokens as user sees them through the API (query
+// is "" or "?all=true"), every page of them.
 func (srv *server) list(user, target string, query string) []apiTok {
 	srv.t.Helper()
-	code, body := srv.api("GET", apiTokensPath(target)+query, user, nil)
-	if code != http.StatusOK {
-		srv.t.Fatalf("listing tokens of %s as %s: %d %s", target, user, code, body)
-	}
+	return srv.listAll(user, apiTokensPath(target), query)
+}
+
+// listAll lists every page of an API list at path.
+func (srv *server) listAll(user, path, query string) []apiTok {
+	srv.t.Helper()
 	var toks []apiTok
-	if err := json.Unmarshal(body, &toks); err != nil {
-		srv.t.Fatal(err)
+	sep := "?"
+	if query != "" {
+		sep = "&"
 	}
-	return toks
+	for cursor := ""; ; {
+		u := path + query
+		if cursor != "" {
+			u += sep + "cursor=" + url.QueryEscape(cursor)
+		}
+		code, body := srv.api("GET", u, user, nil)
+		if code != http.StatusOK {
+			srv.t.Fatalf("listing %s as %s: %d %s", u, user, code, body)
+		}
+		var page apiList
+		if err := json.Unmarshal(body, &page); err != nil {
+			srv.t.Fatalf("listing %s: %v\n%s", u, err, body)
+		}
+		toks = append(toks, page.Tokens...)
+		if page.NextCursor == nil {
+			return toks
+		}
+		cursor = *page.NextCursor
+	}
 }
 
 // waitUsed waits until the list of target's tokens, as user sees it, shows

@@ -85,7 +85,7 @@ func TestIssueResponseAndValidation(t *testing.T) {
 		t.Errorf("issue response: %s", body)
 	}
 	// A project token has no "repository" in its target.
-	code, body = srv.api("POST", "/api/projects/alpha/tokens", "alice", map[string]any{"description": newDescription(), "scopes": []string{"repository:pull"}})
+	code, body = srv.api("POST", "/api/projects/alpha/tokens", "alice", map[string]any{"description": "project", "scopes": []string{"repository:pull"}})
 	if code != 201 || !strings.Contains(string(body), `"target": {`+"\n"+`    "project": "alpha"`+"\n  }") || !strings.Contains(string(body), `"expires_at": null`) {
 		t.Errorf("project token: %d %s", code, body)
 	}
@@ -99,19 +99,25 @@ func TestIssueResponseAndValidation(t *testing.T) {
 	long := strings.Repeat("x", 256)
 	for name, body := range map[string]any{
 		"bad JSON":          `{"scopes": [`,
-		"two values":        `{"scopes": ["repository:pull"]} {}`,
-		"unknown field":     map[string]any{"scopes": []string{"repository:pull"}, "scope": "x"},
-		"unknown scope":     map[string]any{"scopes": []string{"repository:admin"}},
-		"no scopes":         map[string]any{"scopes": []string{}},
-		"missing scopes":    map[string]any{"description": "x"},
-		"expiry in past":    map[string]any{"scopes": []string{"repository:pull"}, "expires_at": time.Now().Add(-time.Hour).Format(time.RFC3339)},
-		"expiry not a time": map[string]any{"scopes": []string{"repository:pull"}, "expires_at": "tomorrow"},
+		"two values":        `{"description": "v", "scopes": ["repository:pull"]} {}`,
+		"unknown field":     map[string]any{"description": "v", "scopes": []string{"repository:pull"}, "scope": "x"},
+		"scopes not a list": map[string]any{"description": "v", "scopes": "repository:pull"},
+		"unknown scope":     map[string]any{"description": "v", "scopes": []string{"repository:admin"}},
+		"no scopes":         map[string]any{"description": "v", "scopes": []string{}},
+		"missing scopes":    map[string]any{"description": "v"},
+		"expiry in past":    map[string]any{"description": "v", "scopes": []string{"repository:pull"}, "expires_at": time.Now().Add(-time.Hour).Format(time.RFC3339)},
+		"expiry not a time": map[string]any{"description": "v", "scopes": []string{"repository:pull"}, "expires_at": "tomorrow"},
 		"long description":  map[string]any{"scopes": []string{"repository:pull"}, "description": long},
+		"no description":    map[string]any{"scopes": []string{"repository:pull"}},
+		"blank description": map[string]any{"scopes": []string{"repository:pull"}, "description": " \t "},
 	} {
 		code, b := srv.api("POST", "/api/repos/alpha/one/tokens", "bob", body)
 		var e struct{ Error string }
 		if code != 400 || json.Unmarshal(b, &e) != nil || e.Error == "" {
 			t.Errorf("%s: got %d %s; want 400 {\"error\": …}", name, code, b)
+		}
+		if strings.Contains(e.Error, "accesstoken") || strings.Contains(e.Error, "json:") || strings.Contains(e.Error, "Go ") || strings.Contains(e.Error, "issueBody") {
+			t.Errorf("%s: %q is not written for a person", name, e.Error)
 		}
 	}
 	// 255 characters (not bytes) are fine.
@@ -189,7 +195,7 @@ func TestRevokeRotateExpire(t *testing.T) {
 	for margin := 3 * time.Second; ; margin *= 2 {
 		exp = time.Now().Add(margin).Truncate(time.Second).Add(time.Second)
 		code, body = srv.api("POST", "/api/repos/alpha/one/tokens", "bob", map[string]any{
-			"description": newDescription(), "scopes": []string{"repository:pull"}, "expires_at": exp.Format(time.RFC3339)})
+			"description": "short-lived " + margin.String(), "scopes": []string{"repository:pull"}, "expires_at": exp.Format(time.RFC3339)})
 		if code != 201 && time.Now().Before(exp) {
 			t.Fatalf("issue: %d %s", code, body)
 		}

@@ -10,7 +10,7 @@
 //
 // Usage:
 //
-//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false]]
+//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N]]
 //	forge [-data DIR] [-db URL] user add|passwd NAME     (password: first line of stdin)
 //	forge [-data DIR] [-db URL] user list
 //	forge [-data DIR] [-db URL] project add -owner USER NAME
@@ -92,18 +92,45 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 			return usageError{err.Error(), "forge help serve"}
 		}
 	}
+	var maxLifetime time.Duration
+	if c.maxLifetime != "" {
+		d, err := parseDays(c.maxLifetime)
+		if err != nil {
+			return usageError{"-max-token-lifetime: " + err.Error(), "forge help serve"}
+		}
+		maxLifetime = d
+	}
+	if c.maxActive < 0 {
+		return usageError{"-max-tokens-per-user: want 0 (no limit) or more", "forge help serve"}
+	}
 
 	db, store, err := openDB(ctx, c.data, c.db, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	m, err := accesstoken.New(store, perms{db},
+	// Every token event goes to the log (standard error); issued,
+	// rotated and revoked tokens and refused uses also go to the
+	// projects' token activity, in the database.
+	activity := newEventLog(db, log)
+	logEvent := accesstoken.SlogEvents(log)
+	opts := []accesstoken.Option{
 		accesstoken.WithPrefix("forge"),
-		accesstoken.WithEvents(accesstoken.SlogEvents(log)))
+		accesstoken.WithEvents(func(ctx context.Context, ev accesstoken.Event) {
+			logEvent(ctx, ev)
+			activity.record(ctx, ev)
+		}),
+	}
+	if maxLifetime > 0 {
+		opts = append(opts, accesstoken.WithMaxLifetime(maxLifetime))
+	}
+	m, err := accesstoken.New(store, perms{db}, opts...)
 	if err != nil {
 		return err
 	}
+	activity.start()
+	defer activity.close()
+	pol := &policy{m: m, db: db, maxLifetime: maxLifetime, maxActive: c.maxActive}
 	reposDir := filepath.Join(c.data, "repos")
 	if err := os.MkdirAll(reposDir, 0o750); err != nil {
 		return err
@@ -130,8 +157,8 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 
 	pw := newPasswords(db, trusted)
-	apiH := (&api{db: db, m: m, pw: pw, log: log}).routes()
-	webH := (&web{db: db, m: m, pw: pw, log: log, base: base, secure: secure}).routes()
+	apiH := (&api{db: db, m: m, pw: pw, pol: pol, log: log}).routes()
+	webH := (&web{db: db, m: m, pw: pw, pol: pol, log: log, base: base, secure: secure}).routes()
 	// Browsers must not be able to call the API or post the forms from
 	// another site (on top of the forms' CSRF tokens).
 	cop := http.NewCrossOriginProtection()

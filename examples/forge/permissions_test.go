@@ -53,7 +53,7 @@ func TestIssuePermissions(t *testing.T) {
 	}
 	for user, row := range want {
 		for target, code := range row {
-			body := map[string]any{"description": newDescription(), "scopes": []string{"repository:pull"}}
+			body := map[string]any{"description": "permissions", "scopes": []string{"repository:pull"}}
 			got, b := srv.api("POST", apiTokensPath(target), user, body)
 			if got != code {
 				t.Errorf("%s issuing a token for %s: got %d %s; want %d", user, target, got, b, code)
@@ -69,7 +69,7 @@ func TestIssuePermissions(t *testing.T) {
 		}
 	}
 	for _, target := range []string{"nope", "alpha/nope", "nope/pub"} {
-		if got, b := srv.api("POST", apiTokensPath(target), "owner", map[string]any{"scopes": []string{"repository:pull"}}); got != 404 {
+		if got, b := srv.api("POST", apiTokensPath(target), "owner", map[string]any{"description": "unknown", "scopes": []string{"repository:pull"}}); got != 404 {
 			t.Errorf("issuing for unknown %s: got %d %s; want 404", target, got, b)
 		}
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // postgresSite returns a site on a new, empty PostgreSQL database,
@@ -119,4 +122,109 @@ func TestPostgresNoNewForge(t *testing.T) {
 	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("tables after user add on an empty database: %d (%v); want none", n, err)
 	}
+}
+
+// TestPostgresTokenPages: on PostgreSQL, with two forge processes on one
+// database, a token created through one is shown once through the other
+// (the flash is in the database), requests to both at once cannot pass
+// the description rule or the cap together, and the activity of both is
+// in one place.
+func TestPostgresTokenPages(t *testing.T) {
+	t.Parallel()
+	s := postgresSite(t)
+	s.create()
+	s.addUser("alice")
+	s.must("", "project add", "-owner", "alice", "alpha")
+	s.must("", "repo add", "-private", "alpha/one")
+	a, b := s.start("-max-tokens-per-user", "4"), s.start("-max-tokens-per-user", "4")
+
+	// Created through A; the list after the redirect is served by B.
+	ba := a.browser(t)
+	ba.login("alice")
+	resp, _ := ba.noRedirects().post("/alpha/-/tokens", url.Values{"csrf": {ba.csrf("/alpha/-/tokens")},
+		"description": {"across"}, "scope": {"repository:pull"}, "expiry": {"7"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("creating through A: %d", resp.StatusCode)
+	}
+	bb := &browser{t: t, srv: b, c: ba.c} // the same cookies: both are 127.0.0.1
+	_, body := bb.get("/alpha/-/tokens")
+	secret := secretRE.FindStringSubmatch(body)
+	if secret == nil {
+		t.Fatalf("B does not show the secret of the token created through A\n%s", body)
+	}
+	if _, body := bb.get("/alpha/-/tokens"); strings.Contains(body, secret[1]) {
+		t.Errorf("the secret is shown twice")
+	}
+	g := newGit(t)
+	g.mustClone(b.tokenURL("alice", secret[1], "alpha/one"), "the token from the page")
+
+	// One description, ten requests at once through both (the pages:
+	// no password check holds them up): one token.
+	csrf := ba.csrf("/alpha/one/-/tokens")
+	at := func(i int) *browser {
+		if i%2 == 1 {
+			return bb
+		}
+		return ba
+	}
+	parallel(10, func(i int) {
+		at(i).post("/alpha/one/-/tokens", url.Values{"csrf": {csrf}, "description": {"once"}, "scope": {"repository:pull"}})
+	})
+	if n := countTokens(a.list("alice", "alpha/one", ""), "once"); n != 1 {
+		t.Errorf("10 requests at once through two processes with one description made %d tokens; want 1", n)
+	}
+	// Two tokens left under the cap of 4; ten requests: two tokens.
+	parallel(10, func(i int) {
+		at(i).post("/alpha/-/tokens", url.Values{"csrf": {csrf}, "description": {fmt.Sprintf("cap %d", i)}, "scope": {"repository:pull"}})
+	})
+	if n := len(a.listAll("alice", "/api/user/tokens", "")); n != 4 {
+		t.Errorf("10 requests at once with room for 2 left alice with %d active tokens; want the cap, 4", n)
+	}
+
+	// Activity: issued through A and B, revoked through B, a refused use.
+	if code, _ := b.api("DELETE", "/api/projects/alpha/tokens/"+b.list("alice", "alpha", "")[0].ID, "alice", nil); code != 204 {
+		t.Fatal("revoking through B")
+	}
+	tok := a.issue("alice", "alpha/one", "repository:pull")
+	if code, _ := b.api("DELETE", "/api/repos/alpha/one/tokens/"+tok.ID, "alice", nil); code != 204 {
+		t.Fatal("revoking through B")
+	}
+	var act string
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		g.clone(a.tokenURL("alice", tok.Token, "alpha/one"))
+		_, act = ba.get("/alpha/-/activity")
+		if strings.Contains(act, "Use refused") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if strings.Count(act, `<tr class="ev-issued">`) < 4 || !strings.Contains(act, `<tr class="ev-revoked">`) || !strings.Contains(act, "Use refused") {
+		t.Errorf("the activity on PostgreSQL:\n%s", act)
+	}
+}
+
+// parallel runs f(0), …, f(n-1) at once and waits for them.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// countTokens counts the tokens of a description.
+func countTokens(toks []apiTok, desc string) int {
+	n := 0
+	for _, t := range toks {
+		if t.Description == desc {
+			n++
+		}
+	}
+	return n
 }

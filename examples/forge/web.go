@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/forgekit/accesstoken"
 )
 
@@ -33,7 +31,8 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"scopeLabel": scopeLabel,
+	"scopeLabel":   scopeLabel,
+	"activityTime": activityTime,
 	"targetLabel": func(t accesstoken.Target) string {
 		if t.IsProject() {
 			return t.Project + " (project)"
@@ -64,6 +63,7 @@ type web struct {
 	db  *DB
 	m   *accesstoken.Manager
 	pw  *passwords
+	pol *policy
 	log *slog.Logger
 	// base is the forge's URL as clients reach it (-public-url, or the
 	// listening address), with no trailing slash: clone URLs start
@@ -84,13 +84,21 @@ func (s *web) routes() http.Handler {
 	mux.HandleFunc("GET /{project}", s.page(s.project))
 	mux.HandleFunc("GET /{project}/{repo}", s.page(s.repo))
 	mux.HandleFunc("POST /{project}/-/members", s.page(s.setMember))
-	mux.HandleFunc("GET /-/tokens", s.page(s.myTokens))
-	mux.HandleFunc("POST /-/tokens/{id}/revoke", s.page(s.revokeMyToken))
-	mux.HandleFunc("POST /-/tokens/{id}/rotate", s.page(s.rotateMyToken))
-	for _, prefix := range []string{"/{project}/-/tokens", "/{project}/{repo}/-/tokens"} {
+	mux.HandleFunc("GET /{project}/-/activity", s.page(s.activity))
+	// The tokens pages: a target's ("/alpha/-/tokens", "/alpha/one/-/tokens")
+	// and the signed-in user's own ("/-/tokens"). GET …/ID shows a token
+	// where its list has it; GET …/ID/revoke and …/ID/rotate ask first,
+	// and the form they show posts to the same URL.
+	for _, prefix := range []string{"/-/tokens", "/{project}/-/tokens", "/{project}/{repo}/-/tokens"} {
 		mux.HandleFunc("GET "+prefix, s.page(s.tokens))
-		mux.HandleFunc("POST "+prefix, s.page(s.createToken))
-		mux.HandleFunc("POST "+prefix+"/{id}/revoke", s.page(s.revokeToken))
+		if prefix != "/-/tokens" {
+			mux.HandleFunc("POST "+prefix, s.page(s.createToken))
+		}
+		mux.HandleFunc("GET "+prefix+"/{id}", s.page(s.showToken))
+		for _, action := range []string{"revoke", "rotate"} {
+			mux.HandleFunc("GET "+prefix+"/{id}/"+action, s.page(s.confirmAction))
+			mux.HandleFunc("POST "+prefix+"/{id}/"+action, s.page(s.doAction))
+		}
 	}
 	// The stylesheet and script, outside the mux: "/static/x" would
 	// otherwise clash with "/{project}/{repo}" ("static" is a reserved
@@ -112,6 +120,8 @@ func (s *web) routes() http.Handler {
 type request struct {
 	*http.Request
 	User, CSRF string
+	// SessionKey identifies the session in the database ("" for none).
+	SessionKey string
 }
 
 type pageFunc func(w http.ResponseWriter, r *request) error
@@ -143,6 +153,9 @@ func (s *web) page(h pageFunc) http.HandlerFunc {
 				return
 			}
 			req.User, req.CSRF = user, csrf
+			if user != "" {
+				req.SessionKey = sessionKey(c.Value)
+			}
 		}
 		if r.Method == http.MethodPost && r.URL.Path != "/login" {
 			if req.User == "" || !sameToken(r.PostFormValue("csrf"), req.CSRF) {
@@ -392,209 +405,4 @@ func (s *web) repo(w http.ResponseWriter, r *request) error {
 	d["Repo"], d["CloneURL"] = rp, s.cloneURL(rp)
 	d["CanManage"] = mayManage(accesstoken.RepositoryTarget(project, name), role)
 	return s.render(w, http.StatusOK, "repo.html", d)
-}
-
-// Tokens.
-
-// tokenTarget resolves the target of a tokens page, which only those who
-// may manage its tokens see; others get 404 (a private repository) or a
-// sign-in prompt.
-func (s *web) tokenTarget(r *request) (accesstoken.Target, Role, error) {
-	t, role, err := resolveTarget(r.Context(), s.db, r.PathValue("project"), r.PathValue("repo"), r.User)
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return t, role, errPageNotFound
-	} else if err != nil {
-		return t, role, err
-	}
-	if r.User == "" {
-		return t, role, &httpError{http.StatusUnauthorized, "Sign in to manage access tokens."}
-	}
-	if !mayManage(t, role) {
-		return t, role, &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(t) + "."}
-	}
-	return t, role, nil
-}
-
-func targetLabel(t accesstoken.Target) string {
-	if t.IsProject() {
-		return "project " + t.Project
-	}
-	return t.Project + "/" + t.Repository
-}
-
-func tokensPath(t accesstoken.Target) string {
-	if t.IsProject() {
-		return "/" + t.Project + "/-/tokens"
-	}
-	return "/" + t.Project + "/" + t.Repository + "/-/tokens"
-}
-
-type tokenRow struct {
-	accesstoken.Token
-	ProjectWide bool
-	CanRevoke   bool
-}
-
-// showTokens renders the tokens page, with a new secret when one was
-// just created, or a form error.
-func (s *web) showTokens(w http.ResponseWriter, r *request, t accesstoken.Target, projectRole Role, status int, created *accesstoken.Issued, formErr string) error {
-	toks, err := s.m.ListForTarget(r.Context(), r.User, t, accesstoken.ListOptions{})
-	if err != nil {
-		return err
-	}
-	rows := make([]tokenRow, len(toks))
-	for i, tok := range toks {
-		rows[i] = tokenRow{tok, tok.Target.IsProject() && !t.IsProject(),
-			tok.Owner == r.User || mayManage(tok.Target, projectRole)}
-	}
-	d := r.data("Access tokens · " + targetLabel(t))
-	d["Target"], d["TargetLabel"], d["Path"], d["Tokens"] = t, targetLabel(t), tokensPath(t), rows
-	d["Scopes"] = s.m.Scopes()
-	d["Error"] = formErr
-	d["Tomorrow"] = time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
-	d["Back"] = strings.TrimSuffix(tokensPath(t), "/-/tokens")
-	if created != nil {
-		d["Created"], d["Secret"] = created.Token, created.Secret.Reveal()
-		if !t.IsProject() {
-			d["CloneURL"] = s.cloneURL(&Repo{Project: t.Project, Name: t.Repository})
-		}
-	}
-	return s.render(w, status, "tokens.html", d)
-}
-
-func (s *web) tokens(w http.ResponseWriter, r *request) error {
-	t, role, err := s.tokenTarget(r)
-	if err != nil {
-		return err
-	}
-	return s.showTokens(w, r, t, role, http.StatusOK, nil, "")
-}
-
-func (s *web) createToken(w http.ResponseWriter, r *request) error {
-	t, role, err := s.tokenTarget(r)
-	if err != nil {
-		return err
-	}
-	var scopes []accesstoken.Scope
-	for _, sc := range r.PostForm["scope"] {
-		scopes = append(scopes, accesstoken.Scope(sc))
-	}
-	var expires time.Time
-	if e := r.PostFormValue("expires"); e != "" {
-		// The token works through the chosen day and stops at the
-		// following midnight, UTC.
-		day, err := time.Parse(time.DateOnly, e)
-		if err != nil {
-			return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, "The expiry date is not a date.")
-		}
-		expires = day.AddDate(0, 0, 1)
-	}
-	iss, err := s.m.Issue(r.Context(), accesstoken.IssueRequest{
-		Owner: r.User, Description: strings.TrimSpace(r.PostFormValue("description")),
-		Target: t, Scopes: scopes, ExpiresAt: expires,
-	})
-	switch {
-	case errors.Is(err, accesstoken.ErrNoScopes):
-		return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, "Choose at least one scope.")
-	case errors.Is(err, accesstoken.ErrBadExpiry):
-		return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, "The expiry date must be in the future.")
-	case errors.Is(err, accesstoken.ErrBadDescription):
-		return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, "The description must be at most 255 printable characters.")
-	case errors.Is(err, accesstoken.ErrInvalidInput):
-		return s.showTokens(w, r, t, role, http.StatusBadRequest, nil, strings.TrimPrefix(err.Error(), "accesstoken: "))
-	case errors.Is(err, accesstoken.ErrForbidden):
-		return &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(t) + "."}
-	case err != nil:
-		return err
-	}
-	// The secret is in this response only; it is not stored anywhere.
-	return s.showTokens(w, r, t, role, http.StatusCreated, iss, "")
-}
-
-// myTokens lists the signed-in user's own tokens, wherever they are for.
-// Its owner may always revoke a token, even after losing access to its
-// target (say, because the secret leaked on the way out).
-func (s *web) myTokens(w http.ResponseWriter, r *request) error {
-	if r.User == "" {
-		http.Redirect(w, r.Request, "/login?next=/-/tokens", http.StatusSeeOther)
-		return nil
-	}
-	return s.showMyTokens(w, r, http.StatusOK, nil)
-}
-
-func (s *web) showMyTokens(w http.ResponseWriter, r *request, status int, rotated *accesstoken.Issued) error {
-	toks, err := s.m.ListForOwner(r.Context(), r.User, accesstoken.ListOptions{})
-	if err != nil {
-		return err
-	}
-	d := r.data("Your access tokens")
-	d["Tokens"] = toks
-	if rotated != nil {
-		d["Created"], d["Secret"] = rotated.Token, rotated.Secret.Reveal()
-	}
-	return s.render(w, status, "mytokens.html", d)
-}
-
-// rotateMyToken replaces one of the user's tokens with a new secret, and
-// shows it once; the old secret stops working.
-func (s *web) rotateMyToken(w http.ResponseWriter, r *request) error {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		return errPageNotFound
-	}
-	iss, err := s.m.Rotate(r.Context(), r.User, id)
-	switch {
-	case errors.Is(err, accesstoken.ErrNotFound):
-		return errPageNotFound
-	case errors.Is(err, accesstoken.ErrForbidden):
-		return &httpError{http.StatusForbidden, "Only the token's owner may rotate it, while allowed to manage tokens of its target."}
-	case errors.Is(err, accesstoken.ErrRevoked), errors.Is(err, accesstoken.ErrExpired):
-		return &httpError{http.StatusConflict, "This token was revoked or has expired: create a new one."}
-	case err != nil:
-		return err
-	}
-	return s.showMyTokens(w, r, http.StatusCreated, iss)
-}
-
-func (s *web) revokeMyToken(w http.ResponseWriter, r *request) error {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		return errPageNotFound
-	}
-	tok, err := s.m.Get(r.Context(), r.User, id)
-	if errors.Is(err, accesstoken.ErrNotFound) || err == nil && tok.Owner != r.User {
-		return errPageNotFound
-	} else if err != nil {
-		return err
-	}
-	if _, err := s.m.Revoke(r.Context(), r.User, id); err != nil {
-		return err
-	}
-	http.Redirect(w, r.Request, "/-/tokens", http.StatusSeeOther)
-	return nil
-}
-
-func (s *web) revokeToken(w http.ResponseWriter, r *request) error {
-	t, _, err := s.tokenTarget(r)
-	if err != nil {
-		return err
-	}
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		return errPageNotFound
-	}
-	tok, err := s.m.Get(r.Context(), r.User, id)
-	if errors.Is(err, accesstoken.ErrNotFound) || err == nil && !covers(t, tok.Target) {
-		return errPageNotFound
-	} else if err != nil {
-		return err
-	}
-	if _, err := s.m.Revoke(r.Context(), r.User, id); errors.Is(err, accesstoken.ErrNotFound) {
-		return errPageNotFound
-	} else if err != nil {
-		return err
-	}
-	http.Redirect(w, r.Request, tokensPath(t), http.StatusSeeOther)
-	return nil
 }

@@ -63,7 +63,7 @@ func (b *browser) csrf(path string) string {
 func (b *browser) login(user string) {
 	b.t.Helper()
 	resp, body := b.post("/login", url.Values{"csrf": {b.csrf("/login")}, "username": {user}, "password": {password(user)}})
-	if resp.StatusCode != 200 || !strings.Contains(body, "Signed in as <strong>"+user+"</strong>") {
+	if resp.StatusCode != 200 || !strings.Contains(body, `Signed in as </span><strong>`+user+"</strong>") {
 		b.t.Fatalf("signing in as %s: %d\n%s", user, resp.StatusCode, body)
 	}
 }
@@ -190,26 +190,32 @@ func TestWebPages(t *testing.T) {
 		t.Errorf("cross-site form post: %d; want 403", resp.StatusCode)
 	}
 
-	// Form errors are shown on the page.
+	// Form errors are shown on the page, with what was typed.
 	for name, f := range map[string]url.Values{
-		"no scope":      {"csrf": {tok}, "description": {"x"}},
-		"past expiry":   {"csrf": {tok}, "scope": {"repository:pull"}, "expires": {"2020-01-01"}},
-		"bad date":      {"csrf": {tok}, "scope": {"repository:pull"}, "expires": {"soon"}},
-		"unknown scope": {"csrf": {tok}, "scope": {"repository:admin"}},
+		"no scope":       {"csrf": {tok}, "description": {"x"}, "expiry": {"30"}},
+		"past expiry":    {"csrf": {tok}, "description": {"x"}, "scope": {"repository:pull"}, "expiry": {"custom"}, "expires": {"2020-01-01"}},
+		"bad date":       {"csrf": {tok}, "description": {"x"}, "scope": {"repository:pull"}, "expiry": {"custom"}, "expires": {"soon"}},
+		"unknown scope":  {"csrf": {tok}, "description": {"x"}, "scope": {"repository:admin"}},
+		"no description": {"csrf": {tok}, "scope": {"repository:pull"}},
 	} {
 		resp, body := w.post("/alpha/priv/-/tokens", f)
-		if resp.StatusCode != 400 || !strings.Contains(body, `class="alert error"`) {
+		if resp.StatusCode != 400 || !strings.Contains(body, `class="alert error"`) || !strings.Contains(body, `class="field-error"`) {
 			t.Errorf("%s: %d; want 400 with the error on the page", name, resp.StatusCode)
 		}
+		if d := f.Get("description"); d != "" && !strings.Contains(body, `id="description" maxlength="255" required value="`+d+`"`) {
+			t.Errorf("%s: the description typed is not kept", name)
+		}
 	}
+	// A token made on the page for a date works through that date, and
+	// the page shows that date (it showed the next day's midnight).
 	resp, body = w.post("/alpha/priv/-/tokens", url.Values{"csrf": {tok}, "description": {"web"},
-		"scope": {"repository:pull", "repository:push"}, "expires": {"2099-12-31"}})
+		"scope": {"repository:pull", "repository:push"}, "expiry": {"custom"}, "expires": {"2099-12-31"}})
 	secret := regexp.MustCompile(`<code id="secret">(forge_\w+)</code>`).FindStringSubmatch(body)
-	if resp.StatusCode != 201 || secret == nil || resp.Header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("creating a token: %d, Cache-Control %q\n%s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
+	if resp.StatusCode != 200 || resp.Request.Method != "GET" || secret == nil || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("creating a token: %d after %s %s, Cache-Control %q\n%s", resp.StatusCode, resp.Request.Method, resp.Request.URL, resp.Header.Get("Cache-Control"), body)
 	}
-	if !strings.Contains(body, "2100-01-01 00:00 UTC") {
-		t.Errorf("a token expiring on 2099-12-31 should show that it stops at 2100-01-01 00:00 UTC")
+	if !strings.Contains(body, "2099-12-31 23:59 UTC") || strings.Contains(body, "2100-01-01") {
+		t.Errorf("a token expiring on 2099-12-31 should show that date, 2099-12-31 23:59 UTC")
 	}
 	g := newGit(t)
 	g.mustClone(srv.tokenURL("writer", secret[1], "alpha/priv"), "token made on the page")
@@ -220,8 +226,14 @@ func TestWebPages(t *testing.T) {
 	if !strings.Contains(body, proj.ID) || strings.Contains(body, "/"+proj.ID+"/revoke") {
 		t.Errorf("a write member should see the owner's project token without a revoke button")
 	}
-	if resp, _ := w.post("/alpha/priv/-/tokens/"+proj.ID+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != 404 {
-		t.Errorf("write member revoking the owner's project token: %d; want 404", resp.StatusCode)
+	if resp, _ := w.post("/alpha/priv/-/tokens/"+proj.ID+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != 403 {
+		t.Errorf("write member revoking the owner's project token: %d; want 403", resp.StatusCode)
+	}
+	if resp, _ := w.get("/alpha/priv/-/tokens/" + proj.ID + "/revoke"); resp.StatusCode != 403 {
+		t.Errorf("write member asking to revoke the owner's project token: %d; want 403", resp.StatusCode)
+	}
+	if resp, _ := w.post("/alpha/pub/-/tokens/"+proj.ID+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != 403 {
+		t.Errorf("write member revoking the owner's project token through another repository: %d; want 403", resp.StatusCode)
 	}
 	g.mustClone(srv.tokenURL("owner", proj.Token, "alpha/priv"), "project token still valid")
 
@@ -264,7 +276,7 @@ func TestWebPages(t *testing.T) {
 	o := users["owner"]
 	resp, body = o.post("/-/tokens/"+proj.ID+"/rotate", url.Values{"csrf": {o.csrf("/-/tokens")}})
 	rotated := regexp.MustCompile(`<code id="secret">(forge_\w+)</code>`).FindStringSubmatch(body)
-	if resp.StatusCode != 201 || rotated == nil || rotated[1] == proj.Token {
+	if resp.StatusCode != 200 || rotated == nil || rotated[1] == proj.Token {
 		t.Fatalf("rotating on your tokens page: %d\n%s", resp.StatusCode, body)
 	}
 	g.mustNotClone(srv.tokenURL("owner", proj.Token, "alpha/priv"), "rotated-away secret", "revoked")
@@ -280,7 +292,7 @@ func TestWebPages(t *testing.T) {
 	if !strings.Contains(body, "alpha/priv") || strings.Contains(body, proj.ID) {
 		t.Errorf("your tokens page: want writer's alpha/priv token and not the owner's project token\n%s", body)
 	}
-	id := regexp.MustCompile(`action="/-/tokens/([0-9a-f-]+)/revoke"`).FindStringSubmatch(body)
+	id := regexp.MustCompile(`href="/-/tokens/([0-9a-f-]+)/revoke"`).FindStringSubmatch(body)
 	if id == nil {
 		t.Fatal("no revoke button on the your tokens page")
 	}
@@ -291,7 +303,7 @@ func TestWebPages(t *testing.T) {
 	if resp, _ := users["owner"].post("/-/tokens/"+id[1]+"/revoke", url.Values{"csrf": {users["owner"].csrf("/-/tokens")}}); resp.StatusCode != 404 {
 		t.Errorf("revoking another user's token on your tokens page: %d; want 404", resp.StatusCode)
 	}
-	if resp, body := w.post("/-/tokens/"+id[1]+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != 200 || strings.Contains(body, id[1]) {
+	if resp, body := w.post("/-/tokens/"+id[1]+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != 200 || strings.Contains(body, "/-/tokens/"+id[1]+"/revoke") || !strings.Contains(body, `id="notice"`) {
 		t.Errorf("revoking on your tokens page after losing access: %d", resp.StatusCode)
 	}
 	g.mustNotClone(srv.tokenURL("writer", secret[1], "alpha/priv"), "token revoked on your tokens page", "revoked")

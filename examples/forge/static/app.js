@@ -4,6 +4,7 @@ document.addEventListener("click", async (ev) => {
   if (!b) return;
   const el = document.getElementById(b.dataset.copy);
   if (!el) return;
+  const label = b.innerHTML;
   try {
     await navigator.clipboard.writeText(el.textContent.trim());
     b.textContent = "Copied";
@@ -15,5 +16,13 @@ document.addEventListener("click", async (ev) => {
     s.addRange(r);
     b.textContent = "Press Ctrl+C";
   }
-  setTimeout(() => { b.textContent = "Copy"; }, 2000);
+  setTimeout(() => { b.innerHTML = label; }, 2000);
+});
+
+// The token form: picking a date chooses "On a date".
+document.addEventListener("input", (ev) => {
+  if (ev.target.id === "expires") {
+    const r = document.getElementById("expiry-custom");
+    if (r) r.checked = true;
+  }
 });
