@@ -48,8 +48,8 @@ type config struct {
 	demo                          bool
 	limits                        gitserve.Limits // of git over HTTP; zero fields take gitserve's defaults
 	pushProtection                bool
-	maxLifetime                   string          // -max-token-lifetime: "" for none
-	maxActive                     int             // -max-tokens-per-user: 0 for no limit
+	maxLifetime                   string // -max-token-lifetime: "" for none
+	maxActive                     int    // -max-tokens-per-user: 0 for no limit
 }
 
 // env is what a command other than serve runs with.
