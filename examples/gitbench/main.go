@@ -14,6 +14,9 @@
 //	noop-fetch   fetch into an up-to-date clone of it
 //	clone-30mb   clone of a repository of one commit holding 30 MB that does not compress
 //	push-1000    push of 1,000 new commits to an empty repository
+//	push-protect the same push through the forge with push protection (on
+//	             by default) against the forge without it (the "peer"
+//	             column): what protection costs
 //	serve-clone  the server's part of a clone of the 1,000-commit
 //	             repository: the three requests of a protocol v2 clone
 //	             (capabilities, ls-refs, fetch) sent by a Go client that
@@ -24,7 +27,9 @@
 //	held-40      40 anonymous fetch requests that send their headers and no
 //	             body, held open: git processes and forge memory (no peer)
 //
-// The forge runs with -git-max-per-client 64 for clones-64 (its default,
+// The forge compared with git http-backend runs with -push-protection=false
+// (git http-backend scans nothing; push-protect measures the protection),
+// and with -git-max-per-client 64 for clones-64 (its default,
 // 32, would refuse half of them from one address with 503). Requests to the
 // forge carry the token only after git's first request gets 401, as with
 // any forge; the bare server's repositories are open to all.
@@ -91,6 +96,7 @@ type bench struct {
 	work, home, data string
 	forge            *exec.Cmd
 	forgeURL         string
+	protURL          string // a second forge on the same data, with push protection
 	token            string
 	peerURL          string
 }
@@ -103,10 +109,14 @@ func (b *bench) run() error {
 	gitVersion, _ := exec.Command("git", "version").Output()
 	fmt.Printf("gitbench: %s, %d pairs per scenario\n", strings.TrimSpace(string(gitVersion)), *pairs)
 	// serve sets the forge up; the commands below work on it meanwhile.
-	if err := b.startForge("-git-max-per-client", "64"); err != nil {
+	// The forge compared with bare git http-backend runs without push
+	// protection, which git http-backend does not do; push-protect
+	// compares a second forge on the same data with it on.
+	var err error
+	if b.forge, b.forgeURL, err = b.startForge("-git-max-per-client", "64", "-push-protection=false"); err != nil {
 		return err
 	}
-	defer b.stopForge()
+	defer stopForge(b.forge)
 	for _, args := range [][]string{
 		{"user", "add", "alice"},
 		{"project", "add", "-owner", "alice", "bench"},
@@ -119,7 +129,7 @@ func (b *bench) run() error {
 		}
 	}
 	for i := range *pairs + 1 {
-		for _, side := range []string{"forge", "peer"} {
+		for _, side := range []string{"forge", "peer", "prot", "plain"} {
 			if err := b.cli("", "repo", "add", "-private", fmt.Sprintf("bench/push-%s-%d", side, i)); err != nil {
 				return err
 			}
@@ -152,6 +162,12 @@ func (b *bench) run() error {
 	if err := b.issueToken(); err != nil {
 		return err
 	}
+	prot, protURL, err := b.startForge("-git-max-per-client", "64")
+	if err != nil {
+		return err
+	}
+	defer stopForge(prot)
+	b.protURL = protURL
 
 	if *hold {
 		fmt.Printf("forge: %s\npeer:  %s\n", b.forgeRepo("history"), b.peerRepo("history"))
@@ -203,6 +219,9 @@ func (b *bench) run() error {
 		{"noop-fetch", fetch(b.forgeRepo("history")), fetch(b.peerRepo("history"))},
 		{"clone-30mb", clone(b.forgeRepo("big")), clone(b.peerRepo("big"))},
 		{"push-1000", push("forge", b.forgeRepo), push("peer", b.peerRepo)},
+		// Here "forge" is the forge with push protection, "peer" the same
+		// forge without.
+		{"push-protect", push("prot", b.protRepo), push("plain", b.forgeRepo)},
 	}
 	fmt.Printf("%-12s %12s %12s %10s %22s\n", "scenario", "forge (ms)", "peer (ms)", "ratio", "ratio min..max")
 	for _, s := range scenarios {
@@ -442,39 +461,44 @@ func (b *bench) forgeRepo(name string) string {
 	return "http://alice:" + b.token + "@" + strings.TrimPrefix(b.forgeURL, "http://") + "/bench/" + name + ".git"
 }
 
+func (b *bench) protRepo(name string) string {
+	return "http://alice:" + b.token + "@" + strings.TrimPrefix(b.protURL, "http://") + "/bench/" + name + ".git"
+}
+
 func (b *bench) peerRepo(name string) string { return b.peerURL + "/bench/" + name + ".git" }
 
-func (b *bench) startForge(extra ...string) error {
+// startForge starts `forge serve` on the bench's data with the extra
+// flags, and returns it and its URL once it listens.
+func (b *bench) startForge(extra ...string) (*exec.Cmd, string, error) {
 	args := append([]string{"-data", b.data, "serve", "-addr", "127.0.0.1:0", "-demo=false"}, extra...)
-	b.forge = exec.Command(*forgeBin, args...)
-	b.forge.Env = b.env()
-	stdout, err := b.forge.StdoutPipe()
+	cmd := exec.Command(*forgeBin, args...)
+	cmd.Env = b.env()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	b.forge.Stderr = io.Discard
-	if err := b.forge.Start(); err != nil {
-		return err
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
 	}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if u, ok := strings.CutPrefix(sc.Text(), "forge listening on "); ok {
-			b.forgeURL = strings.TrimSuffix(u, "/")
 			go io.Copy(io.Discard, stdout)
-			return nil
+			return cmd, strings.TrimSuffix(u, "/"), nil
 		}
 	}
-	return errors.New("the forge exited before it listened")
+	return nil, "", errors.New("the forge exited before it listened")
 }
 
-func (b *bench) stopForge() {
-	_ = b.forge.Process.Signal(os.Interrupt)
+func stopForge(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
-	go func() { b.forge.Wait(); close(done) }()
+	go func() { cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(time.Minute):
-		b.forge.Process.Kill()
+		cmd.Process.Kill()
 	}
 }
 
