@@ -14,11 +14,11 @@ import (
 func ExampleManager_Scan() {
 	ctx := context.Background()
 	m, _ := accesstoken.New(memstore.New(), forgePermissions)
-	issue := func() *accesstoken.Issued {
-		iss, _ := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Description: "CI", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+	issue := func(description string) *accesstoken.Issued {
+		iss, _ := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Description: description, Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 		return iss
 	}
-	live, old := issue(), issue()
+	live, old := issue("CI clone"), issue("CI clone (old)")
 	_, _ = m.Revoke(ctx, "alice", old.Token.ID)
 	paste := []byte("$ git clone https://ci:" + live.Secret.Reveal() + "@forge.example/demo/hello.git\n" +
 		"fatal: Authentication failed (token " + old.Secret.Reveal() + ")\n")

@@ -58,7 +58,7 @@ func newScanEnv(t testing.TB, opts ...accesstoken.Option) *scanEnv {
 // is zero.
 func (e *scanEnv) issueFor(t testing.TB, ttl time.Duration) *accesstoken.Issued {
 	t.Helper()
-	req := accesstoken.IssueRequest{Owner: "alice", Description: "scan test", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}
+	req := accesstoken.IssueRequest{Owner: "alice", Description: fmt.Sprintf("scan test %d", issued.Add(1)), Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}
 	if ttl != 0 {
 		req.ExpiresAt = e.clock.Now().Add(ttl)
 	}
