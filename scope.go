@@ -104,15 +104,6 @@ func ParseScopes(s string) []Scope {
 	return out
 }
 
-// truncateForError bounds user input quoted in an error message.
-func truncateForError(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "…"
-}
-
 // ScopeSet is the scopes of a token: an immutable value, cheap to copy, that
 // shares nothing a holder could change (a Token handed to one caller cannot
 // alter another's). The zero value is the empty set. Two sets are equal
