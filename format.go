@@ -65,8 +65,9 @@ func NewFormat(prefix string) (Format, error) {
 	return Format{prefix: prefix + "_"}, nil
 }
 
-// DefaultFormat is the format with [DefaultPrefix].
-var DefaultFormat = Format{prefix: DefaultPrefix + "_"}
+// DefaultFormat returns the format with [DefaultPrefix], which a [Manager]
+// issues and accepts unless [WithPrefix] sets another.
+func DefaultFormat() Format { return Format{prefix: DefaultPrefix + "_"} }
 
 // Prefix returns the format's prefix, without the underscore.
 func (f Format) Prefix() string { return strings.TrimSuffix(f.prefix, "_") }

@@ -289,7 +289,7 @@ func TestVerifyTargets(t *testing.T) {
 func TestVerifyRejects(t *testing.T) {
 	e := newEnv(t)
 	good := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull).Secret.Reveal()
-	unknown := mustGenerate(t, accesstoken.DefaultFormat)
+	unknown := mustGenerate(t, accesstoken.DefaultFormat())
 	for _, tt := range []struct {
 		name, in string
 		want     error
@@ -589,7 +589,7 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 	m2, err := accesstoken.New(ls, accesstoken.InsecureAllowAll())
 	require.NoError(t, err)
 	issue(t, m2, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
-	_, err = m2.Verify(ctx, mustGenerate(t, accesstoken.DefaultFormat), hello, accesstoken.ScopePull)
+	_, err = m2.Verify(ctx, mustGenerate(t, accesstoken.DefaultFormat()), hello, accesstoken.ScopePull)
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 }
 
@@ -683,7 +683,7 @@ func TestRejectedErrorHoldsToken(t *testing.T) {
 	require.ErrorIs(t, err, accesstoken.ErrWrongTarget)
 	require.Equal(t, accesstoken.ErrWrongTarget.Error(), err.Error())
 
-	_, err = e.m.Verify(ctx, mustGenerate(t, accesstoken.DefaultFormat), world, accesstoken.ScopePull)
+	_, err = e.m.Verify(ctx, mustGenerate(t, accesstoken.DefaultFormat()), world, accesstoken.ScopePull)
 	require.False(t, errors.As(err, &rej), "no token, no RejectedError")
 	require.ErrorIs(t, err, accesstoken.ErrUnknownToken)
 }

@@ -33,7 +33,7 @@ type config struct {
 
 // newConfig applies opts to the defaults.
 func newConfig(opts []Option) (config, error) {
-	c := config{format: DefaultFormat, interval: DefaultLastUsedInterval}
+	c := config{format: DefaultFormat(), interval: DefaultLastUsedInterval}
 	c.scopes, _ = newScopeSet(nil)
 	for i, o := range opts {
 		if o == nil {

@@ -65,7 +65,7 @@ func TestFarFutureExpiry(t *testing.T) {
 
 func TestZeroFormatAcceptsNothing(t *testing.T) {
 	var f accesstoken.Format
-	tok := mustGenerate(t, accesstoken.DefaultFormat)
+	tok := mustGenerate(t, accesstoken.DefaultFormat())
 	require.ErrorIs(t, f.Check(tok[4:]), accesstoken.ErrMalformed)
 	require.ErrorIs(t, f.Check(tok), accesstoken.ErrMalformed)
 	require.Nil(t, f.FindAll(tok+" "+tok[4:]))

@@ -90,7 +90,7 @@ func TestScanKinds(t *testing.T) {
 	require.NoError(t, err)
 	expired := e.issueFor(t, time.Hour)
 	e.clock.Add(2 * time.Hour)
-	unknown := mustGenerate(t, accesstoken.DefaultFormat)
+	unknown := mustGenerate(t, accesstoken.DefaultFormat())
 	otherFormat, err := accesstoken.NewFormat("acme")
 	require.NoError(t, err)
 	other := mustGenerate(t, otherFormat)
@@ -236,7 +236,7 @@ func TestScanLimit(t *testing.T) {
 	e := newScanEnv(t)
 	var b strings.Builder
 	for range 5 {
-		b.WriteString(mustGenerate(t, accesstoken.DefaultFormat) + "\n")
+		b.WriteString(mustGenerate(t, accesstoken.DefaultFormat()) + "\n")
 	}
 	got, err := e.m.Scan(ctx, []byte(b.String()), accesstoken.ScanOptions{IncludeUnknown: true, MaxLookups: 3})
 	require.ErrorIs(t, err, accesstoken.ErrScanLimit)
@@ -248,7 +248,7 @@ func TestScanLimit(t *testing.T) {
 	require.Len(t, got, 5)
 
 	// A token seen again costs no lookup, so does not count.
-	one := mustGenerate(t, accesstoken.DefaultFormat)
+	one := mustGenerate(t, accesstoken.DefaultFormat())
 	_, err = e.m.Scan(ctx, []byte(strings.Repeat(one+" ", 10)), accesstoken.ScanOptions{MaxLookups: 1})
 	require.NoError(t, err)
 }
@@ -280,7 +280,7 @@ func TestScanFailsClosed(t *testing.T) {
 	m2, err := accesstoken.New(ls, accesstoken.InsecureAllowAll())
 	require.NoError(t, err)
 	issue(t, m2, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
-	_, err = m2.Scan(ctx, []byte(mustGenerate(t, accesstoken.DefaultFormat)), accesstoken.ScanOptions{})
+	_, err = m2.Scan(ctx, []byte(mustGenerate(t, accesstoken.DefaultFormat())), accesstoken.ScanOptions{})
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 }
 
@@ -336,7 +336,7 @@ func TestScanOtherFormats(t *testing.T) {
 	e := newScanEnv(t, accesstoken.WithPrefix("acme"), accesstoken.WithPepper([]byte(strings.Repeat("p", 32))))
 	tok := e.issueFor(t, 0).Secret.Reveal()
 	require.True(t, strings.HasPrefix(tok, "acme_"))
-	gat := mustGenerate(t, accesstoken.DefaultFormat)
+	gat := mustGenerate(t, accesstoken.DefaultFormat())
 	content := []byte(gat + " " + tok)
 	got, err := e.m.Scan(ctx, content, accesstoken.ScanOptions{})
 	require.NoError(t, err)

@@ -36,7 +36,7 @@ func flipLast(s string) string {
 }
 
 func TestFormatGenerate(t *testing.T) {
-	f := accesstoken.DefaultFormat
+	f := accesstoken.DefaultFormat()
 	seen := map[string]bool{}
 	for range 200 {
 		s := mustGenerate(t, f)
@@ -65,7 +65,7 @@ func TestFormatGenerate(t *testing.T) {
 // characters are the base62 CRC-32C (Castagnoli) of everything before them, so
 // that secret scanners can implement the check independently.
 func TestFormatChecksumIsCRC32C(t *testing.T) {
-	s := mustGenerate(t, accesstoken.DefaultFormat)
+	s := mustGenerate(t, accesstoken.DefaultFormat())
 	body, sum := s[:len(s)-6], s[len(s)-6:]
 	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	var v uint64
@@ -78,7 +78,7 @@ func TestFormatChecksumIsCRC32C(t *testing.T) {
 }
 
 func TestFormatCheckRejects(t *testing.T) {
-	f := accesstoken.DefaultFormat
+	f := accesstoken.DefaultFormat()
 	good := mustGenerate(t, f)
 	other, err := accesstoken.NewFormat("acme")
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func TestFormatCheckRejects(t *testing.T) {
 }
 
 func TestCheckMalformedDoesNotAllocate(t *testing.T) {
-	f := accesstoken.DefaultFormat
+	f := accesstoken.DefaultFormat()
 	good := mustGenerate(t, f)
 	bad := flipLast(good)
 	for _, in := range []string{"", bad, strings.Repeat("x", 1<<20), good} {
@@ -158,7 +158,7 @@ func TestNewFormat(t *testing.T) {
 }
 
 func TestFindAll(t *testing.T) {
-	f := accesstoken.DefaultFormat
+	f := accesstoken.DefaultFormat()
 	a, b := mustGenerate(t, f), mustGenerate(t, f)
 	broken := flipLast(a)
 	text := strings.Join([]string{
@@ -234,7 +234,7 @@ func TestTargetCovers(t *testing.T) {
 func TestREADMEToken(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	found := accesstoken.DefaultFormat.FindAll(string(readme))
+	found := accesstoken.DefaultFormat().FindAll(string(readme))
 	require.Len(t, found, 1, "README should show one well-formed sample token")
 	require.Regexp(t, `^gat_[0-9A-Za-z]{49}$`, found[0], "the regular expression the README gives scanners")
 }

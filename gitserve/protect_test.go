@@ -301,7 +301,7 @@ func testAccepts(t *testing.T, mode string) {
 	bad := live[:len(live)-1] + map[bool]string{true: "1", false: "0"}[live[len(live)-1] == '0']
 	other, _ := accesstoken.NewFormat("acme")
 	otherSecret, _ := other.Generate()
-	unknown, _ := accesstoken.DefaultFormat.Generate()
+	unknown, _ := accesstoken.DefaultFormat().Generate()
 	tests := []struct{ name, content string }{
 		{"revoked token", "token: " + revoked + "\n"},
 		{"same shape, bad checksum", "token: " + bad + "\n"},
@@ -565,7 +565,7 @@ func TestPushProtectionRemovingOldToken(t *testing.T) {
 // TestPushProtectionFailsClosed: when the scan cannot run or cannot
 // finish, the push is refused, with a message that says so.
 func TestPushProtectionFailsClosed(t *testing.T) {
-	unknown := func() string { s, _ := accesstoken.DefaultFormat.Generate(); return s.Reveal() }
+	unknown := func() string { s, _ := accesstoken.DefaultFormat().Generate(); return s.Reveal() }
 	t.Run("store down", func(t *testing.T) {
 		s := newPServer(t, protected)
 		w := s.work("p/priv.git")
