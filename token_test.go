@@ -196,16 +196,6 @@ func TestSecretNeverPrints(t *testing.T) {
 	require.Contains(t, fmt.Sprint(iss.Secret), "REDACTED")
 }
 
-func TestValidScopeName(t *testing.T) {
-	for _, s := range []string{"repository:pull", "lfs:write", "a:b", "repo_2:x_y"} {
-		require.True(t, accesstoken.ValidScopeName(s), s)
-	}
-	for _, s := range []string{"", ":", "pull", "a:", ":b", "A:b", "a:b:c", "a :b", "1a:b", "a:" + strings.Repeat("b", 70)} {
-		require.False(t, accesstoken.ValidScopeName(s), s)
-	}
-	require.Equal(t, []accesstoken.Scope{"repository:pull", "repository:push"}, accesstoken.ParseScopes("repository:pull, repository:push"))
-}
-
 func TestTargetCovers(t *testing.T) {
 	p, r := accesstoken.ProjectTarget("demo"), accesstoken.RepositoryTarget("demo", "hello")
 	hello, world := accesstoken.Resource{Project: "demo", Repository: "hello"}, accesstoken.Resource{Project: "demo", Repository: "world"}
