@@ -132,7 +132,7 @@ func TestPagesAndRetentionErrors(t *testing.T) {
 	e := newEnv(t)
 	for range 5 {
 		issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 	}
 	p, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Limit: 2})
 	require.NoError(t, err)
@@ -152,7 +152,7 @@ func TestPagesAndRetentionErrors(t *testing.T) {
 
 	_, err = e.m.Revoke(ctx, "alice", p.Tokens[0].ID)
 	require.NoError(t, err)
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	e.ev.all = nil
 	n, err := e.m.DeleteInactive(ctx, time.Minute)
 	require.NoError(t, err)

@@ -97,7 +97,7 @@ func TestFailedLastUseWriteRetried(t *testing.T) {
 	require.ErrorIs(t, m.Flush(ctx), accesstoken.ErrStoreFailure)
 
 	fs.setFail("TouchLastUsed", false)
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	_, err = m.Verify(ctx, iss.Secret.Reveal(), hello, accesstoken.ScopePull)
 	require.NoError(t, err)
 	require.NoError(t, m.Flush(ctx))
@@ -163,7 +163,7 @@ func TestLastUseWrittenWhileVerifying(t *testing.T) {
 		})
 	}
 	for range 200 {
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 		require.NoError(t, e.m.Flush(ctx))
 	}
 	close(stop)

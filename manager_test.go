@@ -13,24 +13,15 @@ import (
 	"time"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/internal/clocktest"
 	"github.com/forgekit/accesstoken/memstore"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 )
 
-// clock is a settable time for WithClock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns the fake clock of the tests, standing at a fixed time.
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // perms is a mutable forge permission model: access[user][project] is the
@@ -89,7 +80,7 @@ func (p *perms) CanManage(_ context.Context, user string, t accesstoken.Target) 
 type env struct {
 	m     *accesstoken.Manager
 	store *memstore.Store
-	clock *clock
+	clock *clocktest.Clock
 	perms *perms
 	ev    *events
 }
@@ -318,13 +309,13 @@ func TestExpiry(t *testing.T) {
 	})
 	require.NoError(t, err)
 	s := iss.Secret.Reveal()
-	e.clock.Add(time.Hour - time.Microsecond)
+	e.clock.Advance(time.Hour - time.Microsecond)
 	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
 	require.NoError(t, err)
-	e.clock.Add(time.Microsecond)
+	e.clock.Advance(time.Microsecond)
 	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
 	require.ErrorIs(t, err, accesstoken.ErrExpired)
-	e.clock.Add(-2 * time.Hour) // a clock going back does not resurrect? It does: expiry is a time, not a state.
+	e.clock.Advance(-2 * time.Hour) // a clock going back does not resurrect? It does: expiry is a time, not a state.
 	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
 	require.NoError(t, err)
 }
@@ -416,7 +407,7 @@ func TestRotate(t *testing.T) {
 		Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}, ExpiresAt: exp,
 	})
 	require.NoError(t, err)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 
 	// Someone else, even a manager, may not hold a secret acting as alice.
 	e.perms.set("carol", "demo", true)
@@ -445,7 +436,7 @@ func TestRotate(t *testing.T) {
 
 	_, err = e.m.Rotate(ctx, "alice", iss.Token.ID)
 	require.ErrorIs(t, err, accesstoken.ErrRevoked)
-	e.clock.Add(48 * time.Hour)
+	e.clock.Advance(48 * time.Hour)
 	_, err = e.m.Rotate(ctx, "alice", next.Token.ID)
 	require.ErrorIs(t, err, accesstoken.ErrExpired)
 	require.Equal(t, []accesstoken.EventKind{"issued", "rotated", "rejected", "used"}, e.ev.kinds()[:4])
@@ -454,9 +445,9 @@ func TestRotate(t *testing.T) {
 func TestListForTarget(t *testing.T) {
 	e := newEnv(t)
 	p := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
-	e.clock.Add(time.Second)
+	e.clock.Advance(time.Second)
 	r := issue(t, e.m, accesstoken.RepositoryTarget("demo", "hello"), accesstoken.ScopePull)
-	e.clock.Add(time.Second)
+	e.clock.Advance(time.Second)
 	issue(t, e.m, accesstoken.RepositoryTarget("demo", "world"), accesstoken.ScopePull)
 	issue(t, e.m, accesstoken.ProjectTarget("other"), accesstoken.ScopePull)
 	revoked := issue(t, e.m, accesstoken.RepositoryTarget("demo", "hello"), accesstoken.ScopePull)
@@ -499,11 +490,11 @@ func TestLastUsedThrottled(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, first, tok.LastUsedAt)
 	require.Equal(t, first, lastUsed())
-	e.clock.Add(accesstoken.DefaultLastUsedInterval - time.Second)
+	e.clock.Advance(accesstoken.DefaultLastUsedInterval - time.Second)
 	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
 	require.NoError(t, err)
 	require.Equal(t, first, lastUsed(), "written again within the interval")
-	e.clock.Add(time.Second)
+	e.clock.Advance(time.Second)
 	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
 	require.NoError(t, err)
 	require.Equal(t, e.clock.Now(), lastUsed())

@@ -98,7 +98,7 @@ func TestRevokeTwiceEmitsOnce(t *testing.T) {
 			e.perms.set("carol", "demo", true)
 			_, err := e.m.Revoke(ctx, "alice", iss.Token.ID)
 			require.NoError(t, err)
-			e.clock.Add(c.later)
+			e.clock.Advance(c.later)
 			tok, err := e.m.Revoke(ctx, c.second, iss.Token.ID)
 			require.NoError(t, err)
 			require.Equal(t, "alice", tok.RevokedBy)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/internal/clocktest"
 	"github.com/forgekit/accesstoken/memstore"
 	"github.com/stretchr/testify/require"
 )
@@ -42,7 +43,7 @@ func (s *lookupStore) lookups() int { s.mu.Lock(); defer s.mu.Unlock(); return s
 type scanEnv struct {
 	m     *accesstoken.Manager
 	store *lookupStore
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func newScanEnv(t testing.TB, opts ...accesstoken.Option) *scanEnv {
@@ -89,7 +90,7 @@ func TestScanKinds(t *testing.T) {
 	_, err := e.m.Revoke(ctx, "alice", revoked.Token.ID)
 	require.NoError(t, err)
 	expired := e.issueFor(t, time.Hour)
-	e.clock.Add(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	unknown := mustGenerate(t, accesstoken.DefaultFormat())
 	otherFormat, err := accesstoken.NewFormat("acme")
 	require.NoError(t, err)

@@ -280,10 +280,10 @@ func TestGitRevokedBetweenFetches(t *testing.T) {
 func TestGitExpired(t *testing.T) {
 	forBackends(t, func(t *testing.T, f *forge) {
 		srv := f.server()
-		tok := f.issueExp("alice", accesstoken.ProjectTarget("alpha"), f.clock().Add(time.Hour), accesstoken.ScopePull)
+		tok := f.issueExp("alice", accesstoken.ProjectTarget("alpha"), f.clock.Now().Add(time.Hour), accesstoken.ScopePull)
 		dst := filepath.Join(t.TempDir(), "c")
 		f.mustGit("", "clone", "-q", basicURL(srv, "x", tok, "alpha/one.git"), dst)
-		f.advance(time.Hour)
+		f.clock.Advance(time.Hour)
 		out, err := f.git(dst, "fetch")
 		if err == nil || !strings.Contains(out, "Authentication failed") {
 			t.Fatalf("fetch after expiry: err = %v\n%s", err, out)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/httpauth"
+	"github.com/forgekit/accesstoken/internal/clocktest"
 	"github.com/forgekit/accesstoken/memstore"
 )
 
@@ -27,7 +28,7 @@ type api struct {
 	m     *accesstoken.Manager
 	store *memstore.Store
 	mux   *http.ServeMux
-	now   time.Time
+	clock *clocktest.Clock
 
 	mu        sync.Mutex
 	lookups   int
@@ -44,7 +45,7 @@ var (
 )
 
 func newAPI(t *testing.T, opts ...httpauth.Option) *api {
-	a := &api{t: t, store: memstore.New(), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a := &api{t: t, store: memstore.New(), clock: clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 	authz := accesstoken.AuthorizerFuncs{
 		Access: func(_ context.Context, user string, res accesstoken.Resource, scope accesstoken.Scope) (bool, error) {
 			a.mu.Lock()
@@ -62,7 +63,7 @@ func newAPI(t *testing.T, opts ...httpauth.Option) *api {
 		},
 		Manage: func(_ context.Context, user string, _ accesstoken.Target) (bool, error) { return user == "alice", nil },
 	}
-	m, err := accesstoken.New(failableStore{a.store, a}, authz, accesstoken.WithClock(a.clock))
+	m, err := accesstoken.New(failableStore{a.store, a}, authz, accesstoken.WithClock(a.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +120,6 @@ func newAPI(t *testing.T, opts ...httpauth.Option) *api {
 	})))
 	return a
 }
-
-func (a *api) clock() time.Time { a.mu.Lock(); defer a.mu.Unlock(); return a.now }
 
 // failableStore fails every lookup while api.failStore is set.
 type failableStore struct {
