@@ -268,3 +268,17 @@ func BenchmarkPage(b *testing.B) {
 	slices.Sort(ratios)
 	b.ReportMetric(ratios[len(ratios)/2], "x-1k")
 }
+
+// TestMemstoreHeapPerToken checks the memory budget of memstore: at most
+// 512 bytes of heap per stored token (the benchmarks report it at
+// 1,000,000 tokens).
+func TestMemstoreHeapPerToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a large store")
+	}
+	per := fillMemstore(t, memstore.New(), 200_000)
+	t.Logf("memstore: %.0f heap bytes per token at 200,000 tokens", per)
+	if per > 512 {
+		t.Errorf("memstore holds %.0f bytes per token; want at most 512", per)
+	}
+}

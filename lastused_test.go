@@ -170,3 +170,29 @@ func TestLastUseWrittenWhileVerifying(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, e.m.Flush(ctx))
 }
+
+func TestLastUsedThrottled(t *testing.T) {
+	e := newEnv(t)
+	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
+	s, id := iss.Secret.Reveal(), iss.Token.ID
+	lastUsed := func() time.Time {
+		require.NoError(t, e.m.Flush(ctx))
+		tok, err := e.m.Get(ctx, "alice", id)
+		require.NoError(t, err)
+		return tok.LastUsedAt
+	}
+	require.True(t, lastUsed().IsZero())
+	first := e.clock.Now()
+	tok, err := e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
+	require.NoError(t, err)
+	require.Equal(t, first, tok.LastUsedAt)
+	require.Equal(t, first, lastUsed())
+	e.clock.Advance(accesstoken.DefaultLastUsedInterval - time.Second)
+	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
+	require.NoError(t, err)
+	require.Equal(t, first, lastUsed(), "written again within the interval")
+	e.clock.Advance(time.Second)
+	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
+	require.NoError(t, err)
+	require.Equal(t, e.clock.Now(), lastUsed())
+}

@@ -174,3 +174,26 @@ func FuzzParseScopeSet(f *testing.F) {
 		}
 	})
 }
+
+func TestNoScopeImpliesAnother(t *testing.T) {
+	e := newEnv(t)
+	scopes := accesstoken.BuiltinScopes()
+	for _, has := range scopes {
+		iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), has)
+		for _, want := range scopes {
+			_, err := e.m.Verify(ctx, iss.Secret.Reveal(), hello, want)
+			if has == want {
+				require.NoError(t, err, "%s token for %s", has, want)
+			} else {
+				require.ErrorIs(t, err, accesstoken.ErrMissingScope, "%s token for %s", has, want)
+			}
+		}
+	}
+}
+
+func TestExtraScopes(t *testing.T) {
+	e := newEnv(t, accesstoken.WithScopes("lfs:lock"))
+	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), "lfs:lock", accesstoken.ScopePull)
+	require.Equal(t, []accesstoken.Scope{accesstoken.ScopePull, "lfs:lock"}, iss.Token.Scopes.List())
+	require.Equal(t, append(accesstoken.BuiltinScopes(), "lfs:lock"), e.m.Scopes())
+}
