@@ -61,7 +61,11 @@ func BenchmarkPushProtection(b *testing.B) {
 		if protect {
 			h.Protect = &gitserve.PushProtection{Manager: m}
 		}
-		servers[protect] = httptest.NewServer(httpauth.Middleware(m, anyRepo)(h))
+		auth, err := httpauth.Middleware(m, anyRepo)
+		if err != nil {
+			b.Fatal(err)
+		}
+		servers[protect] = httptest.NewServer(auth(h))
 		b.Cleanup(servers[protect].Close)
 	}
 	n := 0

@@ -108,7 +108,11 @@ func newPServerMode(t *testing.T, mode string, protect func(s *pserver) *gitserv
 	s.m = m
 	h := &gitserve.Handler{Root: s.root, Logger: slog.New(slog.NewTextHandler(&s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	h.Protect = protect(s)
-	s.srv = httptest.NewServer(httpauth.Middleware(m, httpauth.ResolverFunc(resolve))(h))
+	auth, err := httpauth.Middleware(m, httpauth.ResolverFunc(resolve))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.srv = httptest.NewServer(auth(h))
 	t.Cleanup(s.srv.Close)
 	s.push = s.issue("alice", accesstoken.ScopePull, accesstoken.ScopePush)
 	return s

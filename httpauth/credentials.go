@@ -165,25 +165,6 @@ func (t tokenHeader) Credentials(hdr http.Header) (Credentials, bool, error) {
 	return Credentials{Secret: v, Form: FormHeader}, true, nil
 }
 
-// WithCredentials sets where the middlewares look for a token: the
-// sources, each asked in turn. A request that carries a token in more
-// than one of them, or anything malformed in any, is refused with 401
-// ([ErrBadCredentials]): a request has one identity. Without this option,
-// or with no sources, the source is [AuthorizationHeader] alone.
-func WithCredentials(sources ...CredentialSource) Option {
-	return func(c *config) {
-		var keep []CredentialSource
-		for _, s := range sources {
-			if s != nil {
-				keep = append(keep, s)
-			}
-		}
-		if len(keep) > 0 {
-			c.sources = keep
-		}
-	}
-}
-
 // credentials returns the token of the request whose headers are hdr, by
 // asking every source, and applies [WithOwnerUsername]: a Basic user name
 // is then required and the token-as-user-name form refused (the user name

@@ -242,6 +242,19 @@ func (f *forge) ResolveRepo(_ *http.Request, p string) (*httpauth.Repo, error) {
 	return nil, fmt.Errorf("%w: %s", httpauth.ErrRepoNotFound, p)
 }
 
+// built fails the test when a middleware constructor (Middleware, Require,
+// ...) returned an error, and returns the middleware:
+// built(t)(httpauth.Middleware(m, resolver))(next).
+func built(t testing.TB) func(func(http.Handler) http.Handler, error) func(http.Handler) http.Handler {
+	return func(mw func(http.Handler) http.Handler, err error) func(http.Handler) http.Handler {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("building the middleware: %v", err)
+		}
+		return mw
+	}
+}
+
 // descriptions numbers the tokens' descriptions, which are unique among an
 // owner's active tokens of a target.
 var descriptions atomic.Int64
@@ -300,7 +313,7 @@ func (f *forge) handler(opts ...httpauth.Option) http.Handler {
 		}
 		b.ServeHTTP(w, r)
 	})
-	return httpauth.Middleware(f.m, f, opts...)(next)
+	return built(f.t)(httpauth.Middleware(f.m, f, opts...))(next)
 }
 
 // logger logs to f.stderr, as text.

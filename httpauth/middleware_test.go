@@ -19,6 +19,7 @@ import (
 
 // unit is a middleware over memstore with a fixed resolver: no git needed.
 type unit struct {
+	t        *testing.T
 	m        *accesstoken.Manager
 	repo     *httpauth.Repo
 	tok      string // alice, demo/hello, pull+push
@@ -29,7 +30,7 @@ type unit struct {
 
 func newUnit(t *testing.T) *unit {
 	t.Helper()
-	u := &unit{repo: &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git"}}
+	u := &unit{t: t, repo: &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git"}}
 	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll(), accesstoken.WithEvents(func(_ context.Context, ev accesstoken.Event) {
 		if ev.Kind == accesstoken.EventUsed || ev.Kind == accesstoken.EventRejected {
 			u.verifies.Add(1)
@@ -60,7 +61,7 @@ func (u *unit) resolver() httpauth.Resolver {
 }
 
 func (u *unit) handler(m *accesstoken.Manager, res httpauth.Resolver, opts ...httpauth.Option) http.Handler {
-	return httpauth.Middleware(m, res, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return built(u.t)(httpauth.Middleware(m, res, opts...))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.seen = r
 		b, _ := io.ReadAll(r.Body)
 		u.body = string(b)
@@ -258,7 +259,7 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 func TestMiddlewareErrorFunc(t *testing.T) {
 	u := newUnit(t)
 	var got error
-	h := u.handler(u.m, u.resolver(), httpauth.WithRealm(`My "Forge"`), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
+	h := u.handler(u.m, u.resolver(), httpauth.WithRealm("My Forge"), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
 		got = err
 		w.WriteHeader(httpauth.StatusCode(err))
 		_, _ = io.WriteString(w, "custom")
@@ -436,7 +437,7 @@ func TestMiddlewareMissingScopeHidden(t *testing.T) {
 		}
 		return nil, httpauth.ErrRepoNotFound
 	})
-	h := httpauth.Middleware(m, res)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	h := built(t)(httpauth.Middleware(m, res))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
 	for _, tc := range []struct {
 		name, path, tok string
 		want            int
