@@ -9,25 +9,20 @@ import (
 	"unsafe"
 )
 
-// The token format. A token is
-//
-//	PREFIX "_" PAYLOAD CHECKSUM
-//
-// where PAYLOAD is 32 bytes from crypto/rand in fixed-width base62 (43
-// characters) and CHECKSUM is the CRC-32C of PREFIX "_" PAYLOAD in
-// fixed-width base62 (6 characters).
-//
-// The checksum is CRC-32C (Castagnoli), which CPUs compute in hardware: a
-// mistyped or truncated token is rejected in a few nanoseconds, before any
-// hashing or store lookup.
+// Token prefixes.
+const (
+	// DefaultPrefix is the token prefix used unless [WithPrefix] sets
+	// another: "gat", for "git access token".
+	DefaultPrefix = "gat"
+	// MaxPrefixLen is the longest prefix [NewFormat] and [WithPrefix]
+	// accept.
+	MaxPrefixLen = 16
+)
+
+// The lengths of a token's payload and checksum, in base62 digits.
 const (
 	payloadLen  = 43
 	checksumLen = 6
-	// DefaultPrefix is the token prefix used unless [WithPrefix] sets
-	// another.
-	DefaultPrefix = "gat"
-	// MaxPrefixLen is the longest prefix [WithPrefix] accepts.
-	MaxPrefixLen = 16
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -43,8 +38,19 @@ var base62Val = func() (t [256]uint8) {
 	return
 }()
 
-// Format is a token format: the prefix, an underscore, the random payload and
-// the checksum. The zero value is not usable; use [NewFormat].
+// Format is a token format. A token is
+//
+//	PREFIX "_" PAYLOAD CHECKSUM
+//
+// where PAYLOAD is 32 bytes from crypto/rand in fixed-width base62 (43
+// characters) and CHECKSUM is the CRC-32C (Castagnoli) of PREFIX "_"
+// PAYLOAD in fixed-width base62 (6 characters). CPUs compute CRC-32C in
+// hardware, so a mistyped or truncated token is rejected in a few
+// nanoseconds, before any hashing or store lookup ([Format.Check]), and
+// random text almost never passes for a token ([Format.FindAll]).
+//
+// Make one with [NewFormat] or [DefaultFormat]; the zero Format accepts no
+// token and finds none.
 type Format struct {
 	prefix string // including the trailing underscore
 }
