@@ -3,7 +3,6 @@ package accesstoken_test
 import (
 	"errors"
 	"hash/crc32"
-	"os"
 	"strings"
 	"testing"
 
@@ -183,10 +182,3 @@ func TestFindAll(t *testing.T) {
 
 // TestREADMEToken checks that the sample token in the README is a real
 // token of the documented format.
-func TestREADMEToken(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	require.NoError(t, err)
-	found := accesstoken.DefaultFormat().FindAll(string(readme))
-	require.Len(t, found, 1, "README should show one well-formed sample token")
-	require.Regexp(t, `^gat_[0-9A-Za-z]{49}$`, found[0], "the regular expression the README gives scanners")
-}

@@ -242,6 +242,17 @@ func (f *forge) ResolveRepo(_ *http.Request, p string) (*httpauth.Repo, error) {
 	return nil, fmt.Errorf("%w: %s", httpauth.ErrRepoNotFound, p)
 }
 
+// readme returns the repository's README.md with every run of white space
+// made one space, so that a phrase is found wherever its lines break.
+func readme(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}
+
 // built fails the test when a middleware constructor (Middleware, Require,
 // ...) returned an error, and returns the middleware:
 // built(t)(httpauth.Middleware(m, resolver))(next).
