@@ -144,27 +144,27 @@ type guard struct {
 }
 
 // newGuard returns the guard of a middleware of m, [Middleware]'s or
-// (route) a route middleware's, configured by opts; or an error matching
+// (forRoute) a route middleware's, configured by opts; or an error matching
 // ErrMisconfigured.
-func newGuard(m *accesstoken.Manager, route bool, opts []Option) (guard, error) {
+func newGuard(m *accesstoken.Manager, forRoute bool, opts []Option) (guard, error) {
 	if m == nil {
 		return guard{}, fmt.Errorf("%w: nil Manager", ErrMisconfigured)
 	}
-	c, err := newConfig(route, opts)
+	c, err := newConfig(forRoute, opts)
 	if err != nil {
 		return guard{}, err
 	}
 	return guard{m: m, config: c, challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`}, nil
 }
 
-// misconfigured returns the handler of a middleware given a nil next
+// refuseAll returns the handler of a middleware given a nil next
 // handler: it refuses every request with 500, through the ErrorFunc.
-func (g guard) misconfigured() http.Handler {
+func (g guard) refuseAll() http.Handler {
 	err := fail(http.StatusInternalServerError, msgBadRepo, fmt.Errorf("%w: nil next handler", ErrMisconfigured))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.refuse(w, r, err) })
 }
 
-type middleware struct {
+type gitAuth struct {
 	guard
 	resolve Resolver
 	next    http.Handler
@@ -212,13 +212,13 @@ func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) (func(
 	}
 	return func(next http.Handler) http.Handler {
 		if next == nil {
-			return g.misconfigured()
+			return g.refuseAll()
 		}
-		return &middleware{guard: g, resolve: resolve, next: next}
+		return &gitAuth{guard: g, resolve: resolve, next: next}
 	}, nil
 }
 
-func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *gitAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := &accessContext{Context: r.Context(), g: &h.guard}
 	err := h.authorize(r, ctx)
 	if err != nil {
@@ -246,7 +246,7 @@ func (g *guard) refuse(w http.ResponseWriter, r *http.Request, err *Error) {
 // recheck checks again what authorize decided for the request whose
 // context is c: the token, with [accesstoken.Manager.Recheck], or for an
 // anonymous pull, that the repository is still public.
-func (h *middleware) recheck(r *http.Request, c *accessContext) *Error {
+func (h *gitAuth) recheck(r *http.Request, c *accessContext) *Error {
 	acc := &c.acc
 	if acc.Anonymous() {
 		repo, err := h.resolve.ResolveRepo(r, c.repoPath)
@@ -302,7 +302,7 @@ const (
 
 // authorize runs every check and fills in c (its Access, and what a
 // re-check needs), or returns why the request is refused.
-func (h *middleware) authorize(r *http.Request, c *accessContext) *Error {
+func (h *gitAuth) authorize(r *http.Request, c *accessContext) *Error {
 	if err := gitreq.CheckPath(r); err != nil {
 		return fail(http.StatusBadRequest, msgBadPath, err)
 	}
@@ -376,7 +376,7 @@ func (h *middleware) authorize(r *http.Request, c *accessContext) *Error {
 
 // batchScope reads an LFS batch request's body, bounded, and decides the
 // operation's scope from it.
-func (h *middleware) batchScope(r *http.Request, op *gitreq.Operation) *Error {
+func (h *gitAuth) batchScope(r *http.Request, op *gitreq.Operation) *Error {
 	b, err := h.readBody(r)
 	if err == nil {
 		op.Scope, err = gitreq.BatchScope(b)
@@ -468,7 +468,7 @@ func verb(s accesstoken.Scope) string {
 
 // readBody reads the LFS batch body, bounded, and puts it back for the
 // next handler.
-func (h *middleware) readBody(r *http.Request) ([]byte, error) {
+func (h *gitAuth) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -546,4 +546,50 @@ func (g *guard) checkQuery(q string) error {
 		}
 	}
 	return nil
+}
+
+// credentials returns the token of the request whose headers are hdr, by
+// asking every source, and applies [WithOwnerUsername]: a Basic user name
+// is then required and the token-as-user-name form refused (the user name
+// itself is compared with the token's owner once the token is known).
+// present is false when no source found a token.
+func (g *guard) credentials(hdr http.Header) (cred Credentials, present bool, err error) {
+	if len(g.sources) == 1 { // the usual case, without the loop's bookkeeping
+		cred, present, err = g.sources[0].Credentials(hdr)
+	} else {
+		for _, src := range g.sources {
+			got, found, serr := src.Credentials(hdr)
+			switch {
+			case serr != nil:
+				return Credentials{}, true, serr
+			case found && present:
+				return Credentials{}, true, ErrBadCredentials
+			case found:
+				cred, present = got, true
+			}
+		}
+	}
+	if err != nil || !present {
+		return Credentials{}, present, err
+	}
+	if g.ownerUsername && (cred.Form == FormBasicUser || cred.Form == FormBasicPassword && cred.User == "") {
+		return Credentials{}, true, ErrUsernameMismatch
+	}
+	return cred, true, nil
+}
+
+// stripCredentials removes from hdr every header a source reads, and
+// Cookie: a handler behind a middleware acts as the token, never as a
+// browser session that came with it. The server stores header keys in
+// canonical form. (The git backends also remove keys a handler may have
+// stored otherwise.)
+func (g *guard) stripCredentials(hdr http.Header) {
+	for _, src := range g.sources {
+		for _, k := range src.Headers() {
+			delete(hdr, k)
+		}
+	}
+	delete(hdr, "Authorization")
+	delete(hdr, "Proxy-Authorization")
+	delete(hdr, "Cookie")
 }

@@ -19,7 +19,7 @@ type Option func(*config) error
 
 // config is what the options set.
 type config struct {
-	route         bool // a route middleware's: the git options do not apply
+	forRoute      bool // a route middleware's: the git options do not apply
 	realm         string
 	errorFunc     ErrorFunc
 	ownerUsername bool
@@ -38,10 +38,10 @@ var defaultSources = []CredentialSource{AuthorizationHeader()}
 
 // newConfig returns the configuration of a middleware, [Middleware]'s or
 // (route) a route middleware's, after opts.
-func newConfig(route bool, opts []Option) (config, error) {
-	c := config{route: route, realm: "git", errorFunc: DefaultErrorFunc, maxBody: gitreq.DefaultMaxBatchBody,
+func newConfig(forRoute bool, opts []Option) (config, error) {
+	c := config{forRoute: forRoute, realm: "git", errorFunc: DefaultErrorFunc, maxBody: gitreq.DefaultMaxBatchBody,
 		recheckEvery: DefaultRecheckInterval, sources: defaultSources}
-	if route {
+	if forRoute {
 		c.realm = "api"
 	}
 	for i, o := range opts {
@@ -55,8 +55,8 @@ func newConfig(route bool, opts []Option) (config, error) {
 	return c, nil
 }
 
-// misconfigured returns the error of an option given a value it refuses.
-func misconfigured(option, why string) error {
+// badOption returns the error of an option given a value it refuses.
+func badOption(option, why string) error {
 	return fmt.Errorf("%w: %s: %s", ErrMisconfigured, option, why)
 }
 
@@ -67,11 +67,11 @@ func misconfigured(option, why string) error {
 func WithRealm(realm string) Option {
 	return func(c *config) error {
 		if realm == "" || len(realm) > 64 {
-			return misconfigured("WithRealm", "the realm must be 1 to 64 characters")
+			return badOption("WithRealm", "the realm must be 1 to 64 characters")
 		}
 		for i := 0; i < len(realm); i++ {
 			if b := realm[i]; b < 0x20 || b >= 0x7f || b == '"' || b == '\\' {
-				return misconfigured("WithRealm", fmt.Sprintf("the realm holds %q at byte %d: want printable ASCII without '\"' or '\\'", b, i))
+				return badOption("WithRealm", fmt.Sprintf("the realm holds %q at byte %d: want printable ASCII without '\"' or '\\'", b, i))
 			}
 		}
 		c.realm = realm
@@ -84,7 +84,7 @@ func WithRealm(realm string) Option {
 func WithErrorFunc(f ErrorFunc) Option {
 	return func(c *config) error {
 		if f == nil {
-			return misconfigured("WithErrorFunc", "nil ErrorFunc")
+			return badOption("WithErrorFunc", "nil ErrorFunc")
 		}
 		c.errorFunc = f
 		return nil
@@ -108,11 +108,11 @@ func WithOwnerUsername() Option {
 func WithCredentials(sources ...CredentialSource) Option {
 	return func(c *config) error {
 		if len(sources) == 0 {
-			return misconfigured("WithCredentials", "no credential source")
+			return badOption("WithCredentials", "no credential source")
 		}
 		for i, s := range sources {
 			if s == nil {
-				return misconfigured("WithCredentials", fmt.Sprintf("source %d is nil", i))
+				return badOption("WithCredentials", fmt.Sprintf("source %d is nil", i))
 			}
 		}
 		c.sources = append([]CredentialSource(nil), sources...)
@@ -127,10 +127,10 @@ func WithCredentials(sources ...CredentialSource) Option {
 func WithMaxBatchBody(n int64) Option {
 	return func(c *config) error {
 		switch {
-		case c.route:
-			return misconfigured("WithMaxBatchBody", "a route middleware reads no LFS batch body (the option is Middleware's)")
+		case c.forRoute:
+			return badOption("WithMaxBatchBody", "a route middleware reads no LFS batch body (the option is for git requests)")
 		case n <= 0:
-			return misconfigured("WithMaxBatchBody", "the size must be positive")
+			return badOption("WithMaxBatchBody", "the size must be positive")
 		}
 		c.maxBody = n
 		return nil
@@ -144,10 +144,10 @@ func WithMaxBatchBody(n int64) Option {
 func WithRecheckInterval(d time.Duration) Option {
 	return func(c *config) error {
 		switch {
-		case c.route:
-			return misconfigured("WithRecheckInterval", "a route middleware does not check a token again (the option is Middleware's)")
+		case c.forRoute:
+			return badOption("WithRecheckInterval", "a route middleware does not check a token again (the option is for git requests)")
 		case d <= 0:
-			return misconfigured("WithRecheckInterval", "the interval must be positive")
+			return badOption("WithRecheckInterval", "the interval must be positive")
 		}
 		c.recheckEvery = d
 		return nil

@@ -172,9 +172,9 @@ func RequireToken(m *accesstoken.Manager, opts ...Option) (func(http.Handler) ht
 	}
 	return func(next http.Handler) http.Handler {
 		if next == nil {
-			return g.misconfigured()
+			return g.refuseAll()
 		}
-		return &route{guard: g, next: next, self: true}
+		return &routeAuth{guard: g, next: next, self: true}
 	}, nil
 }
 
@@ -198,15 +198,15 @@ func newRoute(m *accesstoken.Manager, resource ResourceFunc, scopes []accesstoke
 	scopes = slices.Clone(scopes)
 	return func(next http.Handler) http.Handler {
 		if next == nil {
-			return g.misconfigured()
+			return g.refuseAll()
 		}
-		return &route{guard: g, resource: resource, scopes: scopes, all: all, next: next}
+		return &routeAuth{guard: g, resource: resource, scopes: scopes, all: all, next: next}
 	}, nil
 }
 
 // route is the middleware of Require, RequireAny, RequireAll and
 // RequireToken (self).
-type route struct {
+type routeAuth struct {
 	guard
 	resource ResourceFunc
 	scopes   []accesstoken.Scope
@@ -215,7 +215,7 @@ type route struct {
 	next     http.Handler
 }
 
-func (h *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *routeAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := &accessContext{Context: r.Context(), g: &h.guard}
 	if err := h.authorize(r, ctx); err != nil {
 		h.refuse(w, r, err)
@@ -231,7 +231,7 @@ const (
 	msgRouteNoToken = "authentication required: send an access token"
 )
 
-func (h *route) authorize(r *http.Request, c *accessContext) *Error {
+func (h *routeAuth) authorize(r *http.Request, c *accessContext) *Error {
 	if err := gitreq.CheckPath(r); err != nil {
 		return fail(http.StatusBadRequest, msgRouteBadPath, err)
 	}
@@ -306,7 +306,7 @@ func notFoundText(res accesstoken.Resource) string {
 }
 
 // needText names the scopes a route needs, for a 403.
-func (h *route) needText() string {
+func (h *routeAuth) needText() string {
 	names := make([]string, len(h.scopes))
 	for i, sc := range h.scopes {
 		names[i] = string(sc)

@@ -38,7 +38,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/forgekit/accesstoken"
@@ -70,20 +69,6 @@ type Store struct {
 	nameIndex map[string]uint32
 	scopeSets []accesstoken.ScopeSet // interned scope sets
 	scopeKeys map[accesstoken.ScopeSet]uint32
-}
-
-// slot is one token. It holds no pointers. Times are Unix microseconds
-// (zeroTime for the zero time); names are indexes into Store.names. Fields
-// other than lastUsed change only with Store.mu held for writing.
-type slot struct {
-	id                              uuid.UUID
-	digest                          accesstoken.Digest
-	replacedBy                      uuid.UUID
-	owner, project, repo, revokedBy uint32
-	scopes                          uint32
-	nextDesc                        uint32 // the next slot plus one with this one's byDesc key; 0 for none
-	created, expires, revoked       int64
-	lastUsed                        atomic.Int64
 }
 
 // order is a list of slots in the order lists return them: by creation

@@ -70,6 +70,12 @@ func WithTable(name string) Option {
 	}
 }
 
+// dialects are the supported databases.
+var dialects = map[Dialect]dialect{
+	SQLite:     sqliteDialect{},
+	PostgreSQL: postgresDialect{},
+}
+
 // New returns a Store over db in the given dialect. It does not touch the
 // database; call [Store.Migrate] before using the Store. The Store does not
 // own db: [Store.Close] closes its prepared statements, not db.
