@@ -41,8 +41,10 @@ func leakyRepo(t testing.TB, m *accesstoken.Manager) string {
 		}
 		t.Skip("git not found")
 	}
+	issued := 0
 	issue := func() string {
-		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "carol", Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+		issued++ // descriptions are unique among a user's active tokens of a target
+		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "carol", Description: fmt.Sprintf("leaked %d", issued), Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 		if err != nil {
 			t.Fatal(err)
 		}

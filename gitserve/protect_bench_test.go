@@ -42,7 +42,7 @@ func BenchmarkPushProtection(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	iss, err := m.Issue(b.Context(), accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("p"),
+	iss, err := m.Issue(b.Context(), accesstoken.IssueRequest{Owner: "alice", Description: "benchmark", Target: accesstoken.ProjectTarget("p"),
 		Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}})
 	if err != nil {
 		b.Fatal(err)
