@@ -1,6 +1,9 @@
 package accesstoken
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // SystemActorPrefix begins the name of every actor that is not a user: see
 // [SystemActor].
@@ -50,6 +53,18 @@ func IsSystemActor(s string) bool {
 func checkSystemActor(actor string) error {
 	if !IsSystemActor(actor) {
 		return invalid(ErrBadOwner, "the actor is not a system actor: make its name with SystemActor")
+	}
+	return nil
+}
+
+// checkOwner checks a user's name: an owner, or the actor of a user's
+// operation. Names of system actors are not users' names.
+func checkOwner(what, s string) error {
+	if err := checkName(ErrBadOwner, what, s, false); err != nil {
+		return err
+	}
+	if len(s) >= len(SystemActorPrefix) && strings.EqualFold(s[:len(SystemActorPrefix)], SystemActorPrefix) {
+		return invalid(ErrBadOwner, what+" begins with "+SystemActorPrefix+", which names system actors, not users")
 	}
 	return nil
 }

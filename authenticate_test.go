@@ -21,7 +21,7 @@ func TestAuthenticate(t *testing.T) {
 	require.NoError(t, err)
 	expiring, err := e.m.Issue(ctx, accesstoken.IssueRequest{Description: "authenticate 1", Owner: "alice", Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}, ExpiresAt: exp})
 	require.NoError(t, err)
-	e.clock.Add(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	e.perms.fail(errors.New("the forge's permission check is down")) // not asked
 
 	e.ev.all = nil

@@ -5,31 +5,54 @@
 // any time. It is modelled on Launchpad's git access tokens, including
 // project-scoped tokens.
 //
+// # Using it
+//
+// A forge builds one [Manager] with [New], over a [Store] (package memstore
+// in memory, package sqlstore in SQLite or PostgreSQL) and its own
+// [Authorizer], the forge's permission model; [Option]s such as
+// [WithPrefix] and [WithMaxLifetime] set the rest. A user who may manage a
+// repository or project mints a token for it with [Manager.Issue], whose
+// [Issued] result holds the [Secret], shown once. Every request that
+// carries a token is then checked with [Manager.Verify], which returns the
+// [Token] the request acts as, or an error saying why not (the sentinel
+// errors, such as [ErrRevoked], and a [*RejectedError] for a token found
+// but refused). Tokens are listed, rotated and revoked through the
+// Manager too. The examples of [Manager.Issue] and [Manager.Verify] show
+// the whole flow.
+//
 // # Pieces
 //
-//   - [Manager] issues, verifies, lists, rotates and revokes tokens. Build
-//     it with [New] over a [Store] and the forge's [Authorizer].
 //   - A [Target] is one repository or one project; a project token covers
 //     every repository of its project and nothing else. The forge resolves
 //     URLs to identities and hands them over as a [Resource].
 //   - A [Scope] is an operation: [ScopePull], [ScopePush],
 //     [ScopeBuildStatus], or one the forge registers with [WithScopes]. No
-//     scope implies another.
-//   - A [Store] keeps tokens: package memstore in memory, package sqlstore
-//     in SQLite or PostgreSQL. Package storetest checks any implementation.
-//   - Package httpauth puts [Manager.Verify] in front of git's smart-HTTP
-//     protocol, and in front of any other route of the forge (its API).
-//   - The forge itself revokes tokens found leaked ([Manager.RevokeLeaked])
-//     and an account's tokens ([Manager.RevokeOwner]) as a system actor
-//     ([SystemActor]), with a reason; [Manager.DeleteInactive] is the
-//     retention of revoked and expired tokens.
+//     scope implies another. A token's scopes are a [ScopeSet].
+//   - A [Token] is the stored description of a token, a plain value with a
+//     JSON form a forge's API can return as it is ([Token.MarshalJSON]); it
+//     never holds the secret.
+//   - The [Format] of the secrets: a prefix, a random payload and a
+//     checksum ([DefaultFormat], [NewFormat]).
+//   - A [Store] keeps the tokens as [Record]s, each with the [Digest] of
+//     its secret. Package storetest checks any implementation.
+//   - An [Event] reports every issue, use, refusal, revocation, rotation and
+//     deletion, for an audit log ([WithEvents], [SlogEvents]).
+//   - The forge itself revokes tokens found leaked ([Manager.RevokeLeaked],
+//     and [Manager.Scan] finds them in any content) and an account's tokens
+//     ([Manager.RevokeOwner]) as a system actor ([SystemActor]), with a
+//     reason; [Manager.DeleteInactive] is the retention of revoked and
+//     expired tokens.
 //   - Lists come a page at a time ([Manager.PageForOwner],
-//     [Manager.PageForTarget], [Manager.PageAll]); a [Token] has a JSON
-//     form a forge's API can return as it is ([Token.MarshalJSON]).
+//     [Manager.PageForTarget], [Manager.PageAll]).
 //
-// Tokens, the records stores keep and scope sets ([ScopeSet]) are plain
-// values: what one caller holds, nobody else can change, and
-// [Manager.Verify] over memstore does not allocate.
+// Tokens, the records stores keep and scope sets are plain values: what
+// one caller holds, nobody else can change, and [Manager.Verify] over
+// memstore does not allocate.
+//
+// Beside this package: package httpauth puts [Manager.Verify] in front of
+// git's smart-HTTP protocol and of any other route of the forge (its API),
+// package gitreq tells what a git request does, and package gitserve
+// serves git behind httpauth.
 //
 // # Authentication, not authorization
 //

@@ -103,6 +103,12 @@ var (
 	// ErrBadTarget reports an invalid target or resource: empty project,
 	// identity too long or not printable UTF-8.
 	ErrBadTarget = errors.New("accesstoken: invalid target")
+
+	// ErrScanLimit reports that a [Scanner] met more distinct well-formed
+	// tokens of its Manager's format than [ScanOptions].MaxLookups allows
+	// it to look up. The scan is incomplete: a caller that must fail
+	// closed (push protection) refuses what it was scanning.
+	ErrScanLimit = errors.New("accesstoken: scan limit reached: too many distinct well-formed tokens to look up")
 )
 
 // Temporary reports whether err means the request could not be decided
@@ -124,40 +130,6 @@ func storeErr(err error, pass ...error) error {
 	}
 	return fmt.Errorf("%w: %w", ErrStoreFailure, err)
 }
-
-// RejectedError is the error [Manager.Verify] (and VerifyAny, VerifyAll,
-// Authenticate, Recheck) returns when it found the token but refuses it:
-// revoked, expired, wrong target, missing scope, owner denied, or the
-// permission check failed. Token says whose it is; Visible says what the
-// caller may reveal. It matches its cause with [errors.Is]; get it with
-// [errors.As].
-type RejectedError struct {
-	// Token is the refused token.
-	Token Token
-	// Err is the cause, matching one of the sentinel errors.
-	Err error
-	// Visible reports whether the caller may confirm to the client that
-	// the resource exists and say why the token was refused there (HTTP
-	// 403), rather than answer as for a resource that does not exist
-	// (404), so that a token cannot probe for resources it may not see.
-	// It is decided by Verify, VerifyAny and VerifyAll, once, with the
-	// forge's Authorizer: true for a repository token of that very
-	// repository refused for its scopes (its holder was given a token for
-	// it), and for a token whose target covers the resource, refused for
-	// its scopes or its owner's permission, when the owner may see
-	// (pull) the resource. It is false for every other refusal: a token
-	// that does not cover the resource learns nothing about it, and a
-	// revoked or expired token, or a failed permission check, is
-	// answered without the resource (401, 503). A public resource may
-	// always be confirmed; the caller knows which are, Verify does not.
-	Visible bool
-}
-
-// Error returns the cause's message; it never contains a secret.
-func (e *RejectedError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the cause.
-func (e *RejectedError) Unwrap() error { return e.Err }
 
 // inputError is an [ErrInvalidInput] with a specific kind and message.
 type inputError struct {
@@ -189,3 +161,12 @@ var (
 	errAlphabet = &malformedError{"accesstoken: malformed token: character outside the token alphabet"}
 	errChecksum = &malformedError{"accesstoken: malformed token: checksum mismatch (mistyped or truncated)"}
 )
+
+// truncateForError bounds user input quoted in an error message.
+func truncateForError(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}

@@ -57,13 +57,6 @@ type Event struct {
 	Count int
 }
 
-func (m *Manager) emit(ctx context.Context, ev Event) {
-	if m.events != nil {
-		ev.Time = m.eventTime()
-		m.events(ctx, ev)
-	}
-}
-
 // SlogEvents returns an event function for [WithEvents] that logs every
 // event to l: rejections at Warn, uses at Debug, the rest at Info.
 func SlogEvents(l *slog.Logger) func(context.Context, Event) {

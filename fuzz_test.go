@@ -23,14 +23,14 @@ func FuzzCheck(f *testing.F) {
 	f.Add("")
 	f.Add("gat_")
 	f.Add(strings.Repeat("gat_", 20))
-	s, _ := accesstoken.DefaultFormat.Generate()
+	s, _ := accesstoken.DefaultFormat().Generate()
 	f.Add(s.Reveal())
 	f.Add("x" + s.Reveal() + " " + s.Reveal())
 	m := newManager(f)
 	valid := issue(f, m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull).Secret.Reveal()
 	f.Add(valid)
 	f.Fuzz(func(t *testing.T, in string) {
-		format := accesstoken.DefaultFormat
+		format := accesstoken.DefaultFormat()
 		err := format.Check(in)
 		if err == nil {
 			if len(in) != format.Len() || !strings.HasPrefix(in, "gat_") {
@@ -74,7 +74,7 @@ func FuzzBase62Only(f *testing.F) {
 				plain = false
 			}
 		}
-		err := accesstoken.DefaultFormat.Check("gat_" + body)
+		err := accesstoken.DefaultFormat().Check("gat_" + body)
 		if got := !errors.Is(err, accesstoken.ErrMalformed) || !strings.Contains(err.Error(), "alphabet"); got != plain {
 			t.Fatalf("Check(gat_%q) = %v; alphabet OK is %v", body, err, plain)
 		}

@@ -131,19 +131,3 @@ func (t *Token) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
-
-// MarshalJSON encodes an issued token as its Token ([Token.MarshalJSON]),
-// without the secret: an Issued put in a JSON reply by accident shows no
-// secret. Write the secret where the caller asks for it with
-// [Issued.RevealJSON].
-func (iss Issued) MarshalJSON() ([]byte, error) { return iss.Token.MarshalJSON() }
-
-// RevealJSON encodes an issued token as its Token ([Token.MarshalJSON])
-// with the secret as "token", as GitLab's and GitHub's APIs return a new
-// token: the one JSON form that holds the secret, for the one reply that
-// shows it, after [Manager.Issue] or [Manager.Rotate].
-func (iss Issued) RevealJSON() ([]byte, error) {
-	j := iss.Token.toJSON()
-	j.Token = iss.Secret.Reveal()
-	return json.Marshal(j)
-}

@@ -20,7 +20,7 @@ const LastUsedDelay = time.Second
 // store that hangs holds up nothing but its own writer, and not for ever.
 const lastUsedWriteTimeout = 30 * time.Second
 
-// lastUse records last uses off the verification path. Verify notes that a
+// lastUseWriter records last uses off the verification path. Verify notes that a
 // token was used (a map insert, once per token per interval); a goroutine
 // writes the noted uses to the store a little later, one conditional
 // [Store.TouchLastUsed] each, waiting for the store as long as it takes.
@@ -33,7 +33,10 @@ const lastUsedWriteTimeout = 30 * time.Second
 //
 // The goroutine runs only while there is something to write: it starts
 // with the first use noted and exits when a round finds nothing new.
-type lastUse struct {
+type lastUseWriter struct {
+	store    Store
+	interval time.Duration // WithLastUsedInterval's; negative: record nothing
+
 	mu      sync.Mutex
 	pending map[uuid.UUID]time.Time // noted, not yet being written
 	writing map[uuid.UUID]time.Time // the batch being written now
@@ -42,10 +45,25 @@ type lastUse struct {
 	batch chan struct{} // holds a token while a batch is written: one at a time
 }
 
+func newLastUseWriter(store Store, interval time.Duration) *lastUseWriter {
+	return &lastUseWriter{store: store, interval: interval, batch: make(chan struct{}, 1)}
+}
+
+// touch notes that tok was used at now, if it was not within the
+// interval, and sets its LastUsedAt. The store is written a little later,
+// by another goroutine: a verification never waits for it, and a failed
+// write never fails a verification.
+func (q *lastUseWriter) touch(tok *Token, now time.Time) {
+	if q.interval < 0 || (!tok.LastUsedAt.IsZero() && now.Sub(tok.LastUsedAt) < q.interval) {
+		return
+	}
+	q.note(tok.ID, now)
+	tok.LastUsedAt = now
+}
+
 // note records that the token id was used at, for writing soon. It never
 // blocks on the store, only on a mutex held for map operations.
-func (m *Manager) note(id uuid.UUID, at time.Time) {
-	q := &m.lastUse
+func (q *lastUseWriter) note(id uuid.UUID, at time.Time) {
 	q.mu.Lock()
 	if _, ok := q.pending[id]; !ok {
 		if _, ok := q.writing[id]; !ok {
@@ -55,22 +73,21 @@ func (m *Manager) note(id uuid.UUID, at time.Time) {
 			q.pending[id] = at
 			if !q.running {
 				q.running = true
-				go m.writeLastUseLoop()
+				go q.loop()
 			}
 		}
 	}
 	q.mu.Unlock()
 }
 
-// writeLastUseLoop writes what was noted every LastUsedDelay, until a round
-// leaves nothing pending.
-func (m *Manager) writeLastUseLoop() {
-	q := &m.lastUse
+// loop writes what was noted every LastUsedDelay, until a round leaves
+// nothing pending.
+func (q *lastUseWriter) loop() {
 	t := time.NewTimer(LastUsedDelay)
 	defer t.Stop()
 	for {
 		<-t.C
-		_ = m.writeLastUse(context.Background())
+		_ = q.write(context.Background())
 		q.mu.Lock()
 		if len(q.pending) == 0 {
 			q.running = false
@@ -82,12 +99,11 @@ func (m *Manager) writeLastUseLoop() {
 	}
 }
 
-// writeLastUse writes the pending uses, one store call each, and returns
-// the errors of those that failed, joined. A failed write is dropped: the
+// write writes the pending uses, one store call each, and returns the
+// errors of those that failed, joined. A failed write is dropped: the
 // stored record still says the token is due, so its next verification
-// notes it again.
-func (m *Manager) writeLastUse(ctx context.Context) error {
-	q := &m.lastUse
+// notes it again. Manager.Flush calls it.
+func (q *lastUseWriter) write(ctx context.Context) error {
 	select {
 	case q.batch <- struct{}{}:
 	case <-ctx.Done():
@@ -109,7 +125,7 @@ func (m *Manager) writeLastUse(ctx context.Context) error {
 			break
 		}
 		wctx, cancel := context.WithTimeout(ctx, lastUsedWriteTimeout)
-		_, err := m.store.TouchLastUsed(wctx, id, batch[id], m.interval)
+		_, err := q.store.TouchLastUsed(wctx, id, batch[id], q.interval)
 		cancel()
 		done++
 		if err != nil {
@@ -131,22 +147,9 @@ func (m *Manager) writeLastUse(ctx context.Context) error {
 		errs = append(errs, storeErr(err))
 		if len(q.pending) > 0 && !q.running {
 			q.running = true
-			go m.writeLastUseLoop()
+			go q.loop()
 		}
 	}
 	q.mu.Unlock()
 	return errors.Join(errs...)
-}
-
-// Flush writes to the store, now, the last uses that verifications noted
-// and that are waiting (see [LastUsedDelay]), and waits until any write in
-// progress is done. Call it when the forge shuts down, after its HTTP
-// server has stopped, so that no recorded use is lost; it is safe to call
-// at any time and from any goroutine, and the Manager stays usable.
-//
-// It returns nil when everything was written, or the errors of the writes
-// that failed (matching [ErrStoreFailure]); when ctx ends first, what is
-// left stays queued and the error matches ctx's error too.
-func (m *Manager) Flush(ctx context.Context) error {
-	return m.writeLastUse(ctx)
 }

@@ -97,7 +97,7 @@ func TestFailedLastUseWriteRetried(t *testing.T) {
 	require.ErrorIs(t, m.Flush(ctx), accesstoken.ErrStoreFailure)
 
 	fs.setFail("TouchLastUsed", false)
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	_, err = m.Verify(ctx, iss.Secret.Reveal(), hello, accesstoken.ScopePull)
 	require.NoError(t, err)
 	require.NoError(t, m.Flush(ctx))
@@ -163,10 +163,36 @@ func TestLastUseWrittenWhileVerifying(t *testing.T) {
 		})
 	}
 	for range 200 {
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 		require.NoError(t, e.m.Flush(ctx))
 	}
 	close(stop)
 	wg.Wait()
 	require.NoError(t, e.m.Flush(ctx))
+}
+
+func TestLastUsedThrottled(t *testing.T) {
+	e := newEnv(t)
+	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
+	s, id := iss.Secret.Reveal(), iss.Token.ID
+	lastUsed := func() time.Time {
+		require.NoError(t, e.m.Flush(ctx))
+		tok, err := e.m.Get(ctx, "alice", id)
+		require.NoError(t, err)
+		return tok.LastUsedAt
+	}
+	require.True(t, lastUsed().IsZero())
+	first := e.clock.Now()
+	tok, err := e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
+	require.NoError(t, err)
+	require.Equal(t, first, tok.LastUsedAt)
+	require.Equal(t, first, lastUsed())
+	e.clock.Advance(accesstoken.DefaultLastUsedInterval - time.Second)
+	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
+	require.NoError(t, err)
+	require.Equal(t, first, lastUsed(), "written again within the interval")
+	e.clock.Advance(time.Second)
+	_, err = e.m.Verify(ctx, s, hello, accesstoken.ScopePull)
+	require.NoError(t, err)
+	require.Equal(t, e.clock.Now(), lastUsed())
 }

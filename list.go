@@ -248,22 +248,3 @@ func parseCursor(s string) (Position, error) {
 	}
 	return Position{CreatedAt: time.UnixMicro(us).UTC(), ID: id}, nil
 }
-
-// DeleteInactive deletes the records of tokens revoked or expired more
-// than olderThan ago, and returns how many it deleted: Launchpad and
-// GitLab keep such records for a while (for the audit trail and the "last
-// used" of old tokens), then let them go. A forge runs it daily, say with
-// 30 or 90 days. Active tokens are never deleted. olderThan must not be
-// negative ([ErrInvalidInput]). It checks no permission; a deletion is an
-// [EventPurged] with the count.
-func (m *Manager) DeleteInactive(ctx context.Context, olderThan time.Duration) (int, error) {
-	if olderThan < 0 {
-		return 0, invalid(ErrInvalidInput, "negative age")
-	}
-	n, err := m.store.DeleteInactive(ctx, m.clock().Add(-olderThan))
-	if err != nil {
-		return n, storeErr(err)
-	}
-	m.emit(ctx, Event{Kind: EventPurged, Count: n})
-	return n, nil
-}

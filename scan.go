@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"strconv"
 	"unsafe"
 )
@@ -26,15 +25,6 @@ import (
 // looks up in the store, at most, unless [ScanOptions].MaxLookups says
 // otherwise.
 const DefaultMaxLookups = 1000
-
-// ErrScanLimit reports that a [Scanner] met more distinct well-formed
-// tokens of its Manager's format than [ScanOptions].MaxLookups allows it
-// to look up. The scan is incomplete: a caller that must fail closed (push
-// protection) refuses what it was scanning.
-//
-// (It is declared here rather than with the other sentinels in errors.go
-// so that this feature can be merged without touching that file.)
-var ErrScanLimit = errors.New("accesstoken: scan limit reached: too many distinct well-formed tokens to look up")
 
 // FindingKind says what a [Finding] is.
 type FindingKind uint8
@@ -250,7 +240,7 @@ func (s *Scanner) Scan(ctx context.Context, content []byte) ([]Finding, error) {
 				if err := s.classify(ctx, content, start, end, add); err != nil {
 					return out, err
 				}
-			} else if checksumBytesOK(content[start:end]) {
+			} else if checksumOK(content[start:end]) {
 				add(Finding{Kind: FindingOtherPrefix, Offset: start, Length: end - start, Prefix: string(content[start:u])})
 			}
 		}
@@ -277,7 +267,7 @@ func (s *Scanner) Scan(ctx context.Context, content []byte) ([]Finding, error) {
 // prefix, looking it up if its checksum holds.
 func (s *Scanner) classify(ctx context.Context, content []byte, start, end int, add func(Finding)) error {
 	f := Finding{Offset: start, Length: end - start, Prefix: s.m.format.Prefix()}
-	if !checksumBytesOK(content[start:end]) {
+	if !checksumOK(content[start:end]) {
 		if s.opts.IncludeMalformed {
 			f.Kind = FindingMalformed
 			add(f)
@@ -325,15 +315,14 @@ func (s *Scanner) lookup(ctx context.Context, secret string) (lookupResult, erro
 		return lookupResult{}, err
 	}
 	s.lookups++
-	rec, err := s.m.store.ByDigest(ctx, d)
+	var rec Record
+	err := s.m.byDigest(ctx, &d, &rec)
 	var res lookupResult
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrUnknownToken):
 		res.kind = FindingUnknown
 	case err != nil:
-		return lookupResult{}, storeErr(err)
-	case !digestsEqual(&rec.Digest, &d):
-		return lookupResult{}, fmt.Errorf("%w: store returned a record for another digest", ErrStoreFailure)
+		return lookupResult{}, err
 	default:
 		res.tok = rec.Token
 		switch {
@@ -379,18 +368,6 @@ func candidateAt(content []byte, u int) (start, end int, ok bool) {
 }
 
 func isPrefixByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
-
-// checksumBytesOK verifies the trailing checksum of a token of any prefix
-// whose shape is already checked.
-func checksumBytesOK(b []byte) bool {
-	n := len(b) - checksumLen
-	want := crc32.Checksum(b[:n], castagnoli)
-	var got uint64
-	for _, c := range b[n:] {
-		got = got*62 + uint64(base62Val[c]-1)
-	}
-	return got == uint64(want)
-}
 
 // lineCounter turns increasing offsets into lines and columns, counting
 // each newline of the content once.

@@ -131,7 +131,7 @@ func BenchmarkScanRegexpPeer(b *testing.B) {
 	re := regexp.MustCompile(`\bgat_[0-9A-Za-z]{49}\b`)
 	var tokens []string
 	for range size / (16 << 10) {
-		tokens = append(tokens, mustGenerate(b, accesstoken.DefaultFormat))
+		tokens = append(tokens, mustGenerate(b, accesstoken.DefaultFormat()))
 	}
 	content := scanText(size, tokens)
 	op := func() {

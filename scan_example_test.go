@@ -18,7 +18,7 @@ func ExampleManager_Scan() {
 		iss, _ := m.Issue(ctx, accesstoken.IssueRequest{Owner: "alice", Description: description, Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 		return iss
 	}
-	live, old := issue("CI"), issue("CI, last year's")
+	live, old := issue("CI clone"), issue("CI clone (old)")
 	_, _ = m.Revoke(ctx, "alice", old.Token.ID)
 	paste := []byte("$ git clone https://ci:" + live.Secret.Reveal() + "@forge.example/demo/hello.git\n" +
 		"fatal: Authentication failed (token " + old.Secret.Reveal() + ")\n")

@@ -65,7 +65,7 @@ func FuzzScan(f *testing.F) {
 	tok := e.issueFor(f, 0).Secret.Reveal()
 	other, _ := accesstoken.NewFormat("acme")
 	otherTok := mustGenerate(f, other)
-	unknown := mustGenerate(f, accesstoken.DefaultFormat)
+	unknown := mustGenerate(f, accesstoken.DefaultFormat())
 	f.Add([]byte(tok))
 	f.Add([]byte("x=" + tok + "\n" + unknown + " " + otherTok + "\r\n_" + tok))
 	f.Add([]byte(badChecksum(tok) + "\n" + tok[:20] + "\n" + tok[20:]))
@@ -105,7 +105,7 @@ func FuzzScan(f *testing.F) {
 				}
 			}
 		}
-		found := accesstoken.DefaultFormat.FindAll(string(content))
+		found := accesstoken.DefaultFormat().FindAll(string(content))
 		if strings.Join(found, ",") != strings.Join(wellFormed, ",") {
 			t.Fatalf("FindAll found %q; Scan %q", found, wellFormed)
 		}

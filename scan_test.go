@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/internal/clocktest"
 	"github.com/forgekit/accesstoken/memstore"
 	"github.com/stretchr/testify/require"
 )
@@ -40,10 +41,9 @@ func (s *lookupStore) lookups() int { s.mu.Lock(); defer s.mu.Unlock(); return s
 
 // scanEnv is a Manager over a counting store, with a settable clock.
 type scanEnv struct {
-	m      *accesstoken.Manager
-	store  *lookupStore
-	clock  *clock
-	issued int // tokens issued, for descriptions of their own
+	m     *accesstoken.Manager
+	store *lookupStore
+	clock *clocktest.Clock
 }
 
 func newScanEnv(t testing.TB, opts ...accesstoken.Option) *scanEnv {
@@ -59,8 +59,7 @@ func newScanEnv(t testing.TB, opts ...accesstoken.Option) *scanEnv {
 // is zero.
 func (e *scanEnv) issueFor(t testing.TB, ttl time.Duration) *accesstoken.Issued {
 	t.Helper()
-	e.issued++
-	req := accesstoken.IssueRequest{Owner: "alice", Description: fmt.Sprintf("scan test %d", e.issued), Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}
+	req := accesstoken.IssueRequest{Owner: "alice", Description: fmt.Sprintf("scan test %d", issued.Add(1)), Target: accesstoken.ProjectTarget("demo"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}}
 	if ttl != 0 {
 		req.ExpiresAt = e.clock.Now().Add(ttl)
 	}
@@ -91,8 +90,8 @@ func TestScanKinds(t *testing.T) {
 	_, err := e.m.Revoke(ctx, "alice", revoked.Token.ID)
 	require.NoError(t, err)
 	expired := e.issueFor(t, time.Hour)
-	e.clock.Add(2 * time.Hour)
-	unknown := mustGenerate(t, accesstoken.DefaultFormat)
+	e.clock.Advance(2 * time.Hour)
+	unknown := mustGenerate(t, accesstoken.DefaultFormat())
 	otherFormat, err := accesstoken.NewFormat("acme")
 	require.NoError(t, err)
 	other := mustGenerate(t, otherFormat)
@@ -238,7 +237,7 @@ func TestScanLimit(t *testing.T) {
 	e := newScanEnv(t)
 	var b strings.Builder
 	for range 5 {
-		b.WriteString(mustGenerate(t, accesstoken.DefaultFormat) + "\n")
+		b.WriteString(mustGenerate(t, accesstoken.DefaultFormat()) + "\n")
 	}
 	got, err := e.m.Scan(ctx, []byte(b.String()), accesstoken.ScanOptions{IncludeUnknown: true, MaxLookups: 3})
 	require.ErrorIs(t, err, accesstoken.ErrScanLimit)
@@ -250,7 +249,7 @@ func TestScanLimit(t *testing.T) {
 	require.Len(t, got, 5)
 
 	// A token seen again costs no lookup, so does not count.
-	one := mustGenerate(t, accesstoken.DefaultFormat)
+	one := mustGenerate(t, accesstoken.DefaultFormat())
 	_, err = e.m.Scan(ctx, []byte(strings.Repeat(one+" ", 10)), accesstoken.ScanOptions{MaxLookups: 1})
 	require.NoError(t, err)
 }
@@ -282,7 +281,7 @@ func TestScanFailsClosed(t *testing.T) {
 	m2, err := accesstoken.New(ls, accesstoken.InsecureAllowAll())
 	require.NoError(t, err)
 	issue(t, m2, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
-	_, err = m2.Scan(ctx, []byte(mustGenerate(t, accesstoken.DefaultFormat)), accesstoken.ScanOptions{})
+	_, err = m2.Scan(ctx, []byte(mustGenerate(t, accesstoken.DefaultFormat())), accesstoken.ScanOptions{})
 	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 }
 
@@ -338,7 +337,7 @@ func TestScanOtherFormats(t *testing.T) {
 	e := newScanEnv(t, accesstoken.WithPrefix("acme"), accesstoken.WithPepper([]byte(strings.Repeat("p", 32))))
 	tok := e.issueFor(t, 0).Secret.Reveal()
 	require.True(t, strings.HasPrefix(tok, "acme_"))
-	gat := mustGenerate(t, accesstoken.DefaultFormat)
+	gat := mustGenerate(t, accesstoken.DefaultFormat())
 	content := []byte(gat + " " + tok)
 	got, err := e.m.Scan(ctx, content, accesstoken.ScanOptions{})
 	require.NoError(t, err)

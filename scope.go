@@ -53,66 +53,6 @@ func validScopePart(p string) bool {
 	return true
 }
 
-// scopeSet is the set of scopes a Manager accepts, in canonical order
-// (built-ins first, then extras in the order registered).
-type scopeSet struct {
-	order []Scope
-	index map[Scope]int
-}
-
-func newScopeSet(extra []Scope) (*scopeSet, error) {
-	s := &scopeSet{index: map[Scope]int{}}
-	for _, sc := range append(BuiltinScopes(), extra...) {
-		if !ValidScopeName(string(sc)) {
-			return nil, fmt.Errorf("accesstoken: invalid scope name %q", sc)
-		}
-		if _, dup := s.index[sc]; dup {
-			continue
-		}
-		s.index[sc] = len(s.order)
-		s.order = append(s.order, sc)
-	}
-	return s, nil
-}
-
-// normalize checks every scope, removes duplicates and returns the scopes in
-// canonical order. An empty list is an error.
-func (s *scopeSet) normalize(in []Scope) (ScopeSet, error) {
-	if len(in) == 0 {
-		return ScopeSet{}, invalid(ErrNoScopes, "no scopes given")
-	}
-	out := make([]Scope, 0, len(in))
-	for _, sc := range in {
-		if _, ok := s.index[sc]; !ok {
-			return ScopeSet{}, invalid(ErrUnknownScope, fmt.Sprintf("%q", truncateForError(string(sc))))
-		}
-		out = append(out, sc)
-	}
-	slices.SortFunc(out, func(a, b Scope) int { return s.index[a] - s.index[b] })
-	return NewScopeSet(out...), nil // which drops repeats
-}
-
-// ParseScopes splits a comma- or space-separated list of scope names, as a
-// form or command line gives them. It does not check that they are known;
-// [Manager.Issue] does.
-func ParseScopes(s string) []Scope {
-	f := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
-	out := make([]Scope, len(f))
-	for i, x := range f {
-		out[i] = Scope(x)
-	}
-	return out
-}
-
-// truncateForError bounds user input quoted in an error message.
-func truncateForError(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "…"
-}
-
 // ScopeSet is the scopes of a token: an immutable value, cheap to copy, that
 // shares nothing a holder could change (a Token handed to one caller cannot
 // alter another's). The zero value is the empty set. Two sets are equal
@@ -127,12 +67,13 @@ type ScopeSet struct {
 }
 
 // NewScopeSet returns the set of the given scopes, in the order given, with
-// empty names and repeats left out. Scope names never contain white space
-// ([ValidScopeName]); a name that does is split there.
+// empty names and repeats left out. Scope names never contain commas or
+// white space ([ValidScopeName]); a name that does is split there, as
+// [ParseScopes] splits text.
 func NewScopeSet(scopes ...Scope) ScopeSet {
 	var b strings.Builder
 	for _, sc := range scopes {
-		for name := range strings.FieldsSeq(string(sc)) {
+		for name := range strings.FieldsFuncSeq(string(sc), isScopeSeparator) {
 			if (ScopeSet{b.String()}).Has(Scope(name)) {
 				continue
 			}
@@ -146,8 +87,10 @@ func NewScopeSet(scopes ...Scope) ScopeSet {
 }
 
 // ParseScopeSet reads the text form of a set: scope names separated by
-// white space. It is the inverse of [ScopeSet.String]. It does not check
-// that the names are known; [Manager.Issue] does.
+// commas and white space, as [ParseScopes] splits them, repeats left out.
+// It is the inverse of [ScopeSet.String], which separates names with
+// single spaces; that form, the one stores keep, is read without a copy.
+// It does not check that the names are known; [Manager.Issue] does.
 func ParseScopeSet(s string) ScopeSet {
 	if canonicalJoined(s) {
 		return ScopeSet{s} // the stored form: no copy, no allocation
@@ -164,8 +107,8 @@ func canonicalJoined(s string) bool {
 	if s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, "  ") {
 		return false
 	}
-	// Any other white space separates names too, as in NewScopeSet.
-	if strings.IndexFunc(s, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }) >= 0 {
+	// Any other separator separates names too, as in NewScopeSet.
+	if strings.IndexFunc(s, func(r rune) bool { return r != ' ' && isScopeSeparator(r) }) >= 0 {
 		return false
 	}
 	seen := 0
@@ -240,4 +183,63 @@ func (s *ScopeSet) UnmarshalJSON(b []byte) error {
 	}
 	*s = NewScopeSet(list...)
 	return nil
+}
+
+// ParseScopes returns the scope names in s, in order, as a form or a
+// command line gives them ("repository:pull, repository:push"): names are
+// separated by commas and white space, the one rule of every text form of
+// scopes ([NewScopeSet], [ParseScopeSet]), and empty names are left out.
+// Repeats are kept. It does not check that the names are known;
+// [Manager.Issue] does.
+func ParseScopes(s string) []Scope {
+	var out []Scope
+	for name := range strings.FieldsFuncSeq(s, isScopeSeparator) {
+		out = append(out, Scope(name))
+	}
+	return out
+}
+
+// isScopeSeparator reports whether r separates scope names in text: a
+// comma, or white space (any Unicode white space, as [unicode.IsSpace]
+// says). No valid scope name holds one ([ValidScopeName]). NewScopeSet,
+// ParseScopeSet and ParseScopes all split at these and nothing else.
+func isScopeSeparator(r rune) bool { return r == ',' || unicode.IsSpace(r) }
+
+// scopeSet is the set of scopes a Manager accepts, in canonical order
+// (built-ins first, then extras in the order registered).
+type scopeSet struct {
+	order []Scope
+	index map[Scope]int
+}
+
+func newScopeSet(extra []Scope) (*scopeSet, error) {
+	s := &scopeSet{index: map[Scope]int{}}
+	for _, sc := range append(BuiltinScopes(), extra...) {
+		if !ValidScopeName(string(sc)) {
+			return nil, fmt.Errorf("accesstoken: invalid scope name %q", sc)
+		}
+		if _, dup := s.index[sc]; dup {
+			continue
+		}
+		s.index[sc] = len(s.order)
+		s.order = append(s.order, sc)
+	}
+	return s, nil
+}
+
+// normalize checks every scope, removes duplicates and returns the scopes in
+// canonical order. An empty list is an error.
+func (s *scopeSet) normalize(in []Scope) (ScopeSet, error) {
+	if len(in) == 0 {
+		return ScopeSet{}, invalid(ErrNoScopes, "no scopes given")
+	}
+	out := make([]Scope, 0, len(in))
+	for _, sc := range in {
+		if _, ok := s.index[sc]; !ok {
+			return ScopeSet{}, invalid(ErrUnknownScope, fmt.Sprintf("%q", truncateForError(string(sc))))
+		}
+		out = append(out, sc)
+	}
+	slices.SortFunc(out, func(a, b Scope) int { return s.index[a] - s.index[b] })
+	return NewScopeSet(out...), nil // which drops repeats
 }

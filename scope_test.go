@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/stretchr/testify/require"
@@ -49,6 +50,49 @@ func TestScopeSet(t *testing.T) {
 	require.Equal(t, []accesstoken.Scope{push}, seen, "All stops when asked")
 }
 
+func TestValidScopeName(t *testing.T) {
+	for _, s := range []string{"repository:pull", "lfs:write", "a:b", "repo_2:x_y"} {
+		require.True(t, accesstoken.ValidScopeName(s), s)
+	}
+	for _, s := range []string{"", ":", "pull", "a:", ":b", "A:b", "a:b:c", "a :b", "1a:b", "a:" + strings.Repeat("b", 70)} {
+		require.False(t, accesstoken.ValidScopeName(s), s)
+	}
+}
+
+// TestOneSplittingRule: ParseScopes, NewScopeSet and ParseScopeSet split
+// text at the same places, commas and any Unicode white space, and
+// nowhere else.
+func TestOneSplittingRule(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		in   string
+		want []accesstoken.Scope
+	}{
+		{"comma and space", "repository:pull, repository:push", []accesstoken.Scope{"repository:pull", "repository:push"}},
+		{"comma", "a:b,c:d", []accesstoken.Scope{"a:b", "c:d"}},
+		{"tab and newline", "a:b\tc:d\n", []accesstoken.Scope{"a:b", "c:d"}},
+		{"no-break space", "a:b\u00a0c:d", []accesstoken.Scope{"a:b", "c:d"}},
+		{"ideographic space", "a:b\u3000c:d", []accesstoken.Scope{"a:b", "c:d"}},
+		{"next line", "\u0085a:b", []accesstoken.Scope{"a:b"}},
+		{"empty names", ", ,a:b,,", []accesstoken.Scope{"a:b"}},
+		{"other punctuation", "a:b;c:d|e:f", []accesstoken.Scope{"a:b;c:d|e:f"}},
+		{"nothing", " \t,", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := accesstoken.ParseScopes(c.in); !slices.Equal(got, c.want) {
+				t.Errorf("ParseScopes(%q) = %q; want %q", c.in, got, c.want)
+			}
+			want := accesstoken.NewScopeSet(c.want...)
+			if got := accesstoken.NewScopeSet(accesstoken.Scope(c.in)); got != want {
+				t.Errorf("NewScopeSet(%q) = %q; want %q", c.in, got, want)
+			}
+			if got := accesstoken.ParseScopeSet(c.in); got != want {
+				t.Errorf("ParseScopeSet(%q) = %q; want %q", c.in, got, want)
+			}
+		})
+	}
+}
+
 func TestParseScopeSet(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                                       "",
@@ -58,6 +102,7 @@ func TestParseScopeSet(t *testing.T) {
 		"a:b a:b c:d a:b":                        "a:b c:d",
 		"a:b  c:d":                               "a:b c:d",
 		"a:b\u00a0c:d":                           "a:b c:d",
+		"a:b,c:d, a:b":                           "a:b c:d",
 	} {
 		got := accesstoken.ParseScopeSet(in)
 		require.Equal(t, want, got.String(), "ParseScopeSet(%q)", in)
@@ -86,9 +131,13 @@ func TestScopeSetJSON(t *testing.T) {
 	require.Error(t, json.Unmarshal([]byte(`[1]`), &bad))
 }
 
+// isSeparator is the splitting rule the scope docs state: commas and
+// Unicode white space.
+func isSeparator(r rune) bool { return r == ',' || unicode.IsSpace(r) }
+
 // FuzzParseScopeSet checks that any text parses to a canonical set: its
-// text form parses back to it, it holds each of its names, and nothing
-// panics.
+// text form parses back to it, it holds each of its names, none holds a
+// separator, ParseScopes finds the same names, and nothing panics.
 func FuzzParseScopeSet(f *testing.F) {
 	for _, s := range []string{"", "repository:pull", "a b a", " a\tb ", "a  b", "\u0085a\u00a0", "a:b a:bc a:b"} {
 		f.Add(s, "a")
@@ -96,6 +145,7 @@ func FuzzParseScopeSet(f *testing.F) {
 	}
 	f.Add("a b", "a b")          // a whole set of two is not one of its names
 	f.Add("a:b\u3000c:d", "c:d") // Unicode white space separates names too
+	f.Add("a:b,c:d", "c:d")      // and commas
 	f.Fuzz(func(t *testing.T, in, x string) {
 		s := accesstoken.ParseScopeSet(in)
 		text := s.String()
@@ -108,7 +158,7 @@ func FuzzParseScopeSet(f *testing.F) {
 		}
 		seen := map[accesstoken.Scope]bool{}
 		for _, sc := range list {
-			if sc == "" || strings.ContainsAny(string(sc), " \t\n") || seen[sc] || !s.Has(sc) {
+			if sc == "" || strings.ContainsFunc(string(sc), isSeparator) || seen[sc] || !s.Has(sc) {
 				t.Fatalf("ParseScopeSet(%q): bad name %q in %q", in, sc, list)
 			}
 			seen[sc] = true
@@ -119,5 +169,31 @@ func FuzzParseScopeSet(f *testing.F) {
 		if accesstoken.NewScopeSet(list...) != s {
 			t.Fatalf("ParseScopeSet(%q) = %q; NewScopeSet of its list differs", in, text)
 		}
+		if parsed := accesstoken.NewScopeSet(accesstoken.ParseScopes(in)...); parsed != s {
+			t.Fatalf("ParseScopeSet(%q) = %q; the set of ParseScopes's names is %q: the splitting rules differ", in, text, parsed)
+		}
 	})
+}
+
+func TestNoScopeImpliesAnother(t *testing.T) {
+	e := newEnv(t)
+	scopes := accesstoken.BuiltinScopes()
+	for _, has := range scopes {
+		iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), has)
+		for _, want := range scopes {
+			_, err := e.m.Verify(ctx, iss.Secret.Reveal(), hello, want)
+			if has == want {
+				require.NoError(t, err, "%s token for %s", has, want)
+			} else {
+				require.ErrorIs(t, err, accesstoken.ErrMissingScope, "%s token for %s", has, want)
+			}
+		}
+	}
+}
+
+func TestExtraScopes(t *testing.T) {
+	e := newEnv(t, accesstoken.WithScopes("lfs:lock"))
+	iss := issue(t, e.m, accesstoken.ProjectTarget("demo"), "lfs:lock", accesstoken.ScopePull)
+	require.Equal(t, []accesstoken.Scope{accesstoken.ScopePull, "lfs:lock"}, iss.Token.Scopes.List())
+	require.Equal(t, append(accesstoken.BuiltinScopes(), "lfs:lock"), e.m.Scopes())
 }

@@ -2,6 +2,8 @@ package accesstoken
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/binary"
 	"time"
 
 	"github.com/google/uuid"
@@ -183,4 +185,15 @@ type Store interface {
 	// retention of inactive records. Records revoked or expiring at or
 	// after before, and active ones, stay.
 	DeleteInactive(ctx context.Context, before time.Time) (int, error)
+}
+
+// digestsEqual compares two digests in constant time: it reads every byte
+// of both whatever they hold and branches only on the result. It is
+// crypto/subtle.ConstantTimeCompare done a word at a time.
+func digestsEqual(a, b *Digest) bool {
+	var diff uint64
+	for i := 0; i < len(a); i += 8 {
+		diff |= binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:])
+	}
+	return subtle.ConstantTimeEq(int32(diff>>32|diff&0xffffffff), 0) == 1
 }

@@ -41,7 +41,11 @@ func ExampleHandler() {
 	}
 	git := &gitserve.Handler{Root: "/srv/git", Limiter: limiter}
 	mux := http.NewServeMux()
-	mux.Handle("/git/", http.StripPrefix("/git", limiter.Middleware(httpauth.Middleware(m, giteaLayout)(git))))
+	auth, err := httpauth.Middleware(m, giteaLayout)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux.Handle("/git/", http.StripPrefix("/git", limiter.Middleware(auth(git))))
 	srv := &http.Server{
 		Addr:              ":8080",
 		Handler:           mux,
@@ -64,7 +68,11 @@ func ExampleCGI() {
 	}
 	backend := &gitserve.CGI{Root: "/srv/git", Limiter: limiter, DumbHTTP: true} // Root: GIT_PROJECT_ROOT
 	mux := http.NewServeMux()
-	mux.Handle("/git/", http.StripPrefix("/git", limiter.Middleware(httpauth.Middleware(m, giteaLayout)(backend))))
+	auth, err := httpauth.Middleware(m, giteaLayout)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux.Handle("/git/", http.StripPrefix("/git", limiter.Middleware(auth(backend))))
 	srv := &http.Server{
 		Addr:              ":8080",
 		Handler:           mux,

@@ -115,7 +115,11 @@ func newServerWith(t *testing.T, limits *gitserve.Limits, cgi bool, setup ...fun
 	if cgi {
 		git = c
 	}
-	handler := httpauth.Middleware(m, httpauth.ResolverFunc(resolve))(git)
+	auth, err := httpauth.Middleware(m, httpauth.ResolverFunc(resolve))
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := auth(git)
 	if limits != nil {
 		l, err := gitserve.NewLimiter(*limits)
 		if err != nil {

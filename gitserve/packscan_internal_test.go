@@ -41,10 +41,10 @@ func leakyRepo(t testing.TB, m *accesstoken.Manager) string {
 		}
 		t.Skip("git not found")
 	}
-	n := 0
+	issued := 0
 	issue := func() string {
-		n++
-		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "carol", Description: fmt.Sprintf("token %d", n), Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+		issued++ // descriptions are unique among a user's active tokens of a target
+		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "carol", Description: fmt.Sprintf("leaked %d", issued), Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 		if err != nil {
 			t.Fatal(err)
 		}

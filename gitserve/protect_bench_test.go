@@ -42,7 +42,7 @@ func BenchmarkPushProtection(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	iss, err := m.Issue(b.Context(), accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("p"),
+	iss, err := m.Issue(b.Context(), accesstoken.IssueRequest{Owner: "alice", Description: "benchmark", Target: accesstoken.ProjectTarget("p"),
 		Scopes: []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}})
 	if err != nil {
 		b.Fatal(err)
@@ -61,7 +61,11 @@ func BenchmarkPushProtection(b *testing.B) {
 		if protect {
 			h.Protect = &gitserve.PushProtection{Manager: m}
 		}
-		servers[protect] = httptest.NewServer(httpauth.Middleware(m, anyRepo)(h))
+		auth, err := httpauth.Middleware(m, anyRepo)
+		if err != nil {
+			b.Fatal(err)
+		}
+		servers[protect] = httptest.NewServer(auth(h))
 		b.Cleanup(servers[protect].Close)
 	}
 	n := 0

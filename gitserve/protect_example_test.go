@@ -33,9 +33,13 @@ func ExamplePushProtection() {
 			TokensURL: "https://forge.example/settings/tokens",
 		},
 	}
+	auth, err := httpauth.Middleware(m, giteaLayout)
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv := &http.Server{
 		Addr:              ":8080",
-		Handler:           httpauth.Middleware(m, giteaLayout)(handler),
+		Handler:           auth(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -391,7 +391,7 @@ func FuzzBatchOutput(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	tok, _ := accesstoken.DefaultFormat.Generate()
+	tok, _ := accesstoken.DefaultFormat().Generate()
 	f.Add([]byte(oidA + " blob 5\nhello\n" + oidA + " commit 53\n" + tok.Reveal() + "\n"))
 	f.Add([]byte(oidA + " missing\n"))
 	f.Add([]byte(oidA + " blob 99999999999999999999\n"))

@@ -108,7 +108,11 @@ func newPServerMode(t *testing.T, mode string, protect func(s *pserver) *gitserv
 	s.m = m
 	h := &gitserve.Handler{Root: s.root, Logger: slog.New(slog.NewTextHandler(&s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	h.Protect = protect(s)
-	s.srv = httptest.NewServer(httpauth.Middleware(m, httpauth.ResolverFunc(resolve))(h))
+	auth, err := httpauth.Middleware(m, httpauth.ResolverFunc(resolve))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.srv = httptest.NewServer(auth(h))
 	t.Cleanup(s.srv.Close)
 	s.push = s.issue("alice", accesstoken.ScopePull, accesstoken.ScopePush)
 	return s
@@ -301,7 +305,7 @@ func testAccepts(t *testing.T, mode string) {
 	bad := live[:len(live)-1] + map[bool]string{true: "1", false: "0"}[live[len(live)-1] == '0']
 	other, _ := accesstoken.NewFormat("acme")
 	otherSecret, _ := other.Generate()
-	unknown, _ := accesstoken.DefaultFormat.Generate()
+	unknown, _ := accesstoken.DefaultFormat().Generate()
 	tests := []struct{ name, content string }{
 		{"revoked token", "token: " + revoked + "\n"},
 		{"same shape, bad checksum", "token: " + bad + "\n"},
@@ -570,7 +574,7 @@ func TestPushProtectionRemovingOldToken(t *testing.T) {
 // TestPushProtectionFailsClosed: when the scan cannot run or cannot
 // finish, the push is refused, with a message that says so.
 func TestPushProtectionFailsClosed(t *testing.T) {
-	unknown := func() string { s, _ := accesstoken.DefaultFormat.Generate(); return s.Reveal() }
+	unknown := func() string { s, _ := accesstoken.DefaultFormat().Generate(); return s.Reveal() }
 	t.Run("store down", func(t *testing.T) {
 		s := newPServer(t, protected)
 		w := s.work("p/priv.git")
@@ -735,10 +739,10 @@ func TestScanRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	issued := 0
 	issue := func() string {
-		n++
-		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "carol", Description: fmt.Sprintf("token %d", n), Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+		issued++ // descriptions are unique among a user's active tokens of a target
+		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Owner: "carol", Description: fmt.Sprintf("leaked %d", issued), Target: accesstoken.ProjectTarget("p"), Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -247,6 +250,22 @@ func TestAttacks(t *testing.T) {
 			{note: "Go CGI refuses chunked", name: "chunked push, pull token", method: "POST", target: rp, headers: []string{basicAuth("x", pullTok)}, body: pb.body(ref()), chunked: true, want: 403},
 		}
 
+		if want := fmt.Sprintf("(`TestAttacks`: %d rows per handler", len(rows)); !strings.Contains(readme(t), want) {
+			t.Errorf("the README does not say %q", want)
+		}
+		// The threat catalogue's rows name the rows of this test that
+		// replay them.
+		catalogue, err := os.ReadFile("../SECURITY.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile("`TestAttacks` \\(([^)]*?) rows").FindAllStringSubmatch(string(catalogue), -1) {
+			for _, note := range strings.Split(m[1], ", ") {
+				if !slices.ContainsFunc(rows, func(r row) bool { return strings.HasPrefix(r.note, note) }) {
+					t.Errorf("SECURITY.md names the %q rows of TestAttacks; there are none", note)
+				}
+			}
+		}
 		for _, tc := range rows {
 			t.Run(tc.name, func(t *testing.T) {
 				headers := tc.headers

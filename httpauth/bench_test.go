@@ -66,7 +66,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		return nil, httpauth.ErrRepoNotFound
 	})
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	mw := httpauth.Middleware(m, resolver)(bare)
+	mw := built(b)(httpauth.Middleware(m, resolver))(bare)
 
 	for _, tc := range []struct {
 		name, method, target, auth string

@@ -45,6 +45,14 @@ var (
 	// ErrBadRepo reports a [Repo] from the [Resolver] that cannot be used: an
 	// invalid Resource or an unsafe Dir. It is a bug in the forge. Status 500.
 	ErrBadRepo = errors.New("httpauth: resolver returned an invalid repository")
+
+	// ErrMisconfigured reports a middleware that cannot work as asked: the
+	// constructors ([Middleware], [Require] and its kin) return it, with
+	// what is wrong, for a nil Manager, [Resolver] or [ResourceFunc], no
+	// scopes or one the Manager does not accept, and an invalid [Option].
+	// A middleware given a nil next handler answers every request with it
+	// (status 500), never letting one through.
+	ErrMisconfigured = errors.New("httpauth: middleware misconfigured")
 )
 
 // Error is the error the middleware passes to its [ErrorFunc]: the status

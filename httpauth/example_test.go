@@ -51,7 +51,12 @@ func ExampleMiddleware() {
 		acc, _ := httpauth.FromContext(r.Context())
 		fmt.Fprintf(w, "%s %s as %s", acc.Operation.Scope, acc.Repo.Resource, acc.Owner)
 	})
-	h := httpauth.Middleware(m, giteaLayout)(git)
+	auth, err := httpauth.Middleware(m, giteaLayout)
+	if err != nil {
+		fmt.Println(err) // a nil Manager or Resolver, or an invalid option
+		return
+	}
+	h := auth(git)
 
 	do := func(method, target, auth string) {
 		r := httptest.NewRequest(method, target, nil)
@@ -102,7 +107,12 @@ func ExampleTokenFrom() {
 		}
 		fmt.Fprintf(w, "%s, scopes %q, may push: %v\n", tok.Owner, tok.Scopes, tok.Scopes.Has(accesstoken.ScopePush))
 	})
-	h := httpauth.Middleware(m, public)(git)
+	auth, err := httpauth.Middleware(m, public)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h := auth(git)
 
 	for _, auth := range []string{"", "Bearer " + iss.Secret.Reveal()} {
 		r := httptest.NewRequest("GET", "/demo/hello.git/info/refs?service=git-upload-pack", nil)
@@ -156,11 +166,20 @@ func ExampleRequire() {
 		tok, _ := httpauth.TokenFrom(r.Context())
 		fmt.Fprintf(w, "status of %s recorded for %s", r.PathValue("sha"), tok.Owner)
 	})
+	buildStatus, err := httpauth.Require(m, httpauth.RepositoryRoute("project", "repo", lookup), accesstoken.ScopeBuildStatus)
+	if err != nil {
+		fmt.Println(err) // a nil Manager or lookup, a scope m does not accept, an invalid option
+		return
+	}
+	anyToken, err := httpauth.RequireToken(m)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /api/{project}/{repo}/statuses/{sha}",
-		httpauth.Require(m, httpauth.RepositoryRoute("project", "repo", lookup), accesstoken.ScopeBuildStatus)(statuses))
+	mux.Handle("POST /api/{project}/{repo}/statuses/{sha}", buildStatus(statuses))
 	// An endpoint about the token itself: any live token.
-	mux.Handle("DELETE /api/tokens/self", httpauth.RequireToken(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("DELETE /api/tokens/self", anyToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := httpauth.TokenFrom(r.Context())
 		if _, err := m.Revoke(r.Context(), tok.Owner, tok.ID); err != nil {
 			http.Error(w, "could not revoke", http.StatusServiceUnavailable)

@@ -76,7 +76,7 @@ func FuzzClassify(f *testing.F) {
 	repo := &httpauth.Repo{Resource: accesstoken.Resource{Project: "p", Repository: "r"}, Dir: "p/r.git"}
 	resolver := httpauth.ResolverFunc(func(*http.Request, string) (*httpauth.Repo, error) { return repo, nil })
 	var reached *httpauth.Access
-	h := httpauth.Middleware(m, resolver)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := built(f)(httpauth.Middleware(m, resolver))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached, _ = httpauth.FromContext(r.Context())
 	}))
 

@@ -280,10 +280,10 @@ func TestGitRevokedBetweenFetches(t *testing.T) {
 func TestGitExpired(t *testing.T) {
 	forBackends(t, func(t *testing.T, f *forge) {
 		srv := f.server()
-		tok := f.issueExp("alice", accesstoken.ProjectTarget("alpha"), f.clock().Add(time.Hour), accesstoken.ScopePull)
+		tok := f.issueExp("alice", accesstoken.ProjectTarget("alpha"), f.clock.Now().Add(time.Hour), accesstoken.ScopePull)
 		dst := filepath.Join(t.TempDir(), "c")
 		f.mustGit("", "clone", "-q", basicURL(srv, "x", tok, "alpha/one.git"), dst)
-		f.advance(time.Hour)
+		f.clock.Advance(time.Hour)
 		out, err := f.git(dst, "fetch")
 		if err == nil || !strings.Contains(out, "Authentication failed") {
 			t.Fatalf("fetch after expiry: err = %v\n%s", err, out)
@@ -422,6 +422,51 @@ func TestGitStoreFailure(t *testing.T) {
 		out, err := f.clone(basicURL(srv, "x", tok, "alpha/one.git"))
 		if err == nil || !strings.Contains(out, "503") {
 			t.Fatalf("clone with the store down: err = %v\n%s", err, out)
+		}
+	})
+}
+
+// TestUnderscoreHeaders: net/http/cgi maps '-' and '_' in header
+// names alike (both become '_' in HTTP_*), so a header spelt with an
+// underscore reaches git http-backend under the CGI name of the header
+// the Backend validates or strips. git (2.34 and later) copies
+// HTTP_GIT_PROTOCOL to GIT_PROTOCOL when the latter is unset, so
+// "Git_Protocol" bypassed the Git-Protocol check.
+func TestUnderscoreHeaders(t *testing.T) {
+	forBackends(t, func(t *testing.T, f *forge) {
+		srv := f.server()
+		addr := srv.Listener.Addr().String()
+		tok := f.issue("alice", accesstoken.RepositoryTarget("alpha", "one"), accesstoken.ScopePull, accesstoken.ScopePush)
+		envFile := f.envHook("alpha/one.git")
+		pb := newPushBodies(f)
+		resp := rawRequest(t, addr, "POST", "/alpha/one.git/git-receive-pack", []string{
+			basicAuth("x", tok),
+			"Content-Type: application/x-git-receive-pack-request",
+			"Git_Protocol: version=0:not allowed by gitProtocolOK",
+			"Proxy_Authorization: Basic c2VjcmV0",
+		}, pb.body("refs/heads/underscore"), false)
+		if resp.status != 200 || !strings.Contains(resp.body, "unpack ok") {
+			t.Fatalf("push: status %d\n%s", resp.status, resp.body)
+		}
+		env, err := os.ReadFile(envFile)
+		if err != nil {
+			t.Fatalf("the hook did not run: %v", err)
+		}
+		for _, bad := range []string{"not allowed by gitProtocolOK", "HTTP_GIT_PROTOCOL", "HTTP_PROXY_AUTHORIZATION", "c2VjcmV0"} {
+			if strings.Contains(string(env), bad) {
+				t.Errorf("the pre-receive hook's environment contains %q", bad)
+			}
+		}
+
+		// And on info/refs: an unvalidated GIT_PROTOCOL reaches upload-pack.
+		resp = rawRequest(t, addr, "GET", "/alpha/one.git/info/refs?service=git-upload-pack", []string{
+			basicAuth("x", tok), "Git_Protocol: version=2:x y",
+		}, nil, false)
+		if resp.status != 200 {
+			t.Fatalf("info/refs: status %d\n%s", resp.status, resp.body)
+		}
+		if strings.Contains(resp.body, "version 2") {
+			t.Errorf("Git_Protocol with a value gitProtocolOK refuses switched git to protocol v2:\n%q", resp.body)
 		}
 	})
 }

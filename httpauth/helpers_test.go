@@ -24,6 +24,7 @@ import (
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/gitserve"
 	"github.com/forgekit/accesstoken/httpauth"
+	"github.com/forgekit/accesstoken/internal/clocktest"
 	"github.com/forgekit/accesstoken/memstore"
 )
 
@@ -59,7 +60,7 @@ type forge struct {
 	mu    sync.Mutex
 	perms map[string]map[string]int // user → project → level
 	repos map[accesstoken.Resource]*httpauth.Repo
-	now   time.Time
+	clock *clocktest.Clock // the Manager's
 
 	store *memstore.Store
 	m     *accesstoken.Manager
@@ -151,7 +152,7 @@ func newForgeWith(t testing.TB, backend string) *forge {
 		home:    t.TempDir(),
 		perms:   map[string]map[string]int{"alice": {"alpha": write, "beta": write}, "bob": {"alpha": read}},
 		repos:   map[accesstoken.Resource]*httpauth.Repo{},
-		now:     time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
+		clock:   clocktest.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)),
 	}
 	requireGit(t)
 	f.seed = filepath.Join(t.TempDir(), "seed")
@@ -164,7 +165,7 @@ func newForgeWith(t testing.TB, backend string) *forge {
 	f.addRepo("alpha", "public", true)
 	f.addRepo("beta", "three", false)
 	f.store = memstore.New()
-	m, err := accesstoken.New(f.store, f, accesstoken.WithClock(f.clock), accesstoken.WithEvents(f.recordEvent))
+	m, err := accesstoken.New(f.store, f, accesstoken.WithClock(f.clock.Now), accesstoken.WithEvents(f.recordEvent))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,18 +178,6 @@ func (f *forge) addRepo(project, name string, public bool) {
 	f.mustGit("", "clone", "-q", "--bare", f.seed, filepath.Join(f.root, dir))
 	res := accesstoken.Resource{Project: project, Repository: name}
 	f.repos[res] = &httpauth.Repo{Resource: res, Dir: dir, Public: public}
-}
-
-func (f *forge) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *forge) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
 }
 
 func (f *forge) setPerm(user, project string, level int) {
@@ -253,6 +242,30 @@ func (f *forge) ResolveRepo(_ *http.Request, p string) (*httpauth.Repo, error) {
 	return nil, fmt.Errorf("%w: %s", httpauth.ErrRepoNotFound, p)
 }
 
+// readme returns the repository's README.md with every run of white space
+// made one space, so that a phrase is found wherever its lines break.
+func readme(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}
+
+// built fails the test when a middleware constructor (Middleware, Require,
+// ...) returned an error, and returns the middleware:
+// built(t)(httpauth.Middleware(m, resolver))(next).
+func built(t testing.TB) func(func(http.Handler) http.Handler, error) func(http.Handler) http.Handler {
+	return func(mw func(http.Handler) http.Handler, err error) func(http.Handler) http.Handler {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("building the middleware: %v", err)
+		}
+		return mw
+	}
+}
+
 // descriptions numbers the tokens' descriptions, which are unique among an
 // owner's active tokens of a target.
 var descriptions atomic.Int64
@@ -311,7 +324,7 @@ func (f *forge) handler(opts ...httpauth.Option) http.Handler {
 		}
 		b.ServeHTTP(w, r)
 	})
-	return httpauth.Middleware(f.m, f, opts...)(next)
+	return built(f.t)(httpauth.Middleware(f.m, f, opts...))(next)
 }
 
 // logger logs to f.stderr, as text.

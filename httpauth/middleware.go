@@ -135,37 +135,6 @@ func (c *accessContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// Option configures [Middleware] and the route middlewares ([Require],
-// [RequireAny], [RequireAll], [RequireToken]). The options about git
-// requests ([WithMaxBatchBody], [WithRecheckInterval]) do nothing to the
-// route middlewares.
-type Option func(*config)
-
-type config struct {
-	realm         string
-	errorFunc     ErrorFunc
-	ownerUsername bool
-	maxBody       int64
-	recheckEvery  time.Duration
-	sources       []CredentialSource
-}
-
-// defaultSources is the default of [WithCredentials].
-var defaultSources = []CredentialSource{AuthorizationHeader()}
-
-// newConfig returns the configuration of a middleware whose realm is, by
-// default, realm.
-func newConfig(realm string, opts []Option) config {
-	c := config{realm: realm, errorFunc: DefaultErrorFunc, maxBody: gitreq.DefaultMaxBatchBody,
-		recheckEvery: DefaultRecheckInterval, sources: defaultSources}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
-	return c
-}
-
 // guard is what both middlewares share: the Manager, the configuration
 // and the challenge.
 type guard struct {
@@ -174,79 +143,45 @@ type guard struct {
 	challenge string
 }
 
-func newGuard(m *accesstoken.Manager, c config) guard {
-	return guard{m: m, config: c, challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`}
-}
-
-// DefaultRecheckInterval is how often, at most, the middleware checks a
-// request's token again while the request's body arrives (see
-// [WithRecheckInterval]).
-const DefaultRecheckInterval = time.Second
-
-// WithRealm sets the realm of the WWW-Authenticate challenge. The default
-// is "git" for [Middleware] and "api" for the route middlewares. Double
-// quotes and control characters are removed.
-func WithRealm(realm string) Option {
-	return func(c *config) {
-		c.realm = strings.Map(func(r rune) rune {
-			if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
-				return -1
-			}
-			return r
-		}, realm)
+// newGuard returns the guard of a middleware of m, [Middleware]'s or
+// (forRoute) a route middleware's, configured by opts; or an error matching
+// ErrMisconfigured.
+func newGuard(m *accesstoken.Manager, forRoute bool, opts []Option) (guard, error) {
+	if m == nil {
+		return guard{}, fmt.Errorf("%w: nil Manager", ErrMisconfigured)
 	}
-}
-
-// WithErrorFunc sets the function that answers refused requests. The
-// default is [DefaultErrorFunc].
-func WithErrorFunc(f ErrorFunc) Option {
-	return func(c *config) {
-		if f != nil {
-			c.errorFunc = f
-		}
+	c, err := newConfig(forRoute, opts)
+	if err != nil {
+		return guard{}, err
 	}
+	return guard{m: m, config: c, challenge: `Basic realm="` + c.realm + `", charset="UTF-8"`}, nil
 }
 
-// WithOwnerUsername requires HTTP Basic credentials to carry the token's
-// owner as user name and the token as password, as Launchpad does; the
-// token-as-user-name form is then refused. Bearer tokens are not affected.
-// By default any user name is accepted.
-func WithOwnerUsername() Option {
-	return func(c *config) { c.ownerUsername = true }
+// refuseAll returns the handler of a middleware given a nil next
+// handler: it refuses every request with 500, through the ErrorFunc.
+func (g guard) refuseAll() http.Handler {
+	err := fail(http.StatusInternalServerError, msgBadRepo, fmt.Errorf("%w: nil next handler", ErrMisconfigured))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.refuse(w, r, err) })
 }
 
-// WithMaxBatchBody sets the largest LFS batch request body the middleware
-// reads to classify it; a larger one is refused with 413. The default is
-// [gitreq.DefaultMaxBatchBody] (1 MiB).
-func WithMaxBatchBody(n int64) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.maxBody = n
-		}
-	}
-}
-
-// WithRecheckInterval sets how often, at most, the token of a request is
-// checked again while its body arrives; the default is
-// [DefaultRecheckInterval]. See [Middleware] for what the re-check
-// guarantees.
-func WithRecheckInterval(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.recheckEvery = d
-		}
-	}
-}
-
-type middleware struct {
+type gitAuth struct {
 	guard
 	resolve Resolver
 	next    http.Handler
 }
 
 // Middleware returns the middleware that authenticates git HTTP requests
-// with tokens of m, for the repositories resolve names. It panics if m or
-// resolve is nil.
+// with tokens of m, for the repositories resolve names:
+//
+//	auth, err := httpauth.Middleware(m, resolver, httpauth.WithRealm("forge"))
+//	if err != nil {
+//		return err // a nil Manager or Resolver, or an invalid option
+//	}
+//	mux.Handle("/git/", http.StripPrefix("/git", auth(gitHandler)))
+//
+// It returns an error matching [ErrMisconfigured] for a nil m or resolve
+// and for an invalid [Option]. Given a nil next handler, the middleware
+// refuses every request with 500 ([ErrMisconfigured]).
 //
 // A refused request never reaches next: see the package documentation for
 // the order of checks and the status codes. A request that passes reaches
@@ -267,17 +202,23 @@ type middleware struct {
 // [accesstoken.Manager.Verify] decides which, asking the forge's
 // Authorizer ([accesstoken.RejectedError.Visible]); the middleware adds
 // only that a public repository may always be named.
-func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) func(http.Handler) http.Handler {
-	if m == nil || resolve == nil {
-		panic("httpauth: Middleware needs a Manager and a Resolver")
+func Middleware(m *accesstoken.Manager, resolve Resolver, opts ...Option) (func(http.Handler) http.Handler, error) {
+	g, err := newGuard(m, false, opts)
+	if err != nil {
+		return nil, err
 	}
-	g := newGuard(m, newConfig("git", opts))
+	if resolve == nil {
+		return nil, fmt.Errorf("%w: nil Resolver", ErrMisconfigured)
+	}
 	return func(next http.Handler) http.Handler {
-		return &middleware{guard: g, resolve: resolve, next: next}
-	}
+		if next == nil {
+			return g.refuseAll()
+		}
+		return &gitAuth{guard: g, resolve: resolve, next: next}
+	}, nil
 }
 
-func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *gitAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := &accessContext{Context: r.Context(), g: &h.guard}
 	err := h.authorize(r, ctx)
 	if err != nil {
@@ -305,7 +246,7 @@ func (g *guard) refuse(w http.ResponseWriter, r *http.Request, err *Error) {
 // recheck checks again what authorize decided for the request whose
 // context is c: the token, with [accesstoken.Manager.Recheck], or for an
 // anonymous pull, that the repository is still public.
-func (h *middleware) recheck(r *http.Request, c *accessContext) *Error {
+func (h *gitAuth) recheck(r *http.Request, c *accessContext) *Error {
 	acc := &c.acc
 	if acc.Anonymous() {
 		repo, err := h.resolve.ResolveRepo(r, c.repoPath)
@@ -361,7 +302,7 @@ const (
 
 // authorize runs every check and fills in c (its Access, and what a
 // re-check needs), or returns why the request is refused.
-func (h *middleware) authorize(r *http.Request, c *accessContext) *Error {
+func (h *gitAuth) authorize(r *http.Request, c *accessContext) *Error {
 	if err := gitreq.CheckPath(r); err != nil {
 		return fail(http.StatusBadRequest, msgBadPath, err)
 	}
@@ -435,7 +376,7 @@ func (h *middleware) authorize(r *http.Request, c *accessContext) *Error {
 
 // batchScope reads an LFS batch request's body, bounded, and decides the
 // operation's scope from it.
-func (h *middleware) batchScope(r *http.Request, op *gitreq.Operation) *Error {
+func (h *gitAuth) batchScope(r *http.Request, op *gitreq.Operation) *Error {
 	b, err := h.readBody(r)
 	if err == nil {
 		op.Scope, err = gitreq.BatchScope(b)
@@ -527,7 +468,7 @@ func verb(s accesstoken.Scope) string {
 
 // readBody reads the LFS batch body, bounded, and puts it back for the
 // next handler.
-func (h *middleware) readBody(r *http.Request) ([]byte, error) {
+func (h *gitAuth) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -605,4 +546,50 @@ func (g *guard) checkQuery(q string) error {
 		}
 	}
 	return nil
+}
+
+// credentials returns the token of the request whose headers are hdr, by
+// asking every source, and applies [WithOwnerUsername]: a Basic user name
+// is then required and the token-as-user-name form refused (the user name
+// itself is compared with the token's owner once the token is known).
+// present is false when no source found a token.
+func (g *guard) credentials(hdr http.Header) (cred Credentials, present bool, err error) {
+	if len(g.sources) == 1 { // the usual case, without the loop's bookkeeping
+		cred, present, err = g.sources[0].Credentials(hdr)
+	} else {
+		for _, src := range g.sources {
+			got, found, serr := src.Credentials(hdr)
+			switch {
+			case serr != nil:
+				return Credentials{}, true, serr
+			case found && present:
+				return Credentials{}, true, ErrBadCredentials
+			case found:
+				cred, present = got, true
+			}
+		}
+	}
+	if err != nil || !present {
+		return Credentials{}, present, err
+	}
+	if g.ownerUsername && (cred.Form == FormBasicUser || cred.Form == FormBasicPassword && cred.User == "") {
+		return Credentials{}, true, ErrUsernameMismatch
+	}
+	return cred, true, nil
+}
+
+// stripCredentials removes from hdr every header a source reads, and
+// Cookie: a handler behind a middleware acts as the token, never as a
+// browser session that came with it. The server stores header keys in
+// canonical form. (The git backends also remove keys a handler may have
+// stored otherwise.)
+func (g *guard) stripCredentials(hdr http.Header) {
+	for _, src := range g.sources {
+		for _, k := range src.Headers() {
+			delete(hdr, k)
+		}
+	}
+	delete(hdr, "Authorization")
+	delete(hdr, "Proxy-Authorization")
+	delete(hdr, "Cookie")
 }

@@ -19,6 +19,7 @@ import (
 
 // unit is a middleware over memstore with a fixed resolver: no git needed.
 type unit struct {
+	t        *testing.T
 	m        *accesstoken.Manager
 	repo     *httpauth.Repo
 	tok      string // alice, demo/hello, pull+push
@@ -29,7 +30,7 @@ type unit struct {
 
 func newUnit(t *testing.T) *unit {
 	t.Helper()
-	u := &unit{repo: &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git"}}
+	u := &unit{t: t, repo: &httpauth.Repo{Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git"}}
 	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll(), accesstoken.WithEvents(func(_ context.Context, ev accesstoken.Event) {
 		if ev.Kind == accesstoken.EventUsed || ev.Kind == accesstoken.EventRejected {
 			u.verifies.Add(1)
@@ -60,7 +61,7 @@ func (u *unit) resolver() httpauth.Resolver {
 }
 
 func (u *unit) handler(m *accesstoken.Manager, res httpauth.Resolver, opts ...httpauth.Option) http.Handler {
-	return httpauth.Middleware(m, res, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return built(u.t)(httpauth.Middleware(m, res, opts...))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.seen = r
 		b, _ := io.ReadAll(r.Body)
 		u.body = string(b)
@@ -258,7 +259,7 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 func TestMiddlewareErrorFunc(t *testing.T) {
 	u := newUnit(t)
 	var got error
-	h := u.handler(u.m, u.resolver(), httpauth.WithRealm(`My "Forge"`), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
+	h := u.handler(u.m, u.resolver(), httpauth.WithRealm("My Forge"), httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
 		got = err
 		w.WriteHeader(httpauth.StatusCode(err))
 		_, _ = io.WriteString(w, "custom")
@@ -397,5 +398,68 @@ func TestMiddlewareOwnerDemoted(t *testing.T) {
 		if w.Code != step.want || !strings.Contains(w.Body.String(), step.body) {
 			t.Errorf("%s: status %d %q; want %d with %q", step.name, w.Code, w.Body, step.want, step.body)
 		}
+	}
+}
+
+// TestMiddlewareMissingScopeHidden: a project token covers every repository of
+// its project, including private ones its owner may not see. Refused for
+// a missing scope, it must not answer 403 where a missing repository gets
+// 404, or its holder can list the project's hidden repositories.
+func TestMiddlewareMissingScopeHidden(t *testing.T) {
+	// alice manages project demo and may read demo/hello, not demo/secret.
+	authz := accesstoken.AuthorizerFuncs{
+		Access: func(_ context.Context, user string, res accesstoken.Resource, scope accesstoken.Scope) (bool, error) {
+			return user == "alice" && res == accesstoken.Resource{Project: "demo", Repository: "hello"}, nil
+		},
+		Manage: func(_ context.Context, user string, t accesstoken.Target) (bool, error) {
+			return user == "alice" && t.Project == "demo", nil
+		},
+	}
+	m, err := accesstoken.New(memstore.New(), authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(target accesstoken.Target) string {
+		iss, err := m.Issue(context.Background(), accesstoken.IssueRequest{Description: nextDescription(), Owner: "alice", Target: target, Scopes: []accesstoken.Scope{accesstoken.ScopePull}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return iss.Secret.Reveal()
+	}
+	projTok, repoTok := issue(accesstoken.ProjectTarget("demo")), issue(accesstoken.RepositoryTarget("demo", "hello"))
+	repos := map[string]*httpauth.Repo{
+		"demo/hello.git":  {Resource: accesstoken.Resource{Project: "demo", Repository: "hello"}, Dir: "demo/hello.git"},
+		"demo/secret.git": {Resource: accesstoken.Resource{Project: "demo", Repository: "secret"}, Dir: "demo/secret.git"},
+	}
+	res := httpauth.ResolverFunc(func(_ *http.Request, p string) (*httpauth.Repo, error) {
+		if r := repos[p]; r != nil {
+			return r, nil
+		}
+		return nil, httpauth.ErrRepoNotFound
+	})
+	h := built(t)(httpauth.Middleware(m, res))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	for _, tc := range []struct {
+		name, path, tok string
+		want            int
+	}{
+		{"project token, push, missing repository", "/demo/nope.git/info/refs?service=git-receive-pack", projTok, 404},
+		{"project token, push, hidden repository (same answer)", "/demo/secret.git/info/refs?service=git-receive-pack", projTok, 404},
+		{"project token, pull, hidden repository", "/demo/secret.git/info/refs?service=git-upload-pack", projTok, 404},
+		{"project token, push, readable repository", "/demo/hello.git/info/refs?service=git-receive-pack", projTok, 403},
+		{"repository token, push, its repository", "/demo/hello.git/info/refs?service=git-receive-pack", repoTok, 403},
+		{"control: project token, pull, readable repository", "/demo/hello.git/info/refs?service=git-upload-pack", projTok, 418},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			r.Header.Set("Authorization", "Bearer "+tc.tok)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Fatalf("status %d; want %d\n%s", w.Code, tc.want, w.Body)
+			}
+			if w.Code == 404 && w.Body.String() != "repository not found\n" {
+				t.Errorf("404 body %q differs from a missing repository's", w.Body)
+			}
+		})
 	}
 }

@@ -3,8 +3,11 @@ package httpauth
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,4 +105,17 @@ func TestRecheckBody(t *testing.T) {
 			t.Fatalf("ReadAll: %d bytes, %v; want the 2004 bytes", len(got), err)
 		}
 	})
+}
+
+// TestHoldBackInREADME: the README says how many bytes the middleware
+// holds back until the last check.
+func TestHoldBackInREADME(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("before the handler gets its last %d bytes", holdBack)
+	if !strings.Contains(strings.Join(strings.Fields(string(b)), " "), want) {
+		t.Errorf("README.md does not say %q", want)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/forgekit/accesstoken"
@@ -34,17 +35,18 @@ type LookupFunc func(ctx context.Context, res accesstoken.Resource) (public bool
 
 // RepositoryRoute returns the [ResourceFunc] of a route whose pattern names
 // a repository with two wildcards, such as
-//
-//	mux.Handle("POST /api/{project}/{repo}/statuses/{sha}",
-//		httpauth.Require(m, httpauth.RepositoryRoute("project", "repo", lookup), accesstoken.ScopeBuildStatus)(h))
-//
-// The resource is {Project: r.PathValue(project), Repository:
+// "POST /api/{project}/{repo}/statuses/{sha}" (RepositoryRoute("project",
+// "repo", lookup); see [Require]). The resource is {Project: r.PathValue(project), Repository:
 // r.PathValue(repo)}; with project "" the pattern names repositories
 // outside any project, by repo alone. A wildcard that is empty or not a
 // valid identity (see [accesstoken.Target.Validate]) names nothing
 // ([ErrRepoNotFound]) and lookup is not called; otherwise lookup says
-// whether the repository exists and is public.
+// whether the repository exists and is public. With a nil lookup it
+// returns nil, which the route constructors refuse ([ErrMisconfigured]).
 func RepositoryRoute(project, repo string, lookup LookupFunc) ResourceFunc {
+	if lookup == nil {
+		return nil
+	}
 	return func(r *http.Request) (accesstoken.Resource, bool, error) {
 		res := accesstoken.Resource{Repository: r.PathValue(repo)}
 		if project != "" {
@@ -66,8 +68,12 @@ func RepositoryRoute(project, repo string, lookup LookupFunc) ResourceFunc {
 // r.PathValue(project)}, which only project tokens of that project cover.
 // An empty or invalid name names nothing ([ErrRepoNotFound]) and lookup is
 // not called; otherwise lookup says whether the project exists and is
-// public.
+// public. With a nil lookup it returns nil, which the route constructors
+// refuse ([ErrMisconfigured]).
 func ProjectRoute(project string, lookup LookupFunc) ResourceFunc {
+	if lookup == nil {
+		return nil
+	}
 	return func(r *http.Request) (accesstoken.Resource, bool, error) {
 		res := accesstoken.ProjectResource(r.PathValue(project))
 		if res.Project == "" {
@@ -81,17 +87,9 @@ func lookupResource(r *http.Request, res accesstoken.Resource, lookup LookupFunc
 	if err := res.Validate(); err != nil {
 		return res, false, fmt.Errorf("%w: %w", ErrRepoNotFound, err)
 	}
-	if lookup == nil {
-		return res, false, errors.New("httpauth: nil LookupFunc")
-	}
 	public, err := lookup(r.Context(), res)
 	return res, public, err
 }
-
-// ErrMisconfigured reports a route middleware built without a Manager, a
-// [ResourceFunc] or scopes. It answers every request with 500, never
-// letting one through.
-var ErrMisconfigured = errors.New("httpauth: route middleware misconfigured")
 
 // Require returns middleware for any net/http route (an API endpoint, not
 // git's protocol, which [Middleware] serves): a request passes only with a
@@ -100,8 +98,11 @@ var ErrMisconfigured = errors.New("httpauth: route middleware misconfigured")
 // status report, which Launchpad's repository:build_status scope exists
 // for:
 //
-//	mux.Handle("POST /api/{project}/{repo}/statuses/{sha}",
-//		httpauth.Require(m, httpauth.RepositoryRoute("project", "repo", lookup), accesstoken.ScopeBuildStatus)(statuses))
+//	statuses, err := httpauth.Require(m, httpauth.RepositoryRoute("project", "repo", lookup), accesstoken.ScopeBuildStatus)
+//	if err != nil {
+//		return err
+//	}
+//	mux.Handle("POST /api/{project}/{repo}/statuses/{sha}", statuses(postStatus))
 //
 // It takes credentials exactly as [Middleware] does, through the same
 // code ([WithCredentials]; Basic with the token as password or user name,
@@ -128,25 +129,29 @@ var ErrMisconfigured = errors.New("httpauth: route middleware misconfigured")
 // with an [Access] in its context ([FromContext], [TokenFrom]) whose Repo
 // holds the resource (Resource and Public; Dir is empty), whose
 // Operation.Scope is the scope granted, and whose Token is the verified
-// token. Options are those of [Middleware]; the realm defaults to "api".
+// token. Options are those of [Middleware] but the two about git requests
+// ([WithMaxBatchBody], [WithRecheckInterval]), which are refused; the
+// realm defaults to "api".
 //
-// Require never panics: without a Manager, a ResourceFunc or a scope the
-// middleware refuses every request with 500 ([ErrMisconfigured]).
-func Require(m *accesstoken.Manager, resource ResourceFunc, scope accesstoken.Scope, opts ...Option) func(http.Handler) http.Handler {
+// It returns an error matching [ErrMisconfigured] for a nil m or resource,
+// a scope m does not accept ([accesstoken.Manager.Scopes]) and an invalid
+// [Option]. Given a nil next handler, the middleware refuses every request
+// with 500 ([ErrMisconfigured]).
+func Require(m *accesstoken.Manager, resource ResourceFunc, scope accesstoken.Scope, opts ...Option) (func(http.Handler) http.Handler, error) {
 	return newRoute(m, resource, []accesstoken.Scope{scope}, false, opts)
 }
 
 // RequireAny is [Require] for an operation that any one of several scopes
 // allows ([accesstoken.Manager.VerifyAny]); Access.Operation.Scope is the
-// one granted.
-func RequireAny(m *accesstoken.Manager, resource ResourceFunc, scopes []accesstoken.Scope, opts ...Option) func(http.Handler) http.Handler {
+// one granted. No scopes is an error.
+func RequireAny(m *accesstoken.Manager, resource ResourceFunc, scopes []accesstoken.Scope, opts ...Option) (func(http.Handler) http.Handler, error) {
 	return newRoute(m, resource, scopes, false, opts)
 }
 
 // RequireAll is [Require] for an operation that needs every one of several
 // scopes ([accesstoken.Manager.VerifyAll]); Access.Operation.Scope is the
-// first of them.
-func RequireAll(m *accesstoken.Manager, resource ResourceFunc, scopes []accesstoken.Scope, opts ...Option) func(http.Handler) http.Handler {
+// first of them. No scopes is an error.
+func RequireAll(m *accesstoken.Manager, resource ResourceFunc, scopes []accesstoken.Scope, opts ...Option) (func(http.Handler) http.Handler, error) {
 	return newRoute(m, resource, scopes, true, opts)
 }
 
@@ -155,47 +160,62 @@ func RequireAll(m *accesstoken.Manager, resource ResourceFunc, scopes []accessto
 // /personal_access_tokens/self; revoke it): a request passes with any live
 // token of m, whatever its target and scopes
 // ([accesstoken.Manager.Authenticate]: form, lookup, revoked, expired; no
-// use recorded, no permission asked). Credentials and answers are those of
-// [Require] (401, 503; there is no resource to hide). The next handler
-// finds the token with [TokenFrom] (Access.Repo is nil); to revoke it,
-// call [accesstoken.Manager.Revoke] with the token's owner as actor, which
-// an owner may always do.
-func RequireToken(m *accesstoken.Manager, opts ...Option) func(http.Handler) http.Handler {
-	g := newGuard(m, newConfig("api", opts))
-	return func(next http.Handler) http.Handler {
-		return &route{guard: g, next: next, self: true, broken: m == nil || next == nil}
+// use recorded, no permission asked). Credentials, answers and errors are
+// those of [Require] (401, 503; there is no resource to hide). The next
+// handler finds the token with [TokenFrom] (Access.Repo is nil); to revoke
+// it, call [accesstoken.Manager.Revoke] with the token's owner as actor,
+// which an owner may always do.
+func RequireToken(m *accesstoken.Manager, opts ...Option) (func(http.Handler) http.Handler, error) {
+	g, err := newGuard(m, true, opts)
+	if err != nil {
+		return nil, err
 	}
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			return g.refuseAll()
+		}
+		return &routeAuth{guard: g, next: next, self: true}
+	}, nil
 }
 
-func newRoute(m *accesstoken.Manager, resource ResourceFunc, scopes []accesstoken.Scope, all bool, opts []Option) func(http.Handler) http.Handler {
-	g := newGuard(m, newConfig("api", opts))
-	scopes = append([]accesstoken.Scope(nil), scopes...)
-	broken := m == nil || resource == nil || len(scopes) == 0
+func newRoute(m *accesstoken.Manager, resource ResourceFunc, scopes []accesstoken.Scope, all bool, opts []Option) (func(http.Handler) http.Handler, error) {
+	g, err := newGuard(m, true, opts)
+	if err != nil {
+		return nil, err
+	}
+	if resource == nil {
+		return nil, fmt.Errorf("%w: nil ResourceFunc", ErrMisconfigured)
+	}
+	if len(scopes) == 0 {
+		return nil, fmt.Errorf("%w: no scopes", ErrMisconfigured)
+	}
+	known := m.Scopes()
 	for _, sc := range scopes {
-		broken = broken || sc == ""
+		if !slices.Contains(known, sc) {
+			return nil, fmt.Errorf("%w: scope %q is not one the Manager accepts", ErrMisconfigured, sc)
+		}
 	}
+	scopes = slices.Clone(scopes)
 	return func(next http.Handler) http.Handler {
-		return &route{guard: g, resource: resource, scopes: scopes, all: all, next: next, broken: broken || next == nil}
-	}
+		if next == nil {
+			return g.refuseAll()
+		}
+		return &routeAuth{guard: g, resource: resource, scopes: scopes, all: all, next: next}
+	}, nil
 }
 
 // route is the middleware of Require, RequireAny, RequireAll and
 // RequireToken (self).
-type route struct {
+type routeAuth struct {
 	guard
 	resource ResourceFunc
 	scopes   []accesstoken.Scope
 	all      bool
 	self     bool
-	broken   bool
 	next     http.Handler
 }
 
-func (h *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.broken {
-		h.refuse(w, r, fail(http.StatusInternalServerError, msgBadRepo, ErrMisconfigured))
-		return
-	}
+func (h *routeAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := &accessContext{Context: r.Context(), g: &h.guard}
 	if err := h.authorize(r, ctx); err != nil {
 		h.refuse(w, r, err)
@@ -211,7 +231,7 @@ const (
 	msgRouteNoToken = "authentication required: send an access token"
 )
 
-func (h *route) authorize(r *http.Request, c *accessContext) *Error {
+func (h *routeAuth) authorize(r *http.Request, c *accessContext) *Error {
 	if err := gitreq.CheckPath(r); err != nil {
 		return fail(http.StatusBadRequest, msgRouteBadPath, err)
 	}
@@ -286,7 +306,7 @@ func notFoundText(res accesstoken.Resource) string {
 }
 
 // needText names the scopes a route needs, for a 403.
-func (h *route) needText() string {
+func (h *routeAuth) needText() string {
 	names := make([]string, len(h.scopes))
 	for i, sc := range h.scopes {
 		names[i] = string(sc)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/httpauth"
+	"github.com/forgekit/accesstoken/internal/clocktest"
 	"github.com/forgekit/accesstoken/memstore"
 )
 
@@ -27,7 +28,7 @@ type api struct {
 	m     *accesstoken.Manager
 	store *memstore.Store
 	mux   *http.ServeMux
-	now   time.Time
+	clock *clocktest.Clock
 
 	mu        sync.Mutex
 	lookups   int
@@ -44,7 +45,7 @@ var (
 )
 
 func newAPI(t *testing.T, opts ...httpauth.Option) *api {
-	a := &api{t: t, store: memstore.New(), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a := &api{t: t, store: memstore.New(), clock: clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 	authz := accesstoken.AuthorizerFuncs{
 		Access: func(_ context.Context, user string, res accesstoken.Resource, scope accesstoken.Scope) (bool, error) {
 			a.mu.Lock()
@@ -62,7 +63,7 @@ func newAPI(t *testing.T, opts ...httpauth.Option) *api {
 		},
 		Manage: func(_ context.Context, user string, _ accesstoken.Target) (bool, error) { return user == "alice", nil },
 	}
-	m, err := accesstoken.New(failableStore{a.store, a}, authz, accesstoken.WithClock(a.clock))
+	m, err := accesstoken.New(failableStore{a.store, a}, authz, accesstoken.WithClock(a.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +99,12 @@ func newAPI(t *testing.T, opts ...httpauth.Option) *api {
 	})
 	a.mux = http.NewServeMux()
 	repo := httpauth.RepositoryRoute("project", "repo", lookup)
-	a.mux.Handle("POST /api/{project}/{repo}/statuses/{sha}", httpauth.Require(m, repo, accesstoken.ScopeBuildStatus, opts...)(reached))
-	a.mux.Handle("POST /api/{project}/{repo}/any", httpauth.RequireAny(m, repo, []accesstoken.Scope{accesstoken.ScopePush, accesstoken.ScopeBuildStatus}, opts...)(reached))
-	a.mux.Handle("POST /api/{project}/{repo}/all", httpauth.RequireAll(m, repo, []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}, opts...)(reached))
-	a.mux.Handle("GET /api/projects/{project}/repos", httpauth.Require(m, httpauth.ProjectRoute("project", lookup), accesstoken.ScopePull, opts...)(reached))
-	a.mux.Handle("GET /api/personal/{repo}", httpauth.Require(m, httpauth.RepositoryRoute("", "repo", lookup), accesstoken.ScopePull, opts...)(reached))
-	self := httpauth.RequireToken(m, opts...)
+	a.mux.Handle("POST /api/{project}/{repo}/statuses/{sha}", built(t)(httpauth.Require(m, repo, accesstoken.ScopeBuildStatus, opts...))(reached))
+	a.mux.Handle("POST /api/{project}/{repo}/any", built(t)(httpauth.RequireAny(m, repo, []accesstoken.Scope{accesstoken.ScopePush, accesstoken.ScopeBuildStatus}, opts...))(reached))
+	a.mux.Handle("POST /api/{project}/{repo}/all", built(t)(httpauth.RequireAll(m, repo, []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopePush}, opts...))(reached))
+	a.mux.Handle("GET /api/projects/{project}/repos", built(t)(httpauth.Require(m, httpauth.ProjectRoute("project", lookup), accesstoken.ScopePull, opts...))(reached))
+	a.mux.Handle("GET /api/personal/{repo}", built(t)(httpauth.Require(m, httpauth.RepositoryRoute("", "repo", lookup), accesstoken.ScopePull, opts...))(reached))
+	self := built(t)(httpauth.RequireToken(m, opts...))
 	a.mux.Handle("GET /api/token/self", self(reached))
 	a.mux.Handle("DELETE /api/token/self", self(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := httpauth.TokenFrom(r.Context())
@@ -119,8 +120,6 @@ func newAPI(t *testing.T, opts ...httpauth.Option) *api {
 	})))
 	return a
 }
-
-func (a *api) clock() time.Time { a.mu.Lock(); defer a.mu.Unlock(); return a.now }
 
 // failableStore fails every lookup while api.failStore is set.
 type failableStore struct {
@@ -328,31 +327,6 @@ func TestRequireFailsClosed(t *testing.T) {
 		t.Fatalf("after the failures: %d", w.Code)
 	}
 
-	lookup := func(context.Context, accesstoken.Resource) (bool, error) { return false, nil }
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Error("a misconfigured middleware let a request through")
-	})
-	for name, h := range map[string]http.Handler{
-		"no Manager":       httpauth.Require(nil, httpauth.ProjectRoute("p", lookup), accesstoken.ScopePull)(next),
-		"no ResourceFunc":  httpauth.Require(a.m, nil, accesstoken.ScopePull)(next),
-		"no scope":         httpauth.Require(a.m, httpauth.ProjectRoute("p", lookup), "")(next),
-		"no scopes":        httpauth.RequireAny(a.m, httpauth.ProjectRoute("p", lookup), nil)(next),
-		"no Manager, self": httpauth.RequireToken(nil)(next),
-	} {
-		r := httptest.NewRequest("GET", "/x", nil)
-		r.Header.Set("Authorization", "Bearer "+tok)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		if w.Code != 500 {
-			t.Errorf("%s: %d; want 500", name, w.Code)
-		}
-	}
-	var got error
-	h := httpauth.Require(nil, nil, "", httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }))(next)
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
-	if !errors.Is(got, httpauth.ErrMisconfigured) {
-		t.Errorf("error %v; want ErrMisconfigured", got)
-	}
 }
 
 // TestRequireAnyAll: several scopes, any or all of them.
@@ -423,5 +397,76 @@ func TestMiddlewareTokenHeader(t *testing.T) {
 	}
 	if w := u.do(h, "GET", "/demo/hello.git/info/refs?service=git-upload-pack", "Bearer "+u.tok, ""); w.Code != 401 {
 		t.Errorf("Authorization when only Job-Token is a source: %d; want 401", w.Code)
+	}
+}
+
+// TestMisconfigured: every constructor reports what cannot work as an
+// error matching ErrMisconfigured, never a panic, and a middleware given
+// no next handler refuses every request with 500.
+func TestMisconfigured(t *testing.T) {
+	a := newAPI(t)
+	m := a.m
+	lookup := func(context.Context, accesstoken.Resource) (bool, error) { return false, nil }
+	project := httpauth.ProjectRoute("p", lookup)
+	resolver := httpauth.ResolverFunc(func(*http.Request, string) (*httpauth.Repo, error) { return nil, httpauth.ErrRepoNotFound })
+	type mw = func(http.Handler) http.Handler
+	for _, c := range []struct {
+		name  string
+		build func() (mw, error)
+	}{
+		{"Middleware: no Manager", func() (mw, error) { return httpauth.Middleware(nil, resolver) }},
+		{"Middleware: no Resolver", func() (mw, error) { return httpauth.Middleware(m, nil) }},
+		{"Require: no Manager", func() (mw, error) { return httpauth.Require(nil, project, accesstoken.ScopePull) }},
+		{"Require: no ResourceFunc", func() (mw, error) { return httpauth.Require(m, nil, accesstoken.ScopePull) }},
+		{"Require: no lookup", func() (mw, error) {
+			return httpauth.Require(m, httpauth.RepositoryRoute("p", "r", nil), accesstoken.ScopePull)
+		}},
+		{"Require: empty scope", func() (mw, error) { return httpauth.Require(m, project, "") }},
+		{"Require: unknown scope", func() (mw, error) { return httpauth.Require(m, project, "repository:pul") }},
+		{"RequireAny: no scopes", func() (mw, error) { return httpauth.RequireAny(m, project, nil) }},
+		{"RequireAll: no scopes", func() (mw, error) { return httpauth.RequireAll(m, project, []accesstoken.Scope{}) }},
+		{"RequireToken: no Manager", func() (mw, error) { return httpauth.RequireToken(nil) }},
+		{"nil Option", func() (mw, error) { return httpauth.Middleware(m, resolver, nil) }},
+		{"WithRealm: empty", func() (mw, error) { return httpauth.Middleware(m, resolver, httpauth.WithRealm("")) }},
+		{"WithRealm: a quote", func() (mw, error) { return httpauth.Middleware(m, resolver, httpauth.WithRealm(`My "Forge"`)) }},
+		{"WithRealm: a newline", func() (mw, error) { return httpauth.RequireToken(m, httpauth.WithRealm("a\nb")) }},
+		{"WithErrorFunc: nil", func() (mw, error) { return httpauth.Middleware(m, resolver, httpauth.WithErrorFunc(nil)) }},
+		{"WithCredentials: none", func() (mw, error) { return httpauth.Middleware(m, resolver, httpauth.WithCredentials()) }},
+		{"WithCredentials: a nil source", func() (mw, error) {
+			return httpauth.Middleware(m, resolver, httpauth.WithCredentials(httpauth.AuthorizationHeader(), nil))
+		}},
+		{"WithMaxBatchBody: zero", func() (mw, error) { return httpauth.Middleware(m, resolver, httpauth.WithMaxBatchBody(0)) }},
+		{"WithMaxBatchBody: on a route", func() (mw, error) {
+			return httpauth.Require(m, project, accesstoken.ScopePull, httpauth.WithMaxBatchBody(1<<10))
+		}},
+		{"WithRecheckInterval: negative", func() (mw, error) {
+			return httpauth.Middleware(m, resolver, httpauth.WithRecheckInterval(-time.Second))
+		}},
+		{"WithRecheckInterval: on a route", func() (mw, error) { return httpauth.RequireToken(m, httpauth.WithRecheckInterval(time.Second)) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.build()
+			if !errors.Is(err, httpauth.ErrMisconfigured) || got != nil {
+				t.Fatalf("got %v, %v; want no middleware and ErrMisconfigured", got != nil, err)
+			}
+		})
+	}
+
+	var got error
+	onError := httpauth.WithErrorFunc(func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		w.WriteHeader(httpauth.StatusCode(err))
+	})
+	for name, h := range map[string]http.Handler{
+		"Middleware":   built(t)(httpauth.Middleware(m, resolver, onError))(nil),
+		"Require":      built(t)(httpauth.Require(m, project, accesstoken.ScopePull, onError))(nil),
+		"RequireToken": built(t)(httpauth.RequireToken(m, onError))(nil),
+	} {
+		got = nil
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+		if w.Code != 500 || !errors.Is(got, httpauth.ErrMisconfigured) {
+			t.Errorf("%s with a nil next handler: %d, %v; want 500, ErrMisconfigured", name, w.Code, got)
+		}
 	}
 }

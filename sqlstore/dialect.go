@@ -70,12 +70,6 @@ type dialect interface {
 	indexName(schema, name, n string) string
 }
 
-// dialects are the supported databases.
-var dialects = map[Dialect]dialect{
-	SQLite:     sqliteDialect{},
-	PostgreSQL: postgresDialect{},
-}
-
 // Driver errors are classified without importing any driver:
 //
 //   - PostgreSQL drivers (pgx's *pgconn.PgError, lib/pq's *pq.Error) have a

@@ -124,7 +124,7 @@
 // [accesstoken.ScopeSet] ([accesstoken.ScopeSet.String]): the names
 // separated by single spaces in order, so they round-trip in order, and
 // read back with [accesstoken.ParseScopeSet]. Scope names cannot contain
-// white space ([accesstoken.ValidScopeName]).
+// commas or white space ([accesstoken.ValidScopeName]).
 //
 // # Verification cost
 //

@@ -3,6 +3,8 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 
 	"github.com/forgekit/accesstoken"
@@ -45,9 +47,10 @@ func Example() {
 	}
 
 	iss, err := m.Issue(ctx, accesstoken.IssueRequest{
-		Owner:  "alice",
-		Target: accesstoken.ProjectTarget("demo"),
-		Scopes: []accesstoken.Scope{accesstoken.ScopePull},
+		Description: "CI clone",
+		Owner:       "alice",
+		Target:      accesstoken.ProjectTarget("demo"),
+		Scopes:      []accesstoken.Scope{accesstoken.ScopePull},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -56,3 +59,31 @@ func Example() {
 	tok, err := m.Verify(ctx, iss.Secret.Reveal(), accesstoken.Resource{Project: "demo", Repository: "hello"}, accesstoken.ScopePull)
 	fmt.Println(tok.Owner, err)
 }
+
+// The table's name is checked when the Store is made, as every option of
+// this module is: a bad one is an error from New, never a surprise at the
+// first query. New does not touch the database, so this example needs
+// none (its connector refuses to connect).
+func ExampleWithTable() {
+	db := sql.OpenDB(noDatabase{})
+	defer db.Close()
+	for _, name := range []string{"forge.access_tokens", "Access-Tokens", "a.b.c"} {
+		_, err := sqlstore.New(db, sqlstore.PostgreSQL, sqlstore.WithTable(name))
+		fmt.Printf("%s: %v\n", name, err)
+	}
+	_, err := sqlstore.New(db, "mysql")
+	fmt.Println(err)
+	// Output:
+	// forge.access_tokens: <nil>
+	// Access-Tokens: sqlstore: invalid table name "Access-Tokens": want [schema.]name, each lower-case letters, digits and underscores
+	// a.b.c: sqlstore: invalid table name "a.b.c": want [schema.]name, each lower-case letters, digits and underscores
+	// sqlstore: unknown dialect "mysql"
+}
+
+// noDatabase is a connector that never connects.
+type noDatabase struct{}
+
+func (noDatabase) Connect(context.Context) (driver.Conn, error) {
+	return nil, errors.New("this example has no database")
+}
+func (noDatabase) Driver() driver.Driver { return nil }

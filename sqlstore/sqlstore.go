@@ -42,7 +42,10 @@ type Store struct {
 	qByDigest, qByID, qInsert, qRevoke, qRevokeOwner, qRotateRevoke, qState, qTouch, qDescTaken, qDeleteInactive string
 }
 
-// Option configures a [Store].
+// Option configures a [Store]: pass options to [New], which applies them in
+// order and returns an error for an option given an invalid value, and for
+// a nil Option; none is ignored or corrected silently. This is the
+// convention of every package of this module that takes options.
 type Option func(*Store) error
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
@@ -67,6 +70,12 @@ func WithTable(name string) Option {
 	}
 }
 
+// dialects are the supported databases.
+var dialects = map[Dialect]dialect{
+	SQLite:     sqliteDialect{},
+	PostgreSQL: postgresDialect{},
+}
+
 // New returns a Store over db in the given dialect. It does not touch the
 // database; call [Store.Migrate] before using the Store. The Store does not
 // own db: [Store.Close] closes its prepared statements, not db.
@@ -79,7 +88,10 @@ func New(db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: unknown dialect %q", dialect)
 	}
 	s := &Store{db: db, dialect: dialect, dl: dl, name: DefaultTable, stmts: map[string]*sql.Stmt{}}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("sqlstore: option %d is nil", i)
+		}
 		if err := o(s); err != nil {
 			return nil, err
 		}

@@ -5,48 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/internal/clocktest"
 	"github.com/google/uuid"
 )
 
-// clock is a fake clock for [accesstoken.WithClock]: time stands still until
-// the test moves it on, so expiry and last-used intervals are tested without
-// sleeping. It is safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is the fake clock of the Manager tests, for
+// [accesstoken.WithClock]: time stands still until the test moves it on, so
+// expiry and last-used intervals are tested without sleeping.
+type clock struct{ *clocktest.Clock }
 
 // clockStart is where every fake clock starts: not in UTC and with
 // nanoseconds, so that the Manager's conversion to stored times is exercised.
 var clockStart = time.Date(2026, time.March, 4, 5, 6, 7, 123456789, time.FixedZone("UTC+1", 3600))
 
-func newClock() *clock { return &clock{now: clockStart} }
-
-// Now returns the current fake time.
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the fake time on by d.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set sets the fake time to now.
-func (c *clock) Set(now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = now
-}
+func newClock() *clock { return &clock{clocktest.New(clockStart)} }
 
 // Stored returns the current fake time as a Manager stores it: in UTC,
 // truncated to the microsecond.

@@ -210,143 +210,6 @@ func (s suite) testManagerExpiry(t *testing.T) {
 	checkIDs(t, "ListForOwner including inactive", toks, err, iss.Token, never.Token)
 }
 
-// testManagerRevoke: a revoked token fails the very next Verify, of this
-// Manager and of another one sharing the store.
-func (s suite) testManagerRevoke(t *testing.T) {
-	st := s.store(t)
-	m, clk := newManager(t, st)
-	other, _ := newManager(t, st)
-	ctx := t.Context()
-	res := accesstoken.Resource{Project: "alpha", Repository: "r1"}
-	a := issue(t, m, clk, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.RepositoryTarget("alpha", "r1"), Scopes: allScopes})
-	b := issue(t, m, clk, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("alpha"), Scopes: allScopes})
-	verify(t, m, "a", a.Secret, res, accesstoken.ScopePull, nil)
-	verify(t, other, "a, other Manager", a.Secret, res, accesstoken.ScopePull, nil)
-
-	clk.Advance(time.Minute)
-	tok, err := m.Revoke(ctx, "alice", a.Token.ID)
-	if err != nil {
-		t.Fatalf("Revoke: %v", err)
-	}
-	if !tok.RevokedAt.Equal(clk.Stored()) || tok.RevokedBy != "alice" {
-		t.Fatalf("Revoke: got RevokedAt %v, RevokedBy %q; want %v, %q", tok.RevokedAt, tok.RevokedBy, clk.Stored(), "alice")
-	}
-	verify(t, m, "revoked a", a.Secret, res, accesstoken.ScopePull, accesstoken.ErrRevoked)
-	verify(t, other, "revoked a, other Manager", a.Secret, res, accesstoken.ScopePull, accesstoken.ErrRevoked)
-	verify(t, m, "b", b.Secret, res, accesstoken.ScopePull, nil)
-
-	clk.Advance(time.Minute)
-	tok, err = m.Revoke(ctx, "bob", a.Token.ID)
-	if err != nil {
-		t.Fatalf("second Revoke: %v", err)
-	}
-	if !tok.RevokedAt.Equal(clk.Stored().Add(-time.Minute)) || tok.RevokedBy != "alice" {
-		t.Fatalf("second Revoke: got RevokedAt %v, RevokedBy %q; want the first: %v, %q", tok.RevokedAt, tok.RevokedBy, clk.Stored().Add(-time.Minute), "alice")
-	}
-	toks, err := m.ListForOwner(ctx, "alice", accesstoken.ListOptions{})
-	checkIDs(t, "ListForOwner", toks, err, b.Token)
-	toks, err = m.ListForOwner(ctx, "alice", accesstoken.ListOptions{IncludeInactive: true})
-	checkIDs(t, "ListForOwner including inactive", toks, err, a.Token, b.Token)
-	_, err = m.Revoke(ctx, "alice", uuid.New())
-	if !errors.Is(err, accesstoken.ErrNotFound) {
-		t.Fatalf("Revoke(unknown ID): got %v; want ErrNotFound", err)
-	}
-}
-
-// testManagerRotate: rotation rejects the old secret, accepts the new one,
-// and keeps scopes, target, description, owner and expiry.
-func (s suite) testManagerRotate(t *testing.T) {
-	st := s.store(t)
-	m, clk := newManager(t, st)
-	ctx := t.Context()
-	res := accesstoken.Resource{Project: "alpha", Repository: "r1"}
-	old := issue(t, m, clk, accesstoken.IssueRequest{
-		Owner: "alice", Description: "rotated monthly",
-		Target:    accesstoken.RepositoryTarget("alpha", "r1"),
-		Scopes:    []accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopeBuildStatus},
-		ExpiresAt: clk.Now().Add(30 * 24 * time.Hour),
-	})
-	verify(t, m, "old", old.Secret, res, accesstoken.ScopePull, nil)
-	clk.Advance(time.Minute)
-	next, err := m.Rotate(ctx, "alice", old.Token.ID)
-	if err != nil {
-		t.Fatalf("Rotate: %v", err)
-	}
-	verify(t, m, "old after rotation", old.Secret, res, accesstoken.ScopePull, accesstoken.ErrRevoked)
-	tok := verify(t, m, "new", next.Secret, res, accesstoken.ScopeBuildStatus, nil)
-	if tok.ID != next.Token.ID {
-		t.Fatalf("Verify(new): got token %v; want %v", tok.ID, next.Token.ID)
-	}
-
-	if err := m.Flush(ctx); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
-	want := asRecord(m, old)
-	want.ID, want.Digest = next.Token.ID, m.Digest(next.Secret.Reveal())
-	want.CreatedAt, want.LastUsedAt = clk.Stored(), clk.Stored()
-	if want.ID == old.Token.ID {
-		t.Fatalf("Rotate: got the old ID %v; want a new one", want.ID)
-	}
-	checkStored(t, st, want)
-
-	oldWant := asRecord(m, old)
-	oldWant.LastUsedAt = clk.Stored().Add(-time.Minute)
-	oldWant.RevokedAt, oldWant.RevokedBy, oldWant.ReplacedBy = clk.Stored(), "alice", next.Token.ID
-	checkStored(t, st, oldWant)
-
-	toks, err := m.ListForOwner(ctx, "alice", accesstoken.ListOptions{})
-	checkIDs(t, "ListForOwner after Rotate", toks, err, next.Token)
-	_, err = m.Rotate(ctx, "alice", old.Token.ID)
-	if !errors.Is(err, accesstoken.ErrRevoked) {
-		t.Fatalf("Rotate(rotated token): got %v; want ErrRevoked", err)
-	}
-	toks, err = m.ListForOwner(ctx, "alice", accesstoken.ListOptions{IncludeInactive: true})
-	checkIDs(t, "ListForOwner including inactive", toks, err, old.Token, next.Token)
-}
-
-// testManagerConcurrentRotate: of 10 concurrent rotations of one token by
-// its owner exactly one succeeds and the others are ErrRevoked.
-func (s suite) testManagerConcurrentRotate(t *testing.T) {
-	st := s.store(t)
-	m, clk := newManager(t, st)
-	res := accesstoken.Resource{Project: "alpha", Repository: "r1"}
-	old := issue(t, m, clk, accesstoken.IssueRequest{Owner: "alice", Target: accesstoken.ProjectTarget("alpha"), Scopes: allScopes})
-	const n = 10
-	results := make([]*accesstoken.Issued, n)
-	errs := make([]error, n)
-	ready, release := start()
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-ready
-			results[i], errs[i] = m.Rotate(t.Context(), "alice", old.Token.ID)
-		})
-	}
-	release()
-	wg.Wait()
-	var winner *accesstoken.Issued
-	for i, err := range errs {
-		switch {
-		case err == nil && winner != nil:
-			t.Fatalf("Rotate from %d goroutines: got two successes; want exactly one", n)
-		case err == nil:
-			winner = results[i]
-		case !errors.Is(err, accesstoken.ErrRevoked):
-			t.Fatalf("Rotate in goroutine %d: got %v; want nil or ErrRevoked", i, err)
-		}
-	}
-	if winner == nil {
-		t.Fatalf("Rotate from %d goroutines: got no success; want exactly one", n)
-	}
-	verify(t, m, "old", old.Secret, res, accesstoken.ScopePull, accesstoken.ErrRevoked)
-	verify(t, m, "new", winner.Secret, res, accesstoken.ScopePull, nil)
-	toks, err := m.ListForOwner(t.Context(), "alice", accesstoken.ListOptions{IncludeInactive: true})
-	checkIDs(t, "ListForOwner including inactive", toks, err, old.Token, winner.Token)
-	if got := byID(t, st, old.Token.ID).ReplacedBy; got != winner.Token.ID {
-		t.Fatalf("ReplacedBy of the old token: got %v; want %v", got, winner.Token.ID)
-	}
-}
-
 // testManagerLastUsed: the last-used time is recorded on the first
 // verification, not again within the interval, and again once it has
 // passed.
@@ -418,65 +281,6 @@ func (s suite) testManagerConcurrentUse(t *testing.T) {
 			t.Fatalf("round %d: stored LastUsedAt after 50 concurrent verifications: %s", round, p)
 		}
 	}
-}
-
-// testManagerDeleteTarget: tokens of a deleted project (its repositories'
-// too) or repository no longer verify and are gone from lists; others stay.
-func (s suite) testManagerDeleteTarget(t *testing.T) {
-	st := s.store(t)
-	m, clk := newManager(t, st)
-	ctx := t.Context()
-	req := func(tg accesstoken.Target) accesstoken.IssueRequest {
-		return accesstoken.IssueRequest{Owner: "alice", Target: tg, Scopes: allScopes}
-	}
-	alpha := issue(t, m, clk, req(accesstoken.ProjectTarget("alpha")))
-	alphaR1 := issue(t, m, clk, req(accesstoken.RepositoryTarget("alpha", "r1")))
-	alphaR2 := issue(t, m, clk, req(accesstoken.RepositoryTarget("alpha", "r2")))
-	alpha2 := issue(t, m, clk, req(accesstoken.ProjectTarget("alpha2")))
-	betaR1 := issue(t, m, clk, req(accesstoken.RepositoryTarget("beta", "r1")))
-	betaR2 := issue(t, m, clk, req(accesstoken.RepositoryTarget("beta", "r2")))
-
-	n, err := m.DeleteTarget(ctx, accesstoken.ProjectTarget("alpha"))
-	if err != nil {
-		t.Fatalf("DeleteTarget(alpha): %v", err)
-	}
-	if n != 3 {
-		t.Fatalf("DeleteTarget(alpha): got %d; want 3", n)
-	}
-	n, err = m.DeleteTarget(ctx, accesstoken.RepositoryTarget("beta", "r1"))
-	if err != nil {
-		t.Fatalf("DeleteTarget(beta/r1): %v", err)
-	}
-	if n != 1 {
-		t.Fatalf("DeleteTarget(beta/r1): got %d; want 1", n)
-	}
-
-	for _, c := range []struct {
-		name string
-		tok  *accesstoken.Issued
-		res  accesstoken.Resource
-		want error
-	}{
-		{"alpha/*", alpha, accesstoken.Resource{Project: "alpha", Repository: "r1"}, accesstoken.ErrUnknownToken},
-		{"alpha/r1", alphaR1, accesstoken.Resource{Project: "alpha", Repository: "r1"}, accesstoken.ErrUnknownToken},
-		{"alpha/r2", alphaR2, accesstoken.Resource{Project: "alpha", Repository: "r2"}, accesstoken.ErrUnknownToken},
-		{"alpha2/*", alpha2, accesstoken.Resource{Project: "alpha2", Repository: "r1"}, nil},
-		{"beta/r1", betaR1, accesstoken.Resource{Project: "beta", Repository: "r1"}, accesstoken.ErrUnknownToken},
-		{"beta/r2", betaR2, accesstoken.Resource{Project: "beta", Repository: "r2"}, nil},
-	} {
-		verify(t, m, c.name, c.tok.Secret, c.res, accesstoken.ScopePull, c.want)
-		_, err := m.Get(ctx, "alice", c.tok.Token.ID)
-		switch {
-		case c.want == nil && err != nil:
-			t.Fatalf("Get(%s): got %v; want the token", c.name, err)
-		case c.want != nil && !errors.Is(err, accesstoken.ErrNotFound):
-			t.Fatalf("Get(deleted %s): got %v; want ErrNotFound", c.name, err)
-		}
-	}
-	toks, err := m.ListForOwner(ctx, "alice", accesstoken.ListOptions{IncludeInactive: true})
-	checkIDs(t, "ListForOwner", toks, err, alpha2.Token, betaR2.Token)
-	toks, err = m.ListForTarget(ctx, "alice", accesstoken.RepositoryTarget("alpha", "r1"), accesstoken.ListOptions{IncludeInactive: true})
-	checkIDs(t, "ListForTarget(alpha/r1)", toks, err)
 }
 
 // testManagerCancelled: a cancelled context is a store failure, never a
@@ -618,5 +422,70 @@ func (s suite) testManagerConcurrent(t *testing.T) {
 		if len(toks) != total[owner] {
 			t.Fatalf("tokens of %s: got %d; want %d", owner, len(toks), total[owner])
 		}
+	}
+}
+
+// testManagerDescriptionUnique: Issue refuses a description that an active
+// token of the owner and target has, and two concurrent Issues with one
+// description cannot both succeed.
+func (s suite) testManagerDescriptionUnique(t *testing.T) {
+	st := s.store(t)
+	m, clk := newManager(t, st)
+	req := accesstoken.IssueRequest{Owner: "alice", Description: "CI", Target: accesstoken.ProjectTarget("alpha"), Scopes: allScopes,
+		ExpiresAt: clk.Now().Add(time.Hour)}
+	first := issue(t, m, clk, req)
+	if _, err := m.Issue(t.Context(), req); !errors.Is(err, accesstoken.ErrDuplicateDescription) || !errors.Is(err, accesstoken.ErrInvalidInput) {
+		t.Fatalf("Issue with a taken description: got %v; want ErrDuplicateDescription", err)
+	}
+	other := req
+	other.Owner = "bob"
+	issue(t, m, clk, other)
+	other = req
+	other.Target = accesstoken.ProjectTarget("beta")
+	issue(t, m, clk, other)
+	// A rotation keeps the description.
+	next, err := m.Rotate(t.Context(), "alice", first.Token.ID)
+	if err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	if next.Token.Description != "CI" {
+		t.Fatalf("Description after Rotate: got %q; want %q", next.Token.Description, "CI")
+	}
+	if _, err := m.Issue(t.Context(), req); !errors.Is(err, accesstoken.ErrDuplicateDescription) {
+		t.Fatalf("Issue with the rotated token's description: got %v; want ErrDuplicateDescription", err)
+	}
+	// Once it expires, the description is free.
+	clk.Advance(time.Hour)
+	req.ExpiresAt = time.Time{}
+	issue(t, m, clk, req)
+
+	const n = 8
+	errs := make([]error, n)
+	ready, release := start()
+	var wg sync.WaitGroup
+	race := accesstoken.IssueRequest{Owner: "alice", Description: "deploy", Target: accesstoken.RepositoryTarget("alpha", "r1"), Scopes: allScopes}
+	for i := range n {
+		wg.Go(func() {
+			<-ready
+			_, errs[i] = m.Issue(t.Context(), race)
+		})
+	}
+	release()
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, accesstoken.ErrDuplicateDescription):
+			t.Fatalf("concurrent Issue %d: got %v; want nil or ErrDuplicateDescription", i, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent Issues of one description: %d succeeded; want 1", n, ok)
+	}
+	toks, err := m.ListForTarget(t.Context(), "alice", race.Target, accesstoken.ListOptions{})
+	if err != nil || len(slices.DeleteFunc(toks, func(tok accesstoken.Token) bool { return tok.Description != "deploy" })) != 1 {
+		t.Fatalf("tokens described %q: got %d, %v; want 1", "deploy", len(toks), err)
 	}
 }

@@ -74,7 +74,10 @@ func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logge
 		}
 		httpauth.DefaultErrorFunc(w, r, err)
 	}
-	auth := httpauth.Middleware(m, resolve, httpauth.WithRealm("forge"), httpauth.WithErrorFunc(onError))
+	auth, err := httpauth.Middleware(m, resolve, httpauth.WithRealm("forge"), httpauth.WithErrorFunc(onError))
+	if err != nil {
+		return nil, err
+	}
 	return limiter.Middleware(auth(backend)), nil
 }
 

@@ -114,7 +114,7 @@ func paired(f, base func(i int)) float64 {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	secret, err := accesstoken.DefaultFormat.Generate()
+	secret, err := accesstoken.DefaultFormat().Generate()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/internal/clocktest"
 	"github.com/forgekit/accesstoken/sqlstore"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -28,24 +29,6 @@ func (c countingStore) TouchLastUsed(ctx context.Context, id uuid.UUID, at time.
 		c.writes.Add(1)
 	}
 	return ok, err
-}
-
-// fakeClock is a clock shared by the instances of a test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // instance is one forge replica: its own pool, Store and Manager.
@@ -78,7 +61,7 @@ func TestManyInstances(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			open := su.opener(t)
-			clock := &fakeClock{now: time.Now().UTC()}
+			clock := clocktest.New(time.Now().UTC()) // shared by the instances
 			var writes atomic.Int32
 
 			// Both start at once and migrate the empty database.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,6 +11,110 @@ import (
 	"github.com/forgekit/accesstoken"
 	"github.com/google/uuid"
 )
+
+// testRevoke: Revoke sets RevokedAt and RevokedBy, returns the record as
+// stored, and changes nothing else.
+func (s suite) testRevoke(t *testing.T) {
+	st := s.store(t)
+	a := newRecord("revoked", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base)
+	a.ExpiresAt = base.Add(24 * time.Hour)
+	a.LastUsedAt = base.Add(time.Minute)
+	b := newRecord("left alone", "alice", accesstoken.RepositoryTarget("alpha", "r1"), base.Add(time.Second))
+	mustInsert(t, st, a, b)
+
+	at := base.Add(time.Hour + 7*time.Microsecond).In(elsewhere)
+	got, err := st.Revoke(t.Context(), a.ID, accesstoken.Revocation{At: at, By: "admin"})
+	if err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	a.RevokedAt, a.RevokedBy = at, "admin"
+	checkRecord(t, "Revoke", &got, a)
+	checkStored(t, st, a)
+	checkStored(t, st, b)
+}
+
+// testRevokeIdempotent: revoking a revoked record changes nothing; the
+// first revocation stands, later or earlier.
+func (s suite) testRevokeIdempotent(t *testing.T) {
+	st := s.store(t)
+	a := newRecord("revoked twice", "alice", accesstoken.ProjectTarget("alpha"), base)
+	mustInsert(t, st, a)
+	first := base.Add(time.Hour)
+	_, err := st.Revoke(t.Context(), a.ID, accesstoken.Revocation{At: first, By: "first"})
+	if err != nil {
+		t.Fatalf("first Revoke: %v", err)
+	}
+	a.RevokedAt, a.RevokedBy = first, "first"
+	for _, again := range []struct {
+		at time.Time
+		by string
+	}{
+		{first.Add(time.Hour), "second"},
+		{first.Add(-time.Minute), "third"},
+		{first, "first"},
+	} {
+		got, err := st.Revoke(t.Context(), a.ID, accesstoken.Revocation{At: again.at, By: again.by})
+		if err != nil {
+			t.Fatalf("Revoke(revoked record, %v, %q): %v", again.at, again.by, err)
+		}
+		checkRecord(t, fmt.Sprintf("Revoke(revoked record, %v, %q)", again.at, again.by), &got, a)
+		checkStored(t, st, a)
+	}
+}
+
+// testRevokeNotFound: revoking an unknown ID is ErrNotFound.
+func (s suite) testRevokeNotFound(t *testing.T) {
+	st := s.store(t)
+	mustInsert(t, st, newRecord("other", "alice", accesstoken.ProjectTarget("alpha"), base))
+	got, err := st.Revoke(t.Context(), uuid.New(), accesstoken.Revocation{At: base, By: "admin"})
+	if !errors.Is(err, accesstoken.ErrNotFound) || got != (accesstoken.Record{}) {
+		t.Fatalf("Revoke(unknown ID): got %s, %v; want no record, ErrNotFound", names([]accesstoken.Record{got}), err)
+	}
+}
+
+// testRevokeConcurrent: of concurrent revocations of one record exactly one
+// stands, and every call returns that one.
+func (s suite) testRevokeConcurrent(t *testing.T) {
+	st := s.store(t)
+	a := newRecord("revoked concurrently", "alice", accesstoken.ProjectTarget("alpha"), base)
+	mustInsert(t, st, a)
+	const n = 8
+	results := make([]accesstoken.Record, n)
+	errs := make([]error, n)
+	ready, release := start()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-ready
+			results[i], errs[i] = st.Revoke(t.Context(), a.ID, accesstoken.Revocation{At: base.Add(time.Duration(i+1) * time.Minute), By: fmt.Sprintf("admin%d", i)})
+		})
+	}
+	release()
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Revoke by admin%d: %v", i, errs[i])
+		}
+	}
+	stored := byID(t, st, a.ID)
+	if stored.RevokedAt.IsZero() {
+		t.Fatalf("RevokedAt after %d revocations: got the zero time; want it set", n)
+	}
+	winner := -1
+	for i := range n {
+		if stored.RevokedBy == fmt.Sprintf("admin%d", i) {
+			winner = i
+		}
+	}
+	if winner == -1 {
+		t.Fatalf("RevokedBy: got %q; want one of admin0…admin%d", stored.RevokedBy, n-1)
+	}
+	a.RevokedAt, a.RevokedBy = base.Add(time.Duration(winner+1)*time.Minute), stored.RevokedBy
+	checkRecord(t, "ByID after concurrent revocations", stored, a)
+	for i := range n {
+		checkRecord(t, fmt.Sprintf("Revoke by admin%d", i), &results[i], a)
+	}
+}
 
 // testRevokeReason: Revoke records the reason with the time and the actor,
 // and a second revocation keeps the first one's reason; Rotate records its
