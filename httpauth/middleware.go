@@ -117,6 +117,7 @@ func TokenFrom(ctx context.Context) (accesstoken.Token, bool) {
 type accessContext struct {
 	context.Context
 	acc      Access
+	repo     Repo // the route middleware's resource, which acc.Repo points to
 	secret   string
 	repoPath string
 	g        *guard

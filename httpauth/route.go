@@ -292,7 +292,8 @@ func (h *routeAuth) authorize(r *http.Request, c *accessContext) *Error {
 	if e := h.checkOwnerUsername(cred, tok); e != nil {
 		return e
 	}
-	c.acc = Access{Repo: &Repo{Resource: res, Public: public}, Operation: gitreq.Operation{Scope: granted}, Token: tok, Owner: tok.Owner}
+	c.repo = Repo{Resource: res, Public: public}
+	c.acc = Access{Repo: &c.repo, Operation: gitreq.Operation{Scope: granted}, Token: tok, Owner: tok.Owner}
 	return nil
 }
 
