@@ -290,45 +290,42 @@ func resolveTarget(ctx context.Context, db *DB, project, repo, user string) (acc
 	return accesstoken.RepositoryTarget(project, repo), role, nil
 }
 
-// Wire format.
+// Wire format: a token is the library's JSON form (Token.MarshalJSON:
+// snake_case keys, RFC 3339 times in UTC, left out when zero or empty),
+// with its state in lists; an issued or rotated token is its
+// Issued.RevealJSON, with the secret as "token".
 
 type apiTarget struct {
 	Project    string `json:"project"`
 	Repository string `json:"repository,omitempty"`
 }
 
-type apiToken struct {
-	ID          string              `json:"id"`
-	Secret      string              `json:"token,omitempty"`
-	Description string              `json:"description"`
-	Scopes      []accesstoken.Scope `json:"scopes"`
-	Owner       string              `json:"owner"`
-	Target      apiTarget           `json:"target"`
-	CreatedAt   time.Time           `json:"created_at"`
-	ExpiresAt   *time.Time          `json:"expires_at"`
+// listedToken is a token as lists and GET …/tokens/ID show it: the
+// library's JSON form and "state", one of active, revoked and expired.
+type listedToken struct {
+	tok   accesstoken.Token
+	state string
 }
 
-// apiListedToken is a token as lists and GET …/tokens/ID show it.
-type apiListedToken struct {
-	apiToken
-	State      string     `json:"state"` // active, revoked or expired
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
-	RevokedBy  *string    `json:"revoked_by"`
-	ReplacedBy *string    `json:"replaced_by"` // the token that replaced a rotated one
+func (l listedToken) MarshalJSON() ([]byte, error) {
+	b, err := l.tok.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	st, _ := json.Marshal(l.state)
+	// b is an object: add the key before its closing brace.
+	out := append(b[:len(b)-1:len(b)-1], `,"state":`...)
+	return append(append(out, st...), '}'), nil
+}
+
+func toListed(t accesstoken.Token, now time.Time) listedToken {
+	return listedToken{tok: t, state: tokenState(t, now)}
 }
 
 // apiTokenList is a page of a list.
 type apiTokenList struct {
-	Tokens     []apiListedToken `json:"tokens"`
-	NextCursor *string          `json:"next_cursor"`
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
+	Tokens     []listedToken `json:"tokens"`
+	NextCursor *string       `json:"next_cursor"`
 }
 
 func optString(s string) *string {
@@ -338,25 +335,14 @@ func optString(s string) *string {
 	return &s
 }
 
-func toAPI(t accesstoken.Token) apiToken {
-	return apiToken{
-		ID:          t.ID.String(),
-		Description: t.Description,
-		Scopes:      t.Scopes.List(), // a JSON array of names, as before
-		Owner:       t.Owner,
-		Target:      apiTarget{Project: t.Target.Project, Repository: t.Target.Repository},
-		CreatedAt:   t.CreatedAt,
-		ExpiresAt:   optTime(t.ExpiresAt),
+// writeIssued writes a new token with its secret (201).
+func writeIssued(w http.ResponseWriter, iss *accesstoken.Issued) error {
+	b, err := iss.RevealJSON()
+	if err != nil {
+		return err
 	}
-}
-
-func toListed(t accesstoken.Token, now time.Time) apiListedToken {
-	out := apiListedToken{apiToken: toAPI(t), State: tokenState(t, now),
-		LastUsedAt: optTime(t.LastUsedAt), RevokedAt: optTime(t.RevokedAt), RevokedBy: optString(t.RevokedBy)}
-	if t.ReplacedBy != uuid.Nil {
-		out.ReplacedBy = optString(t.ReplacedBy.String())
-	}
-	return out
+	writeJSON(w, http.StatusCreated, json.RawMessage(b))
+	return nil
 }
 
 type issueBody struct {
@@ -454,42 +440,60 @@ func (a *api) issue(w http.ResponseWriter, r *http.Request, user string) error {
 	if err != nil {
 		return err
 	}
-	out := toAPI(iss.Token)
-	out.Secret = iss.Secret.Reveal()
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return writeIssued(w, iss)
 }
 
-// listQuery reads ?all=, ?limit= and ?cursor=.
-func listQuery(r *http.Request) (all bool, limit int, cursor string, err error) {
+// listQuery reads the options of a list: ?state= (active, the default;
+// inactive; all), ?all=true (state=all, as before state existed),
+// ?expiring_before= (an RFC 3339 time), ?limit= and ?cursor=.
+func listQuery(r *http.Request) (accesstoken.ListOptions, error) {
 	q := r.URL.Query()
+	var o accesstoken.ListOptions
 	switch q.Get("all") {
 	case "", "false":
 	case "true":
-		all = true
+		o.State = accesstoken.StateAll
 	default:
-		return false, 0, "", &apiError{status: http.StatusBadRequest, field: "all", msg: "all must be true or false."}
+		return o, &apiError{status: http.StatusBadRequest, field: "all", msg: "all must be true or false."}
 	}
-	limit = defaultPageSize
+	if s := q.Get("state"); s != "" {
+		st, ok := map[string]accesstoken.State{"active": accesstoken.StateActive, "inactive": accesstoken.StateInactive, "all": accesstoken.StateAll}[s]
+		if !ok {
+			return o, &apiError{status: http.StatusBadRequest, field: "state", msg: "state must be active, inactive or all."}
+		}
+		if q.Get("all") == "true" && st != accesstoken.StateAll {
+			return o, &apiError{status: http.StatusBadRequest, field: "state", msg: "all=true and state=" + s + " ask for different tokens: use state alone."}
+		}
+		o.State = st
+	}
+	if s := q.Get("expiring_before"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil || t.Year() > 9999 {
+			return o, &apiError{status: http.StatusBadRequest, field: "expiring_before",
+				msg: "expiring_before must be an RFC 3339 time, such as 2030-01-02T15:04:05Z."}
+		}
+		o.ExpiringBefore = t
+	}
+	o.Limit = defaultPageSize
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPageSize {
-			return false, 0, "", &apiError{status: http.StatusBadRequest, field: "limit",
+			return o, &apiError{status: http.StatusBadRequest, field: "limit",
 				msg: fmt.Sprintf("limit must be a whole number from 1 to %d.", maxPageSize)}
 		}
-		limit = n
+		o.Limit = n
 	}
-	return all, limit, q.Get("cursor"), nil
+	o.Cursor = q.Get("cursor")
+	return o, nil
 }
 
-// writeList writes one page of toks.
-func writeList(w http.ResponseWriter, toks []accesstoken.Token, cursor string, limit int) error {
-	p, err := paginate(toks, cursor, limit)
+// writeList writes one page of a list.
+func writeList(w http.ResponseWriter, p accesstoken.Page, err error) error {
 	if err != nil {
-		return err
+		return pageError(err)
 	}
 	now := time.Now()
-	out := apiTokenList{Tokens: make([]apiListedToken, len(p.Tokens)), NextCursor: optString(p.Next)}
+	out := apiTokenList{Tokens: make([]listedToken, len(p.Tokens)), NextCursor: optString(p.Next)}
 	for i, t := range p.Tokens {
 		out.Tokens[i] = toListed(t, now)
 	}
@@ -498,7 +502,7 @@ func writeList(w http.ResponseWriter, toks []accesstoken.Token, cursor string, l
 }
 
 func (a *api) list(w http.ResponseWriter, r *http.Request, user string) error {
-	all, limit, cursor, err := listQuery(r)
+	opts, err := listQuery(r)
 	if err != nil {
 		return err
 	}
@@ -506,34 +510,29 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, user string) error {
 	if err != nil {
 		return err
 	}
-	toks, err := a.m.ListForTarget(r.Context(), user, target, accesstoken.ListOptions{IncludeInactive: all})
-	if err != nil {
-		return err
-	}
-	return writeList(w, toks, cursor, limit)
+	p, err := a.m.PageForTarget(r.Context(), user, target, opts)
+	return writeList(w, p, err)
 }
 
 func (a *api) listMine(w http.ResponseWriter, r *http.Request, user string) error {
-	all, limit, cursor, err := listQuery(r)
+	opts, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	toks, err := a.m.ListForOwner(r.Context(), user, accesstoken.ListOptions{IncludeInactive: all})
-	if err != nil {
-		return err
-	}
-	return writeList(w, toks, cursor, limit)
+	p, err := a.m.PageForOwner(r.Context(), user, opts)
+	return writeList(w, p, err)
 }
 
 var errNoToken = fail(http.StatusNotFound, "There is no such token.")
 
 // tokenOf returns the token ID names if it belongs to the request's
-// target: one of the target's own tokens or, for a repository, a project
-// token that covers it. Otherwise, or if user may not see it, 404; 403
-// when user may list it but not act on it (a write member and a project
-// token of someone else).
+// target (one of the target's own tokens or, for a repository, a project
+// token that covers it) and user may act on it: its owner, or one who
+// may manage its target. Otherwise 404; 403 when user sees it listed but
+// may not act on it (a write member and a project token of someone
+// else).
 func (a *api) tokenOf(r *http.Request, user string) (accesstoken.Token, error) {
-	target, err := a.target(r, user)
+	target, role, err := resolveTarget(r.Context(), a.db, r.PathValue("project"), r.PathValue("repo"), user)
 	if err != nil {
 		return accesstoken.Token{}, err
 	}
@@ -542,19 +541,51 @@ func (a *api) tokenOf(r *http.Request, user string) (accesstoken.Token, error) {
 		return accesstoken.Token{}, errNoToken
 	}
 	tok, err := a.m.Get(r.Context(), user, id)
-	if errors.Is(err, accesstoken.ErrNotFound) {
-		toks, lerr := a.m.ListForTarget(r.Context(), user, target, accesstoken.ListOptions{IncludeInactive: true})
-		if lerr == nil && slices.ContainsFunc(toks, func(t accesstoken.Token) bool { return t.ID == id }) {
-			return accesstoken.Token{}, fail(http.StatusForbidden, "You may see this token but not manage it: it is a project token of someone else.")
+	switch {
+	case errors.Is(err, accesstoken.ErrNotFound):
+		if mayManage(target, role) {
+			if _, ok, err := listedProjectToken(r.Context(), a.m, target, id); err != nil {
+				return accesstoken.Token{}, err
+			} else if ok {
+				return accesstoken.Token{}, fail(http.StatusForbidden, "You may see this token but not manage it: it is a project token of someone else.")
+			}
 		}
 		return accesstoken.Token{}, errNoToken
-	} else if err != nil {
+	case err != nil:
 		return accesstoken.Token{}, err
-	}
-	if !covers(target, tok.Target) {
+	case !covers(target, tok.Target):
 		return accesstoken.Token{}, errNoToken
 	}
 	return tok, nil
+}
+
+// listedProjectToken finds the token id among the project tokens that
+// the list of target, a repository, shows to those who may manage its
+// tokens: what Manager.Get does not return to a write member who does
+// not own it. One page of the project's tokens at a time (PageAll, by
+// the forge for a user it checked may see them).
+func listedProjectToken(ctx context.Context, m *accesstoken.Manager, target accesstoken.Target, id uuid.UUID) (accesstoken.Token, bool, error) {
+	if target.IsProject() {
+		return accesstoken.Token{}, false, nil
+	}
+	project := accesstoken.ProjectTarget(target.Project)
+	var found *accesstoken.Token
+	errFound := errors.New("found")
+	err := allPages(accesstoken.ListOptions{State: accesstoken.StateAll}, func(o accesstoken.ListOptions) (accesstoken.Page, error) {
+		return m.PageAll(ctx, accesstoken.TokenFilter{Target: &project}, o)
+	}, func(toks []accesstoken.Token) error {
+		for i := range toks {
+			if toks[i].ID == id {
+				found = &toks[i]
+				return errFound
+			}
+		}
+		return nil
+	})
+	if found != nil {
+		return *found, true, nil
+	}
+	return accesstoken.Token{}, false, err
 }
 
 // myToken returns the caller's own token that ID names, or 404.
@@ -575,37 +606,36 @@ func covers(t, tt accesstoken.Target) bool {
 	return tt == t || !t.IsProject() && tt == accesstoken.ProjectTarget(t.Project)
 }
 
+// get shows a token listed under the request's target, to those who may
+// manage the target's tokens (403 for others): one of its own, or, for a
+// repository, a project token that covers it.
 func (a *api) get(w http.ResponseWriter, r *http.Request, user string) error {
-	tok, err := a.getVisible(r, user)
+	target, role, err := resolveTarget(r.Context(), a.db, r.PathValue("project"), r.PathValue("repo"), user)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toListed(tok, time.Now()))
-	return nil
-}
-
-// getVisible returns a token listed under the request's target: what
-// tokenOf returns, and also a project token of someone else that a
-// write member sees listed under a repository.
-func (a *api) getVisible(r *http.Request, user string) (accesstoken.Token, error) {
-	target, err := a.target(r, user)
-	if err != nil {
-		return accesstoken.Token{}, err
+	if !mayManage(target, role) {
+		return accesstoken.ErrForbidden
 	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		return accesstoken.Token{}, errNoToken
+		return errNoToken
 	}
-	toks, err := a.m.ListForTarget(r.Context(), user, target, accesstoken.ListOptions{IncludeInactive: true})
-	if err != nil {
-		return accesstoken.Token{}, err
-	}
-	for _, t := range toks {
-		if t.ID == id {
-			return t, nil
+	tok, err := a.m.Get(r.Context(), user, id)
+	if errors.Is(err, accesstoken.ErrNotFound) {
+		var ok bool
+		if tok, ok, err = listedProjectToken(r.Context(), a.m, target, id); err == nil && !ok {
+			err = errNoToken
 		}
 	}
-	return accesstoken.Token{}, errNoToken
+	if err != nil {
+		return err
+	}
+	if !covers(target, tok.Target) {
+		return errNoToken
+	}
+	writeJSON(w, http.StatusOK, toListed(tok, time.Now()))
+	return nil
 }
 
 func (a *api) getMine(w http.ResponseWriter, r *http.Request, user string) error {
@@ -666,8 +696,5 @@ func (a *api) rotateToken(w http.ResponseWriter, r *http.Request, user string, t
 	} else if err != nil {
 		return err
 	}
-	out := toAPI(iss.Token)
-	out.Secret = iss.Secret.Reveal()
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return writeIssued(w, iss)
 }

@@ -359,11 +359,11 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.ID("create")),
 		chromedp.WaitVisible(chromedp.ID("secret")),
 	)
-	first := p.text("#tokens tbody tr")
-	if !strings.Contains(first, "deploy key") || !strings.Contains(first, day+" 23:59 UTC") {
-		t.Errorf("the newest token (listed first) %q; want “deploy key” expiring %s 23:59 UTC", first, day)
+	last := p.text("#tokens tbody tr:last-child")
+	if !strings.Contains(last, "deploy key") || !strings.Contains(last, day+" 23:59 UTC") {
+		t.Errorf("the newest token (listed last) %q; want “deploy key” expiring %s 23:59 UTC", last, day)
 	}
-	if soon := p.text("#tokens tbody tr .soon"); !strings.Contains(soon, "expires in 5 days") && !strings.Contains(soon, "expires in 4 days") {
+	if soon := p.text("#tokens tbody tr:last-child .soon"); !strings.Contains(soon, "expires in 5 days") && !strings.Contains(soon, "expires in 4 days") {
 		t.Errorf("a token with 5 days left: %q; want it marked", soon)
 	}
 	// Every Revoke and Rotate says, to a screen reader, which token.
@@ -375,7 +375,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Rotate "deploy key", after a confirmation.
-	p.do("ask to rotate", chromedp.Click(chromedp.CSS(`#tokens tr:first-child a.rotate`)), chromedp.WaitVisible(chromedp.ID("confirm")))
+	p.do("ask to rotate", chromedp.Click(chromedp.CSS(`#tokens tr:last-child a.rotate`)), chromedp.WaitVisible(chromedp.ID("confirm")))
 	if got := p.text("#confirm"); !strings.Contains(got, "Rotate “deploy key”?") || !strings.Contains(got, "stops working at once") {
 		t.Errorf("the rotate confirmation says %q", got)
 	}
@@ -434,10 +434,11 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	p.check("tokens-inactive")
-	p.do("follow the link to the successor", chromedp.Click(chromedp.CSS("a.successor")), chromedp.WaitVisible(chromedp.CSS("#tokens tr:target")))
-	if got := p.text("#tokens tr:target"); !strings.Contains(got, "deploy key") {
-		t.Errorf("the successor link leads to %q", got)
+	p.do("follow the link to the successor", chromedp.Click(chromedp.CSS("a.successor")), chromedp.WaitVisible(chromedp.ID("token-facts")))
+	if got := p.text("#token-title"); !strings.Contains(got, "deploy key") || !strings.Contains(got, "active") {
+		t.Errorf("the successor link leads to %q; want the page of the active “deploy key”", got)
 	}
+	p.check("token")
 
 	do := func(what, sel string) {
 		p.t.Helper()

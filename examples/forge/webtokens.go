@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -73,6 +75,30 @@ func targetLabel(t accesstoken.Target) string {
 	return t.Project + "/" + t.Repository
 }
 
+// actorLabel is who did something to a token, as the pages say it: a
+// user's name, or, for the forge itself (a system actor, named with
+// accesstoken.SystemActor), what it was: "push protection", "repository
+// scan".
+func actorLabel(actor string) string {
+	if name, ok := strings.CutPrefix(actor, accesstoken.SystemActorPrefix); ok && accesstoken.IsSystemActor(actor) {
+		return strings.ReplaceAll(name, "-", " ")
+	}
+	return actor
+}
+
+// reasonText is a revocation reason as the pages show it, beside who
+// revoked: without the name of the system actor that revoked when the
+// reason starts with it ("push protection: pushed to …").
+func reasonText(actor, reason string) string {
+	if accesstoken.IsSystemActor(actor) {
+		if rest, ok := strings.CutPrefix(reason, actorLabel(actor)+": "); ok && rest != "" {
+			r, n := utf8.DecodeRuneInString(rest)
+			return string(unicode.ToUpper(r)) + rest[n:]
+		}
+	}
+	return reason
+}
+
 func tokensPath(t accesstoken.Target) string {
 	if t.IsProject() {
 		return "/" + t.Project + "/-/tokens"
@@ -80,13 +106,13 @@ func tokensPath(t accesstoken.Target) string {
 	return "/" + t.Project + "/" + t.Repository + "/-/tokens"
 }
 
-// list returns every token of the page, active and not.
-func (s *web) list(r *request, sc *tokenScope) ([]accesstoken.Token, error) {
-	opts := accesstoken.ListOptions{IncludeInactive: true}
+// tokenPage returns a page of the tokens of the page: the user's own, or the
+// target's (for a repository, with the project tokens that cover it).
+func (s *web) tokenPage(r *request, sc *tokenScope, opts accesstoken.ListOptions) (accesstoken.Page, error) {
 	if sc.Mine {
-		return s.m.ListForOwner(r.Context(), r.User, opts)
+		return s.m.PageForOwner(r.Context(), r.User, opts)
 	}
-	return s.m.ListForTarget(r.Context(), r.User, sc.Target, opts)
+	return s.m.PageForTarget(r.Context(), r.User, sc.Target, opts)
 }
 
 // tokenView is a token as a row of a list shows it.
@@ -95,6 +121,7 @@ type tokenView struct {
 	ProjectWide bool // a project token on a repository's page
 	CanRevoke   bool
 	CanRotate   bool
+	CanOpen     bool   // its page (…/tokens/ID) shows it to the user
 	Base        string // the token's URL: …/tokens/ID
 	State       string // active, revoked or expired
 	ExpiresIn   string // "in 3 days"
@@ -102,6 +129,14 @@ type tokenView struct {
 	Mine        bool   // listed on "Your tokens"
 	ListPath    string // the list's page
 }
+
+// RevokedByText is who revoked the token, as the pages say it (see
+// actorLabel).
+func (v tokenView) RevokedByText() string { return actorLabel(v.RevokedBy) }
+
+// ReasonText is why the token was revoked, as the pages say it (see
+// reasonText).
+func (v tokenView) ReasonText() string { return reasonText(v.RevokedBy, v.RevocationReason) }
 
 // HasSuccessor reports whether the token was rotated: revoked and
 // replaced by another.
@@ -126,6 +161,9 @@ func (s *web) view(r *request, sc *tokenScope, t accesstoken.Token, now time.Tim
 		v.CanRevoke = t.Owner == r.User || mayManage(t.Target, sc.Role)
 		v.CanRotate = t.Owner == r.User && mayManage(t.Target, sc.Role)
 	}
+	// The token's own page, and its successor's, are for its owner and
+	// those who may manage its target.
+	v.CanOpen = sc.Mine || t.Owner == r.User || mayManage(t.Target, sc.Role)
 	if v.State != "active" {
 		v.CanRevoke, v.CanRotate = false, false
 	}
@@ -251,19 +289,18 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, sc *tokenScope, stat
 		}
 		limit = n
 	}
-	all, err := s.list(r, sc)
-	if err != nil {
+	badPage := &httpError{http.StatusBadRequest, "This page of tokens does not exist: go back to the first page."}
+	active, err := s.tokenPage(r, sc, accesstoken.ListOptions{State: accesstoken.StateActive, Limit: limit, Cursor: q.Get("cursor")})
+	if errors.Is(err, accesstoken.ErrBadListOptions) {
+		return badPage
+	} else if err != nil {
 		return err
 	}
-	activeToks, inactiveToks := splitActive(all, now)
-	active, err := paginate(activeToks, q.Get("cursor"), limit)
-	if err != nil {
-		return &httpError{http.StatusBadRequest, "This page of tokens does not exist: go back to the first page."}
-	}
-	ilimit := min(limit, inactivePageSize)
-	inactive, err := paginate(inactiveToks, q.Get("inactive_cursor"), ilimit)
-	if err != nil {
-		return &httpError{http.StatusBadRequest, "This page of tokens does not exist: go back to the first page."}
+	inactive, err := s.tokenPage(r, sc, accesstoken.ListOptions{State: accesstoken.StateInactive, Limit: min(limit, inactivePageSize), Cursor: q.Get("inactive_cursor")})
+	if errors.Is(err, accesstoken.ErrBadListOptions) {
+		return badPage
+	} else if err != nil {
+		return err
 	}
 	views := func(ts []accesstoken.Token) []tokenView {
 		out := make([]tokenView, len(ts))
@@ -279,7 +316,15 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, sc *tokenScope, stat
 	d := r.data(title)
 	d["Scope"], d["Path"] = sc, sc.Path
 	d["Active"], d["Inactive"] = views(active.Tokens), views(inactive.Tokens)
-	d["ActiveTotal"], d["InactiveTotal"] = len(activeToks), len(inactiveToks)
+	// A count only where the whole list is on the page: the library
+	// reads a page, never the whole list.
+	if q.Get("cursor") == "" && active.Next == "" {
+		d["ActiveCount"] = len(active.Tokens)
+	}
+	if q.Get("inactive_cursor") == "" && inactive.Next == "" {
+		d["InactiveCount"] = len(inactive.Tokens)
+	}
+	d["HasInactive"] = len(inactive.Tokens) > 0 || q.Get("inactive_cursor") != ""
 	if active.Next != "" {
 		d["ActiveNext"] = pageLink(sc.Path, q, "cursor", active.Next, "#active")
 	}
@@ -454,9 +499,11 @@ func (s *web) redirectWithFlash(w http.ResponseWriter, r *request, sc *tokenScop
 	return nil
 }
 
-// tokenOfPage returns the token the URL names, if it is listed on the
-// page: one of the user's own on "Your tokens", one of the target's (or,
-// for a repository, a project token that covers it) otherwise.
+// tokenOfPage returns the token the URL names, if the page lists it and
+// the user may open it: one of the user's own on "Your tokens"; on a
+// target's, one of the target's (or, for a repository, a project token
+// that covers it) that the user owns or may manage, or, read-only, a
+// project token of someone else that the repository's list shows.
 func (s *web) tokenOfPage(r *request) (*tokenScope, accesstoken.Token, error) {
 	sc, err := s.tokenScopeOf(r)
 	if err != nil {
@@ -466,38 +513,39 @@ func (s *web) tokenOfPage(r *request) (*tokenScope, accesstoken.Token, error) {
 	if err != nil {
 		return nil, accesstoken.Token{}, errPageNotFound
 	}
-	if sc.Mine {
-		tok, err := s.m.Get(r.Context(), r.User, id)
-		if errors.Is(err, accesstoken.ErrNotFound) || err == nil && tok.Owner != r.User {
+	tok, err := s.m.Get(r.Context(), r.User, id)
+	switch {
+	case errors.Is(err, accesstoken.ErrNotFound) && !sc.Mine:
+		var ok bool
+		tok, ok, err = listedProjectToken(r.Context(), s.m, sc.Target, id)
+		if err == nil && !ok {
 			return nil, accesstoken.Token{}, errPageNotFound
 		}
-		return sc, tok, err
+	case errors.Is(err, accesstoken.ErrNotFound):
+		return nil, accesstoken.Token{}, errPageNotFound
 	}
-	toks, err := s.list(r, sc)
 	if err != nil {
 		return nil, accesstoken.Token{}, err
 	}
-	for _, t := range toks {
-		if t.ID == id {
-			return sc, t, nil
-		}
+	if sc.Mine && tok.Owner != r.User || !sc.Mine && !covers(sc.Target, tok.Target) {
+		return nil, accesstoken.Token{}, errPageNotFound
 	}
-	return nil, accesstoken.Token{}, errPageNotFound
+	return sc, tok, nil
 }
 
-// showToken redirects to the page of the list that shows the token (the
-// link from a rotated token to its successor).
+// showToken shows one token on a page of its own: everything the lists
+// say of it, who revoked it and why, the token that replaced it, and
+// what the user may do with it. Rotated tokens link to their successor
+// here, and the activity page to the tokens it names.
 func (s *web) showToken(w http.ResponseWriter, r *request) error {
 	sc, tok, err := s.tokenOfPage(r)
 	if err != nil {
 		return err
 	}
-	key, section := "cursor", "#token-"
-	if !tok.Active(time.Now()) {
-		key = "inactive_cursor"
-	}
-	http.Redirect(w, r.Request, sc.Path+"?"+key+"="+cursorOf(tok).String()+section+tok.ID.String(), http.StatusSeeOther)
-	return nil
+	v := s.view(r, sc, tok, time.Now())
+	d := r.data("“" + v.Name() + "”")
+	d["Token"], d["Back"], d["Scope"] = v, sc.Path, sc
+	return s.render(w, http.StatusOK, "token.html", d)
 }
 
 // confirmAction asks before revoking or rotating a token, naming it and
