@@ -647,15 +647,17 @@ func tokenList(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			}
 			within = d
 		}
-		toks, err := listTokens(ctx, e, *owner, args, accesstoken.ListOptions{IncludeInactive: *all})
-		if err != nil {
-			return err
+		opts := accesstoken.ListOptions{}
+		if *all {
+			opts.State = accesstoken.StateAll
 		}
 		now := time.Now()
 		if within > 0 {
-			toks = slices.DeleteFunc(toks, func(t accesstoken.Token) bool {
-				return t.ExpiresAt.IsZero() || t.ExpiresAt.After(now.Add(within))
-			})
+			opts.ExpiringBefore = now.Add(within)
+		}
+		toks, err := listTokens(ctx, e, *owner, args, opts)
+		if err != nil {
+			return err
 		}
 		if len(toks) == 0 {
 			fmt.Fprintln(e.stdout, "no tokens")
@@ -681,7 +683,9 @@ func tokenList(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 }
 
 // listTokens lists the tokens the arguments of token list select, oldest
-// first.
+// first, a page at a time through the library's operator listing
+// (Manager.PageAll): every token, or those of one owner, of one target,
+// or usable on a repository (its own and its project's).
 func listTokens(ctx context.Context, e *env, owner string, args []string, opts accesstoken.ListOptions) ([]accesstoken.Token, error) {
 	if owner != "" {
 		if ok, err := e.db.userExists(ctx, owner); err != nil {
@@ -690,62 +694,48 @@ func listTokens(ctx context.Context, e *env, owner string, args []string, opts a
 			return nil, fmt.Errorf("user %q %w", owner, errNotFound)
 		}
 	}
-	var toks []accesstoken.Token
+	filters := []accesstoken.TokenFilter{{Owner: owner}}
 	switch {
-	case len(args) == 0 && owner != "":
-		return e.m.ListForOwner(ctx, owner, opts)
-	case len(args) == 0: // everyone's
-		users, err := e.db.Users(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range users {
-			ts, err := e.m.ListForOwner(ctx, u.Name, opts)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, ts...)
-		}
+	case len(args) == 0: // everyone's, or owner's
 	case strings.Contains(args[0], "/"): // those usable on a repository
 		project, name, _ := strings.Cut(args[0], "/")
 		if _, err := e.db.Repo(ctx, project, name); err != nil {
 			return nil, err
 		}
-		ts, err := e.m.ListForTarget(ctx, cliActor, accesstoken.RepositoryTarget(project, name), opts)
-		if err != nil {
-			return nil, err
-		}
-		toks = ts
+		t := accesstoken.RepositoryTarget(project, name)
+		filters[0].Target, filters[0].Covering = &t, true
 	default: // a project's and its repositories'
 		project := args[0]
 		if _, err := e.db.Project(ctx, project); err != nil {
 			return nil, err
 		}
-		ts, err := e.m.ListForTarget(ctx, cliActor, accesstoken.ProjectTarget(project), opts)
-		if err != nil {
-			return nil, err
-		}
-		toks = ts
 		repos, err := e.db.Repos(ctx, project)
 		if err != nil {
 			return nil, err
 		}
+		t := accesstoken.ProjectTarget(project)
+		filters[0].Target = &t
 		for _, r := range repos {
-			ts, err := e.m.ListForTarget(ctx, cliActor, accesstoken.RepositoryTarget(project, r.Name), opts)
-			if err != nil {
-				return nil, err
-			}
-			for _, t := range ts {
-				if !t.Target.IsProject() { // listed above
-					toks = append(toks, t)
-				}
-			}
+			rt := accesstoken.RepositoryTarget(project, r.Name)
+			filters = append(filters, accesstoken.TokenFilter{Owner: owner, Target: &rt})
 		}
 	}
-	if owner != "" {
-		toks = slices.DeleteFunc(toks, func(t accesstoken.Token) bool { return t.Owner != owner })
+	var toks []accesstoken.Token
+	for _, f := range filters {
+		err := allPages(opts, func(o accesstoken.ListOptions) (accesstoken.Page, error) {
+			return e.m.PageAll(ctx, f, o)
+		}, func(page []accesstoken.Token) error {
+			toks = append(toks, page...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	slices.SortStableFunc(toks, func(a, b accesstoken.Token) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if len(filters) > 1 {
+		// One order for the project's tokens and its repositories'.
+		slices.SortStableFunc(toks, func(a, b accesstoken.Token) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	}
 	return toks, nil
 }
 
