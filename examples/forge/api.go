@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -652,11 +653,7 @@ func (a *api) revoke(w http.ResponseWriter, r *http.Request, user string) error 
 	if err != nil {
 		return err
 	}
-	if _, err := a.m.Revoke(r.Context(), user, tok.ID); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return a.revokeToken(w, r, user, tok)
 }
 
 // revokeMine revokes one of the caller's tokens: its owner may always,
@@ -666,11 +663,76 @@ func (a *api) revokeMine(w http.ResponseWriter, r *http.Request, user string) er
 	if err != nil {
 		return err
 	}
-	if _, err := a.m.Revoke(r.Context(), user, tok.ID); err != nil {
+	return a.revokeToken(w, r, user, tok)
+}
+
+// revokeToken revokes tok, with the reason the body gives, if any.
+func (a *api) revokeToken(w http.ResponseWriter, r *http.Request, user string, tok accesstoken.Token) error {
+	reason, err := readReason(w, r)
+	if err != nil {
+		return err
+	}
+	if _, err := a.m.RevokeWithReason(r.Context(), user, tok.ID, reason); errors.Is(err, accesstoken.ErrBadReason) {
+		return reasonError(reason)
+	} else if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// readBody reads a small optional JSON body (at most 64 KiB): nil for an
+// empty one, which needs no Content-Type.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, fail(http.StatusRequestEntityTooLarge, "The body is larger than 64 KiB.")
+	case err != nil:
+		return nil, fail(http.StatusBadRequest, "The body could not be read.")
+	case len(bytes.TrimSpace(b)) == 0:
+		return nil, nil
+	}
+	return b, needJSON(r)
+}
+
+// decodeOptional decodes an optional body into v (a pointer to a struct
+// of the fields named in fields), with sentences for a person; example
+// is a body to show.
+func decodeOptional(b []byte, v any, example string, fields ...string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		if _, err := dec.Token(); err != io.EOF {
+			return fail(http.StatusBadRequest, "The body must hold one JSON object, and nothing after it.")
+		}
+		return nil
+	case errors.As(err, &typ) && slices.Contains(fields, typ.Field):
+		return &apiError{status: http.StatusBadRequest, field: typ.Field, msg: typ.Field + " must be a string."}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fail(http.StatusBadRequest, "Unknown field %s. The body is empty, or %s.", strings.TrimPrefix(err.Error(), "json: unknown field "), example)
+	}
+	return fail(http.StatusBadRequest, "The body must be empty, or a JSON object such as %s.", example)
+}
+
+// readReason reads the optional body of a revocation, {"reason": "…"}:
+// without one, the token is revoked without a reason.
+func readReason(w http.ResponseWriter, r *http.Request) (string, error) {
+	b, err := readBody(w, r)
+	if err != nil || b == nil {
+		return "", err
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeOptional(b, &body, `{"reason": "no longer used"}`, "reason"); err != nil {
+		return "", err
+	}
+	return checkReason(body.Reason)
 }
 
 func (a *api) rotate(w http.ResponseWriter, r *http.Request, user string) error {

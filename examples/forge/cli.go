@@ -87,7 +87,7 @@ var commands = []command{
 	{"repo list", "[PROJECT]", "list the repositories, of one project or of all", [2]int{0, 1}, noFlags(repoList)},
 	{"repo delete", "PROJECT/REPO", "delete a repository and its tokens", [2]int{1, 1}, noFlags(repoDelete)},
 	{"token list", "[-owner USER] [PROJECT | PROJECT/REPO] [-expiring DURATION] [-all]", "list active tokens: all, a user's, a project's (its repositories' too) or those usable on a repository", [2]int{0, 1}, tokenList},
-	{"token revoke", "ID", "revoke a token; it fails from the next request on", [2]int{1, 1}, noFlags(tokenRevoke)},
+	{"token revoke", "[-reason TEXT] ID", "revoke a token; it fails from the next request on", [2]int{1, 1}, tokenRevoke},
 }
 
 const serveArgs = "[-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-git-… limits]"
@@ -789,24 +789,33 @@ func tokenState(t accesstoken.Token, now time.Time) string {
 	return "active"
 }
 
-func tokenRevoke(ctx context.Context, e *env, args []string) error {
-	id, err := uuid.Parse(args[0])
-	if err != nil {
-		return usageError{fmt.Sprintf("token revoke: %q is not a token ID (forge token list shows them)", args[0]), "forge help token revoke"}
-	}
-	tok, err := e.m.Get(ctx, cliActor, id)
-	if errors.Is(err, accesstoken.ErrNotFound) {
-		return fmt.Errorf("token revoke: no token has the ID %s", id)
-	} else if err != nil {
-		return err
-	}
-	if tok.Revoked() {
-		fmt.Fprintf(e.stdout, "token %s (%s's, for %s) was already revoked on %s\n", id, tok.Owner, targetName(tok.Target), tok.RevokedAt.Format(timeFormat))
+func tokenRevoke(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+	reasonFlag := fs.String("reason", "", "why, in `TEXT` shown with the revoked token on the pages, in the API and in the project's activity")
+	return func(ctx context.Context, e *env, args []string) error {
+		id, err := uuid.Parse(args[0])
+		if err != nil {
+			return usageError{fmt.Sprintf("token revoke: %q is not a token ID (forge token list shows them)", args[0]), "forge help token revoke"}
+		}
+		reason, err := checkReason(*reasonFlag)
+		if err != nil {
+			return usageError{"token revoke: -reason: " + err.Error(), "forge help token revoke"}
+		}
+		tok, err := e.m.Get(ctx, cliActor, id)
+		if errors.Is(err, accesstoken.ErrNotFound) {
+			return fmt.Errorf("token revoke: no token has the ID %s", id)
+		} else if err != nil {
+			return err
+		}
+		if tok.Revoked() {
+			fmt.Fprintf(e.stdout, "token %s (%s's, for %s) was already revoked on %s\n", id, tok.Owner, targetName(tok.Target), tok.RevokedAt.Format(timeFormat))
+			return nil
+		}
+		if _, err := e.m.RevokeWithReason(ctx, cliActor, id, reason); errors.Is(err, accesstoken.ErrBadReason) {
+			return usageError{"token revoke: -reason: " + textProblem("The reason", reason), "forge help token revoke"}
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked token %s (%s's, for %s)\n", id, tok.Owner, targetName(tok.Target))
 		return nil
 	}
-	if _, err := e.m.Revoke(ctx, cliActor, id); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "revoked token %s (%s's, for %s)\n", id, tok.Owner, targetName(tok.Target))
-	return nil
 }

@@ -242,7 +242,7 @@ var schema = []string{
 		target_repo    TEXT NOT NULL,
 		resource       TEXT NOT NULL, -- the repository a use was for
 		scope          TEXT NOT NULL,
-		reason         TEXT NOT NULL)`,
+		reason         TEXT NOT NULL) -- why a use was refused (a code), or the reason for a revocation`,
 	`CREATE INDEX IF NOT EXISTS forge_token_events_project ON forge_token_events (project, at, id)`,
 }
 

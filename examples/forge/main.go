@@ -21,7 +21,7 @@
 //	forge [-data DIR] [-db URL] repo list [PROJECT]
 //	forge [-data DIR] [-db URL] repo delete PROJECT/REPO
 //	forge [-data DIR] [-db URL] token list [-owner USER] [PROJECT | PROJECT/REPO] [-expiring 7d] [-all]
-//	forge [-data DIR] [-db URL] token revoke ID
+//	forge [-data DIR] [-db URL] token revoke [-reason TEXT] ID
 //	forge help [COMMAND]
 //
 // -db postgres://… keeps the data in PostgreSQL instead of DIR/forge.db;

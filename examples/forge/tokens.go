@@ -69,14 +69,32 @@ func (e *fieldError) Error() string { return e.Msg }
 // over-long description, control and invisible characters) is left to
 // Issue, and explained by textProblem.
 func checkDescription(s string) (string, error) {
+	return checkForgeText("description", "The description", s)
+}
+
+// checkReason does for a revocation reason (optional) what
+// checkDescription does for a description; the library checks the rest
+// (RevokeWithReason, accesstoken.ErrBadReason), explained by
+// reasonError.
+func checkReason(s string) (string, error) { return checkForgeText("reason", "The reason", s) }
+
+// reasonError explains the library's refusal of a revocation reason.
+func reasonError(reason string) error {
+	return &fieldError{Field: "reason", Msg: textProblem("The reason", reason)}
+}
+
+// checkForgeText trims s and refuses what the forge's rule refuses and
+// the library's does not: private-use and unassigned code points. field
+// and noun name the text ("description", "The description").
+func checkForgeText(field, noun, s string) (string, error) {
 	s = strings.TrimFunc(s, unicode.IsSpace)
 	if !utf8.ValidString(s) {
 		return s, nil // the library refuses it
 	}
 	for i, r := range []rune(s) {
 		if unicode.In(r, unicode.Co, unicode.Cn) {
-			return "", &fieldError{Field: "description", Msg: fmt.Sprintf(
-				"The description contains a private-use or unassigned character (U+%04X, character %d), which can show as anything. Remove it.", r, i+1)}
+			return "", &fieldError{Field: field, Msg: fmt.Sprintf(
+				"%s contains a private-use or unassigned character (U+%04X, character %d), which can show as anything. Remove it.", noun, r, i+1)}
 		}
 	}
 	return s, nil

@@ -555,6 +555,19 @@ func (s *web) confirmAction(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	return s.showConfirm(w, r, sc, tok, http.StatusOK, &actionForm{})
+}
+
+// actionForm is what the confirmation's form holds: what was typed, and
+// errors.
+type actionForm struct {
+	Reason string
+	Errors map[string]string
+}
+
+// showConfirm renders the confirmation of the request's action on tok,
+// with the form as typed and its errors.
+func (s *web) showConfirm(w http.ResponseWriter, r *request, sc *tokenScope, tok accesstoken.Token, status int, form *actionForm) error {
 	action := actionOf(r)
 	v := s.view(r, sc, tok, time.Now())
 	if v.State != "active" {
@@ -568,7 +581,7 @@ func (s *web) confirmAction(w http.ResponseWriter, r *request) error {
 		verb = "Rotate"
 	}
 	d := r.data(verb + " “" + v.Name() + "”")
-	d["Action"], d["Verb"], d["Token"], d["Back"] = action, verb, v, sc.Path
+	d["Action"], d["Verb"], d["Token"], d["Back"], d["Form"] = action, verb, v, sc.Path, form
 	if tok.Target.IsProject() {
 		repos, err := s.db.Repos(r.Context(), tok.Target.Project)
 		if err != nil {
@@ -579,7 +592,7 @@ func (s *web) confirmAction(w http.ResponseWriter, r *request) error {
 			d["FromRepo"] = targetLabel(sc.Target)
 		}
 	}
-	return s.render(w, http.StatusOK, "confirm.html", d)
+	return s.render(w, status, "confirm.html", d)
 }
 
 func actionOf(r *request) string {
@@ -608,9 +621,22 @@ func (s *web) doAction(w http.ResponseWriter, r *request) error {
 		if !sc.Mine && !(tok.Owner == r.User || mayManage(tok.Target, sc.Role)) {
 			return s.actionRefused(action, tok)
 		}
-		if _, err := s.m.Revoke(r.Context(), r.User, tok.ID); errors.Is(err, accesstoken.ErrNotFound) {
+		form := &actionForm{Reason: r.PostFormValue("reason"), Errors: map[string]string{}}
+		reason, err := checkReason(form.Reason)
+		if err == nil {
+			_, err = s.m.RevokeWithReason(r.Context(), r.User, tok.ID, reason)
+			if errors.Is(err, accesstoken.ErrBadReason) {
+				err = reasonError(reason)
+			}
+		}
+		var fe *fieldError
+		switch {
+		case errors.As(err, &fe):
+			form.Errors[fe.Field] = fe.Msg
+			return s.showConfirm(w, r, sc, tok, http.StatusBadRequest, form)
+		case errors.Is(err, accesstoken.ErrNotFound):
 			return errPageNotFound
-		} else if err != nil {
+		case err != nil:
 			return err
 		}
 		return s.redirectWithFlash(w, r, sc, flash{Kind: flashRevoked, TokenID: tok.ID})
