@@ -751,9 +751,35 @@ func (a *api) rotateMine(w http.ResponseWriter, r *http.Request, user string) er
 	return a.rotateToken(w, r, user, tok)
 }
 
+// rotateToken rotates tok: with the same expiry, or with the one the
+// optional body gives ({"expires_at": "…"}, as GitLab's rotate takes).
 func (a *api) rotateToken(w http.ResponseWriter, r *http.Request, user string, tok accesstoken.Token) error {
-	iss, err := a.m.Rotate(r.Context(), user, tok.ID)
-	if errors.Is(err, accesstoken.ErrForbidden) {
+	b, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		ExpiresAt *string `json:"expires_at"`
+	}
+	if b != nil {
+		if err := decodeOptional(b, &body, `{"expires_at": "2030-01-02T15:04:05Z"}`, "expires_at"); err != nil {
+			return err
+		}
+	}
+	var iss *accesstoken.Issued
+	if body.ExpiresAt == nil {
+		iss, err = a.m.Rotate(r.Context(), user, tok.ID)
+	} else {
+		exp, perr := time.Parse(time.RFC3339, *body.ExpiresAt)
+		if perr != nil {
+			return &apiError{status: http.StatusBadRequest, field: "expires_at",
+				msg: "expires_at must be an RFC 3339 time, such as 2030-01-02T15:04:05Z."}
+		}
+		iss, err = a.m.RotateWithExpiry(r.Context(), user, tok.ID, exp)
+	}
+	if errors.Is(err, accesstoken.ErrBadExpiry) {
+		return a.pol.expiryError(err)
+	} else if errors.Is(err, accesstoken.ErrForbidden) {
 		return fail(http.StatusForbidden, "Only the token's owner may rotate it, and only while allowed to manage the tokens of %s.", targetLabel(tok.Target))
 	} else if err != nil {
 		return err

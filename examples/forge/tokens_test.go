@@ -356,6 +356,22 @@ func TestMaxLifetime(t *testing.T) {
 	if resp.StatusCode != 200 || secretRE.FindStringSubmatch(body) == nil || !strings.Contains(body, last+" ") {
 		t.Errorf("the last day allowed: %d\n%s", resp.StatusCode, body)
 	}
+	// Rotating: a new expiry past the lifetime is refused; "unchanged"
+	// for a token of the last day keeps it.
+	code, b = srv.api("POST", "/api/repos/alpha/one/tokens/"+tok.ID+"/rotate", "alice", map[string]any{
+		"expires_at": time.Now().Add(31 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+	if json.Unmarshal(b, &e); code != 400 || e.Field != "expires_at" || !strings.Contains(e.Error, "30 days") {
+		t.Errorf("rotating to an expiry past the lifetime: %d %s", code, b)
+	}
+	_, body = w.get("/alpha/one/-/tokens/" + tok.ID + "/rotate")
+	if !strings.Contains(body, `value="keep" id="expiry-keep" checked`) || strings.Contains(body, `id="expiry-90"`) ||
+		!strings.Contains(body, `value="none" id="expiry-none" disabled`) {
+		t.Errorf("the rotate confirmation offers what the lifetime does not allow:\n%s", body)
+	}
+	resp, body = w.post("/alpha/one/-/tokens/"+tok.ID+"/rotate", url.Values{"csrf": {csrf}, "expiry": {"90"}})
+	if resp.StatusCode != 400 || !strings.Contains(body, `id="expires-error"`) || !strings.Contains(body, "30 days") {
+		t.Errorf("rotating for 90 days on the page: %d", resp.StatusCode)
+	}
 	// A bad flag is a usage error.
 	if out, code := s.cli("", "serve", "-max-token-lifetime", "soon"); code != 2 || !strings.Contains(out, "-max-token-lifetime") {
 		t.Errorf("serve -max-token-lifetime soon: exit %d\n%s", code, out)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -197,7 +198,41 @@ type notice struct {
 // expiryPreset is one choice of the form's expiry.
 type expiryPreset struct {
 	Value, Label, Through string
+	Note                  string // in brackets after the label
 	Checked, Disabled     bool
+}
+
+// expiryField is a form's expiry choices, as the "expiryField" template
+// shows them: the presets, the date typed, the dates allowed, and the
+// error.
+type expiryField struct {
+	Presets                               []expiryPreset
+	Date, Today, LastDay, Lifetime, Error string
+}
+
+// expiryField returns the expiry choices of a form, chosen (and date)
+// checked, lead before the presets (rotating offers "keep").
+func (s *web) expiryField(chosen, date, errMsg string, now time.Time, lead ...expiryPreset) expiryField {
+	f := expiryField{Presets: s.presets(chosen, now, lead...), Date: date, Today: now.UTC().Format(time.DateOnly), Error: errMsg}
+	if latest := s.pol.latestExpiry(now); !latest.IsZero() {
+		f.LastDay = latest.Format(time.DateOnly)
+		f.Lifetime = lifetimeText(s.pol.maxLifetime)
+	}
+	return f
+}
+
+// keepPreset is the choice to rotate tok keeping its expiry (capped, as
+// the library does, at the maximum lifetime from now).
+func (s *web) keepPreset(tok accesstoken.Token, now time.Time) expiryPreset {
+	exp := tok.ExpiresAt
+	if latest := s.pol.latestExpiry(now); !latest.IsZero() && (exp.IsZero() || exp.After(latest)) {
+		exp = latest
+	}
+	note := "never expires"
+	if !exp.IsZero() {
+		note = "until " + exp.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return expiryPreset{Value: "keep", Label: "Unchanged", Note: note}
 }
 
 // tokenForm is what the create form holds: what was typed, and errors.
@@ -214,11 +249,12 @@ var presetDays = []int{7, 30, 60, 90}
 
 const defaultPreset = "30"
 
-// presets returns the expiry choices for a form, the chosen one checked.
+// presets returns the expiry choices for a form, after lead, the chosen
+// one checked.
 // Those the maximum lifetime does not allow are left out ("none" is shown
 // disabled, saying why).
-func (s *web) presets(chosen string, now time.Time) []expiryPreset {
-	var out []expiryPreset
+func (s *web) presets(chosen string, now time.Time, lead ...expiryPreset) []expiryPreset {
+	out := slices.Clone(lead)
 	latest := s.pol.latestExpiry(now)
 	for _, d := range presetDays {
 		day := now.UTC().AddDate(0, 0, d)
@@ -343,12 +379,7 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, sc *tokenScope, stat
 		}
 		d["Form"] = form
 		d["Scopes"] = s.m.Scopes()
-		d["Presets"] = s.presets(form.Expiry, now)
-		d["Today"] = now.UTC().Format(time.DateOnly)
-		if latest := s.pol.latestExpiry(now); !latest.IsZero() {
-			d["LastDay"] = latest.Format(time.DateOnly)
-			d["Lifetime"] = lifetimeText(s.pol.maxLifetime)
-		}
+		d["Expiry"] = s.expiryField(form.Expiry, form.Date, form.Errors["expires"], now)
 		d["MaxActive"] = s.pol.maxActive
 		d["Back"] = strings.TrimSuffix(sc.Path, "/-/tokens")
 		d["CanActivity"] = sc.Role >= RoleAdmin
@@ -435,36 +466,12 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 		}
 		return s.showTokens(w, r, sc, status, []flash{}, form)
 	}
-	now := time.Now()
-	var expires time.Time
-	switch form.Expiry {
-	case "none":
-		if s.pol.maxLifetime > 0 {
-			return refuse(http.StatusBadRequest, "expires", "Tokens on this forge expire within "+lifetimeText(s.pol.maxLifetime)+": choose when this one does.")
-		}
-	case "custom":
-		// The token works through the chosen day, UTC.
-		day, err := time.Parse(time.DateOnly, form.Date)
-		if err != nil {
-			return refuse(http.StatusBadRequest, "expires", "Choose the day the token expires, as a date such as "+now.UTC().AddDate(0, 1, 0).Format(time.DateOnly)+".")
-		}
-		if day.Format(time.DateOnly) < now.UTC().Format(time.DateOnly) {
-			return refuse(http.StatusBadRequest, "expires", "The expiry date must be today or later.")
-		}
-		var ok bool
-		if expires, ok = s.pol.expiryThrough(day, now); !ok {
-			return refuse(http.StatusBadRequest, "expires", fmt.Sprintf("Tokens on this forge expire within %s: choose %s or earlier.",
-				lifetimeText(s.pol.maxLifetime), s.pol.latestExpiry(now).Format(time.DateOnly)))
-		}
-	default:
-		n, err := strconv.Atoi(form.Expiry)
-		if err != nil || n < 1 || n > 366 {
-			return refuse(http.StatusBadRequest, "expires", "Choose when the token expires.")
-		}
-		var ok bool
-		if expires, ok = s.pol.expiryThrough(now.UTC().AddDate(0, 0, n), now); !ok {
-			return refuse(http.StatusBadRequest, "expires", fmt.Sprintf("Tokens on this forge expire within %s: choose a shorter time.", lifetimeText(s.pol.maxLifetime)))
-		}
+	if form.Expiry == "keep" { // offered when rotating only
+		return refuse(http.StatusBadRequest, "expires", "Choose when the token expires.")
+	}
+	expires, err := s.formExpiry(form.Expiry, form.Date, time.Now())
+	if err != nil {
+		return refuse(http.StatusBadRequest, "expires", err.Error())
 	}
 	iss, err := s.pol.issue(r.Context(), r.User, sc.Target, form.Description, scopes, expires)
 	var fe *fieldError
@@ -482,6 +489,48 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 	}
 	return s.redirectWithFlash(w, r, sc, flash{Kind: flashCreated, TokenID: iss.Token.ID, Secret: iss.Secret.Reveal()})
 }
+
+// formExpiry is the expiry a form's choice asks for: choice is a number
+// of days, "custom" (through date, a day), "none", or "keep" where the
+// form offers it (the zero time, as for "none": the caller tells them
+// apart). Tokens work through the end of their last day, UTC. The error
+// is a sentence for the form's expiry field.
+func (s *web) formExpiry(choice, date string, now time.Time) (time.Time, error) {
+	switch choice {
+	case "keep":
+		return time.Time{}, nil
+	case "none":
+		if s.pol.maxLifetime > 0 {
+			return time.Time{}, expiryFieldError("Tokens on this forge expire within " + lifetimeText(s.pol.maxLifetime) + ": choose when this one does.")
+		}
+		return time.Time{}, nil
+	case "custom":
+		day, err := time.Parse(time.DateOnly, date)
+		if err != nil {
+			return time.Time{}, expiryFieldError("Choose the day the token expires, as a date such as " + now.UTC().AddDate(0, 1, 0).Format(time.DateOnly) + ".")
+		}
+		if day.Format(time.DateOnly) < now.UTC().Format(time.DateOnly) {
+			return time.Time{}, expiryFieldError("The expiry date must be today or later.")
+		}
+		exp, ok := s.pol.expiryThrough(day, now)
+		if !ok {
+			return time.Time{}, expiryFieldError(fmt.Sprintf("Tokens on this forge expire within %s: choose %s or earlier.",
+				lifetimeText(s.pol.maxLifetime), s.pol.latestExpiry(now).Format(time.DateOnly)))
+		}
+		return exp, nil
+	}
+	n, err := strconv.Atoi(choice)
+	if err != nil || n < 1 || n > 366 {
+		return time.Time{}, expiryFieldError("Choose when the token expires.")
+	}
+	exp, ok := s.pol.expiryThrough(now.UTC().AddDate(0, 0, n), now)
+	if !ok {
+		return time.Time{}, expiryFieldError(fmt.Sprintf("Tokens on this forge expire within %s: choose a shorter time.", lifetimeText(s.pol.maxLifetime)))
+	}
+	return exp, nil
+}
+
+func expiryFieldError(msg string) error { return &fieldError{Field: "expires", Msg: msg} }
 
 // redirectWithFlash redirects to the list with a flash for it. If the
 // flash cannot be stored, the list is shown in this response instead, so
@@ -555,14 +604,15 @@ func (s *web) confirmAction(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	return s.showConfirm(w, r, sc, tok, http.StatusOK, &actionForm{})
+	return s.showConfirm(w, r, sc, tok, http.StatusOK, &actionForm{Expiry: "keep"})
 }
 
 // actionForm is what the confirmation's form holds: what was typed, and
 // errors.
 type actionForm struct {
-	Reason string
-	Errors map[string]string
+	Reason       string
+	Expiry, Date string // rotating: the expiry chosen ("keep" by default)
+	Errors       map[string]string
 }
 
 // showConfirm renders the confirmation of the request's action on tok,
@@ -582,6 +632,10 @@ func (s *web) showConfirm(w http.ResponseWriter, r *request, sc *tokenScope, tok
 	}
 	d := r.data(verb + " “" + v.Name() + "”")
 	d["Action"], d["Verb"], d["Token"], d["Back"], d["Form"] = action, verb, v, sc.Path, form
+	if action == "rotate" {
+		now := time.Now()
+		d["Expiry"] = s.expiryField(form.Expiry, form.Date, form.Errors["expires"], now, s.keepPreset(tok, now))
+	}
 	if tok.Target.IsProject() {
 		repos, err := s.db.Repos(r.Context(), tok.Target.Project)
 		if err != nil {
@@ -641,8 +695,30 @@ func (s *web) doAction(w http.ResponseWriter, r *request) error {
 		}
 		return s.redirectWithFlash(w, r, sc, flash{Kind: flashRevoked, TokenID: tok.ID})
 	}
-	iss, err := s.m.Rotate(r.Context(), r.User, tok.ID)
+	form := &actionForm{Expiry: r.PostFormValue("expiry"), Date: strings.TrimSpace(r.PostFormValue("expires")), Errors: map[string]string{}}
+	if form.Expiry == "" {
+		form.Expiry = "keep"
+		if form.Date != "" {
+			form.Expiry = "custom"
+		}
+	}
+	expires, err := s.formExpiry(form.Expiry, form.Date, time.Now())
+	var iss *accesstoken.Issued
+	if err == nil {
+		if form.Expiry == "keep" {
+			iss, err = s.m.Rotate(r.Context(), r.User, tok.ID)
+		} else {
+			iss, err = s.m.RotateWithExpiry(r.Context(), r.User, tok.ID, expires)
+		}
+		if errors.Is(err, accesstoken.ErrBadExpiry) {
+			err = s.pol.expiryError(err)
+		}
+	}
+	var fe *fieldError
 	switch {
+	case errors.As(err, &fe):
+		form.Errors[fe.Field] = fe.Msg
+		return s.showConfirm(w, r, sc, tok, http.StatusBadRequest, form)
 	case errors.Is(err, accesstoken.ErrNotFound):
 		return errPageNotFound
 	case errors.Is(err, accesstoken.ErrForbidden):
