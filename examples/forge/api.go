@@ -21,9 +21,11 @@ import (
 	"github.com/forgekit/accesstoken"
 )
 
-// The JSON API. It authenticates with the user's name and password as
-// HTTP Basic, never with an access token: a leaked token cannot mint more.
-// openapi.json describes it, and is served at /api/openapi.json.
+// The JSON API. Its token routes authenticate with the user's name and
+// password as HTTP Basic, never with an access token: a leaked token
+// cannot mint more. Commit statuses and the token itself take access
+// tokens (statuses.go). openapi.json describes it, and is served at
+// /api/openapi.json.
 //
 //	POST   /api/projects/PROJECT/tokens              issue a project token
 //	POST   /api/repos/PROJECT/REPO/tokens            issue a repository token
@@ -33,29 +35,33 @@ import (
 //	POST   …/tokens/ID/rotate                        rotate
 //	GET    /api/user/tokens…                         the caller's own tokens, and the same per-token calls
 //	GET    /api/token-policy                         scopes and limits (no sign-in)
+//	POST   /api/repos/PROJECT/REPO/statuses/SHA      a commit status (a token with repository:build_status)
+//	GET    /api/repos/PROJECT/REPO/statuses/SHA      a commit's statuses (anyone who may pull)
+//	GET    /api/token, DELETE /api/token             the token the request carries (any live token)
 //	GET    /api/openapi.json                         this API's description (no sign-in)
 
 //go:embed openapi.json
 var openAPIDoc []byte
 
 type api struct {
-	db  *DB
-	m   *accesstoken.Manager
-	pw  *passwords
-	pol *policy
-	log *slog.Logger
+	db       *DB
+	m        *accesstoken.Manager
+	pw       *passwords
+	pol      *policy
+	log      *slog.Logger
+	reposDir string // the bare repositories, for commit statuses
 }
 
 // apiRoute is one endpoint: a method and a ServeMux path pattern.
 type apiRoute struct {
 	method, path string
-	h            http.HandlerFunc
+	h            http.Handler
 }
 
 func (a *api) routeTable() []apiRoute {
 	rs := []apiRoute{
-		{"GET", "/api/openapi.json", a.openAPI},
-		{"GET", "/api/token-policy", a.tokenPolicy},
+		{"GET", "/api/openapi.json", http.HandlerFunc(a.openAPI)},
+		{"GET", "/api/token-policy", http.HandlerFunc(a.tokenPolicy)},
 	}
 	for _, prefix := range []string{"/api/projects/{project}", "/api/repos/{project}/{repo}"} {
 		rs = append(rs,
@@ -66,12 +72,13 @@ func (a *api) routeTable() []apiRoute {
 			apiRoute{"POST", prefix + "/tokens/{id}/rotate", a.auth(a.rotate)},
 		)
 	}
-	return append(rs,
+	rs = append(rs,
 		apiRoute{"GET", "/api/user/tokens", a.auth(a.listMine)},
 		apiRoute{"GET", "/api/user/tokens/{id}", a.auth(a.getMine)},
 		apiRoute{"DELETE", "/api/user/tokens/{id}", a.auth(a.revokeMine)},
 		apiRoute{"POST", "/api/user/tokens/{id}/rotate", a.auth(a.rotateMine)},
 	)
+	return append(rs, a.statusRoutes()...)
 }
 
 // routes returns the API's handler: every route of routeTable, 405 with
@@ -82,7 +89,7 @@ func (a *api) routes() http.Handler {
 	allow := map[string][]string{}
 	var paths []string
 	for _, rt := range a.routeTable() {
-		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+		mux.Handle(rt.method+" "+rt.path, rt.h)
 		if _, ok := allow[rt.path]; !ok {
 			paths = append(paths, rt.path)
 		}
@@ -183,65 +190,83 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, user string) error
 func (a *api) auth(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
-		if ok {
-			good, err := a.pw.CheckRequest(r, user, pass)
-			switch {
-			case errors.Is(err, errTooManyFailures):
-				w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow.Seconds())))
-				writeError(w, http.StatusTooManyRequests, "Too many failed sign-ins for this user. Try again in a few minutes.")
-				return
-			case errors.Is(err, errClientLimit):
-				w.Header().Set("Retry-After", strconv.Itoa(int(clientEvery.Seconds())))
-				writeError(w, http.StatusTooManyRequests, "Too many password checks from your address. Try again in a few seconds.")
-				return
-			case errors.Is(err, errBusy):
-				w.Header().Set("Retry-After", "1")
-				writeError(w, http.StatusServiceUnavailable, "Too many sign-ins at once. Try again in a moment.")
-				return
-			case err != nil:
-				a.log.Error("API sign-in", "err", err)
-				writeError(w, http.StatusServiceUnavailable, "The forge cannot check passwords right now. Try again in a moment.")
-				return
-			}
-			ok = good
-		}
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Basic realm="forge API", charset="UTF-8"`)
-			writeError(w, http.StatusUnauthorized, "Sign in with your user name and password as HTTP Basic credentials. Access tokens are not accepted here.")
+			a.askPassword(w)
 			return
 		}
-		err := h(w, r, user)
-		var ae *apiError
-		var fe *fieldError
-		switch {
-		case err == nil:
-		case errors.As(err, &ae):
-			writeJSON(w, ae.status, apiErrorBody{Error: ae.msg, Field: ae.field})
-		case errors.As(err, &fe):
-			status := http.StatusBadRequest
-			if fe.Conflict {
-				status = http.StatusConflict
-			}
-			field := fe.Field
-			if field == "expires" {
-				field = "expires_at"
-			}
-			writeJSON(w, status, apiErrorBody{Error: fe.Msg, Field: field})
-		case errors.Is(err, accesstoken.ErrForbidden):
-			writeError(w, http.StatusForbidden, "You may not manage the tokens of this "+targetKind(r)+".")
-		case errors.Is(err, accesstoken.ErrNotFound):
-			writeError(w, http.StatusNotFound, "There is no such token.")
-		case errors.Is(err, accesstoken.ErrRevoked), errors.Is(err, accesstoken.ErrExpired):
-			writeError(w, http.StatusConflict, "This token was revoked or has expired, so it cannot be rotated. Create a new one.")
-		case errors.Is(err, accesstoken.ErrInvalidInput):
-			writeError(w, http.StatusBadRequest, "The request is not valid.")
-		case accesstoken.Temporary(err):
-			a.log.Error("API", "path", r.URL.Path, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "The forge cannot answer right now. Try again in a moment.")
-		default:
-			a.log.Error("API", "path", r.URL.Path, "err", err)
-			writeError(w, http.StatusInternalServerError, "Something went wrong on our side. Try again later.")
+		if !a.checkPassword(w, r, user, pass) {
+			return
 		}
+		a.writeErr(w, r, h(w, r, user))
+	}
+}
+
+// askPassword answers 401: the request needs the user's password.
+func (a *api) askPassword(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="forge API", charset="UTF-8"`)
+	writeError(w, http.StatusUnauthorized, "Sign in with your user name and password as HTTP Basic credentials. Access tokens are not accepted here.")
+}
+
+// checkPassword checks user's password, within the limits on password
+// checks, and reports whether it is right; when not, it has answered.
+func (a *api) checkPassword(w http.ResponseWriter, r *http.Request, user, pass string) bool {
+	good, err := a.pw.CheckRequest(r, user, pass)
+	switch {
+	case errors.Is(err, errTooManyFailures):
+		w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow.Seconds())))
+		writeError(w, http.StatusTooManyRequests, "Too many failed sign-ins for this user. Try again in a few minutes.")
+	case errors.Is(err, errClientLimit):
+		w.Header().Set("Retry-After", strconv.Itoa(int(clientEvery.Seconds())))
+		writeError(w, http.StatusTooManyRequests, "Too many password checks from your address. Try again in a few seconds.")
+	case errors.Is(err, errBusy):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "Too many sign-ins at once. Try again in a moment.")
+	case err != nil:
+		a.log.Error("API sign-in", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "The forge cannot check passwords right now. Try again in a moment.")
+	case !good:
+		a.askPassword(w)
+	default:
+		return true
+	}
+	return false
+}
+
+// writeErr answers a handler's error, if any: an apiError or a fieldError
+// as it says, the library's errors as sentences, 503 for a temporary
+// failure, 500 for the rest (logged).
+func (a *api) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	var fe *fieldError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae):
+		writeJSON(w, ae.status, apiErrorBody{Error: ae.msg, Field: ae.field})
+	case errors.As(err, &fe):
+		status := http.StatusBadRequest
+		if fe.Conflict {
+			status = http.StatusConflict
+		}
+		field := fe.Field
+		if field == "expires" {
+			field = "expires_at"
+		}
+		writeJSON(w, status, apiErrorBody{Error: fe.Msg, Field: field})
+	case errors.Is(err, accesstoken.ErrForbidden):
+		writeError(w, http.StatusForbidden, "You may not manage the tokens of this "+targetKind(r)+".")
+	case errors.Is(err, accesstoken.ErrNotFound):
+		writeError(w, http.StatusNotFound, "There is no such token.")
+	case errors.Is(err, accesstoken.ErrRevoked), errors.Is(err, accesstoken.ErrExpired):
+		writeError(w, http.StatusConflict, "This token was revoked or has expired, so it cannot be rotated. Create a new one.")
+	case errors.Is(err, accesstoken.ErrInvalidInput):
+		writeError(w, http.StatusBadRequest, "The request is not valid.")
+	case accesstoken.Temporary(err):
+		a.log.Error("API", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "The forge cannot answer right now. Try again in a moment.")
+	default:
+		a.log.Error("API", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "Something went wrong on our side. Try again later.")
 	}
 }
 

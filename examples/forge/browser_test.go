@@ -388,7 +388,25 @@ func TestBrowser(t *testing.T) {
 
 	// The repository's page lists the project token that covers it; a
 	// revocation there asks first, saying it is for the whole project.
+	// A CI job reports on the repository's HEAD with a token that has
+	// the build status scope: the page shows its badges, the latest of
+	// each context, linking to the build.
+	ci := srv.issue("alice", "alpha", "repository:pull", "repository:build_status")
+	head := g.head(srv, "ci", ci.Token, "alpha/one")
+	for _, st := range []map[string]any{
+		{"state": "pending", "context": "ci/build", "target_url": "https://ci.example.com/builds/7"},
+		{"state": "success", "context": "ci/build", "description": "Build 7 passed", "target_url": "https://ci.example.com/builds/7"},
+		{"state": "failure", "context": "ci/lint", "description": "2 warnings"},
+	} {
+		if code, b := srv.apiAuth("POST", statusesPath("alpha/one", head), bearer(ci.Token), st); code != 201 {
+			t.Fatalf("posting a status: %d %s", code, b)
+		}
+	}
 	p.do("open the repository's page", chromedp.Navigate(srv.URL+"/alpha/one"), chromedp.WaitVisible(chromedp.ID("clone-url")))
+	badges := eval[[]string](p, `[...document.querySelectorAll("#commit-`+head+` .status")].map(e => e.textContent + " " + (e.getAttribute("href") || "-"))`)
+	if strings.Join(badges, "|") != "ci/build: success https://ci.example.com/builds/7|ci/lint: failure -" {
+		t.Errorf("the badges of HEAD: %q; want ci/build's success linking to the build, and ci/lint's failure", badges)
+	}
 	p.check("repo")
 	p.do("open the repository's tokens page",
 		chromedp.Click(chromedp.ID("manage-tokens")),

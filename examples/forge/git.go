@@ -106,14 +106,21 @@ func splitRepoPath(p string) (project, name string, ok bool) {
 	return project, name, true
 }
 
+// gitEnv is the environment of the forge's own git commands: the
+// forge's, with a fixed identity, and neither the system's git
+// configuration nor prompts.
+func gitEnv() []string {
+	return append(os.Environ(),
+		"GIT_AUTHOR_NAME=Forge", "GIT_AUTHOR_EMAIL=forge@example.invalid",
+		"GIT_COMMITTER_NAME=Forge", "GIT_COMMITTER_EMAIL=forge@example.invalid",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+}
+
 // runGit runs git with a clean, fixed identity.
 func runGit(dir string, stdin []byte, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Forge", "GIT_AUTHOR_EMAIL=forge@example.invalid",
-		"GIT_COMMITTER_NAME=Forge", "GIT_COMMITTER_EMAIL=forge@example.invalid",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	cmd.Env = gitEnv()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

@@ -699,7 +699,7 @@ func TestOpenAPI(t *testing.T) {
 	// The running server: every documented method of every path answers
 	// (neither 404 nor 405), and every other method is 405.
 	tok := srv.issue("bob", "alpha/one", "repository:pull")
-	concrete := strings.NewReplacer("{project}", "alpha", "{repo}", "one", "{id}", tok.ID)
+	concrete := strings.NewReplacer("{project}", "alpha", "{repo}", "one", "{id}", tok.ID, "{sha}", strings.Repeat("0", 40))
 	for p := range paths {
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			body := any(nil)
