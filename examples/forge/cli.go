@@ -50,6 +50,7 @@ type config struct {
 	pushProtection                bool
 	maxLifetime                   string // -max-token-lifetime: "" for none
 	maxActive                     int    // -max-tokens-per-user: 0 for no limit
+	retention                     string // -token-retention: "0" keeps everything
 }
 
 // env is what a command other than serve runs with.
@@ -90,7 +91,7 @@ var commands = []command{
 	{"token revoke", "[-reason TEXT] ID", "revoke a token; it fails from the next request on", [2]int{1, 1}, tokenRevoke},
 }
 
-const serveArgs = "[-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-git-… limits]"
+const serveArgs = "[-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-token-retention D] [-push-protection=false] [-git-… limits]"
 
 // groups are the first words of the commands, in order.
 func groups() []string {
@@ -130,6 +131,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.BoolVar(&c.pushProtection, "push-protection", c.pushProtection, "refuse pushes that add a live access token (and revoke the token when the repository is public)")
 	fs.StringVar(&c.maxLifetime, "max-token-lifetime", c.maxLifetime, "the longest a token may live, such as 90d or 36h: every token expires within it, and a token asked for without an expiry gets it (default: no limit)")
 	fs.IntVar(&c.maxActive, "max-tokens-per-user", c.maxActive, "active tokens one user may hold (0: no limit)")
+	fs.StringVar(&c.retention, "token-retention", c.retention, "how long the records of revoked and expired tokens, and the token activity, are kept, such as 90d; checked at start and daily (0: for ever)")
 }
 
 func newFlagSet(name string) *flag.FlagSet {
@@ -165,7 +167,7 @@ func isHelp(arg string) bool {
 
 // run runs the command line args.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive}
+	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive, retention: defaultRetention}
 	global := newFlagSet("forge")
 	globalFlags(global, c)
 	serveFlags(global, c) // `forge -addr …` is `forge serve -addr …`
@@ -302,7 +304,7 @@ func printServe(w io.Writer) {
 	fmt.Fprintf(w, "Usage: forge [-data DIR] [-db URL] serve %s\n\n", serveArgs)
 	fmt.Fprint(w, "Runs the forge until SIGINT or SIGTERM, then waits for requests in flight.\nOn its first start it creates DIR and the database.\n\n")
 	printFlags(w, func(fs *flag.FlagSet) {
-		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive}
+		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive, retention: defaultRetention}
 		globalFlags(fs, c)
 		serveFlags(fs, c)
 	})

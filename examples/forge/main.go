@@ -10,7 +10,7 @@
 //
 // Usage:
 //
-//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N]]
+//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-token-retention D] [-push-protection=false]]
 //	forge [-data DIR] [-db URL] user add|passwd NAME     (password: first line of stdin)
 //	forge [-data DIR] [-db URL] user list
 //	forge [-data DIR] [-db URL] project add -owner USER NAME
@@ -103,6 +103,14 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if c.maxActive < 0 {
 		return usageError{"-max-tokens-per-user: want 0 (no limit) or more", "forge help serve"}
 	}
+	var retention time.Duration
+	if c.retention != "0" {
+		d, err := parseDays(c.retention)
+		if err != nil {
+			return usageError{"-token-retention: " + err.Error() + ", or 0 to keep everything", "forge help serve"}
+		}
+		retention = d
+	}
 
 	db, store, err := openDB(ctx, c.data, c.db, true)
 	if err != nil {
@@ -130,6 +138,12 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	activity.start()
 	defer activity.close()
+	if retention > 0 {
+		rctx, stopRetention := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); runRetention(rctx, m, db, retention, log) }()
+		defer func() { stopRetention(); <-done }()
+	}
 	pol := &policy{m: m, db: db, maxLifetime: maxLifetime, maxActive: c.maxActive}
 	reposDir := filepath.Join(c.data, "repos")
 	if err := os.MkdirAll(reposDir, 0o750); err != nil {
