@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/gitserve"
@@ -45,7 +47,7 @@ func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logge
 			Manager: m,
 			Policy:  gitserve.RevokeIfPublic,
 			Revoke: func(ctx context.Context, r gitserve.Revocation) error {
-				_, err := m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, r.Reason)
+				_, err := m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, fitReason(r.Reason))
 				return err
 			},
 			TokensURL: o.tokensURL,
@@ -76,6 +78,20 @@ func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logge
 	}
 	auth := httpauth.Middleware(m, resolve, httpauth.WithRealm("forge"), httpauth.WithErrorFunc(onError))
 	return limiter.Middleware(auth(backend)), nil
+}
+
+// fitReason shortens a reason gitserve gives for revoking a leaked token
+// to the most the library records (accesstoken.MaxDescriptionLen
+// characters), ending it with "…": with a long path, "push protection:
+// pushed to …, found in commit …, path …, line …" is longer, and the
+// library would refuse it (ErrBadReason) and leave the leaked token live.
+// The log has the whole of it.
+func fitReason(reason string) string {
+	if utf8.RuneCountInString(reason) <= accesstoken.MaxDescriptionLen {
+		return reason
+	}
+	r := []rune(reason)
+	return strings.TrimRightFunc(string(r[:accesstoken.MaxDescriptionLen-1]), unicode.IsSpace) + "…"
 }
 
 // isGitPath reports whether a request path is for the git handler: any
