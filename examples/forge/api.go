@@ -693,7 +693,7 @@ func (a *api) revokeMine(w http.ResponseWriter, r *http.Request, user string) er
 
 // revokeToken revokes tok, with the reason the body gives, if any.
 func (a *api) revokeToken(w http.ResponseWriter, r *http.Request, user string, tok accesstoken.Token) error {
-	reason, err := readReason(w, r)
+	reason, err := a.readReason(w, r)
 	if err != nil {
 		return err
 	}
@@ -746,7 +746,7 @@ func decodeOptional(b []byte, v any, example string, fields ...string) error {
 
 // readReason reads the optional body of a revocation, {"reason": "…"}:
 // without one, the token is revoked without a reason.
-func readReason(w http.ResponseWriter, r *http.Request) (string, error) {
+func (a *api) readReason(w http.ResponseWriter, r *http.Request) (string, error) {
 	b, err := readBody(w, r)
 	if err != nil || b == nil {
 		return "", err
@@ -757,7 +757,11 @@ func readReason(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err := decodeOptional(b, &body, `{"reason": "no longer used"}`, "reason"); err != nil {
 		return "", err
 	}
-	return checkReason(body.Reason)
+	reason, err := checkReason(body.Reason)
+	if err == nil {
+		err = refuseLiveTokens(r.Context(), a.m, "reason", "The reason", reason)
+	}
+	return reason, err
 }
 
 func (a *api) rotate(w http.ResponseWriter, r *http.Request, user string) error {

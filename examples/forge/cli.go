@@ -89,15 +89,17 @@ var commands = []command{
 	{"repo delete", "PROJECT/REPO", "delete a repository and its tokens", [2]int{1, 1}, noFlags(repoDelete)},
 	{"token list", "[-owner USER] [PROJECT | PROJECT/REPO] [-expiring DURATION] [-all]", "list active tokens: all, a user's, a project's (its repositories' too) or those usable on a repository", [2]int{0, 1}, tokenList},
 	{"token revoke", "[-reason TEXT] ID", "revoke a token; it fails from the next request on", [2]int{1, 1}, tokenRevoke},
+	{"scan", "[PROJECT[/REPO]]", "find live tokens in every object of the repositories (all by default); revoke those found in public ones", [2]int{0, 1}, scanCmd},
 }
 
 const serveArgs = "[-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-token-retention D] [-push-protection=false] [-git-… limits]"
 
-// groups are the first words of the commands, in order.
+// groups are the first words of the commands of two words, in order
+// (a command of one word, such as scan, stands alone).
 func groups() []string {
 	var gs []string
 	for _, c := range commands {
-		if g, _, _ := strings.Cut(c.name, " "); !slices.Contains(gs, g) {
+		if g, _, ok := strings.Cut(c.name, " "); ok && !slices.Contains(gs, g) {
 			gs = append(gs, g)
 		}
 	}
@@ -201,21 +203,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return serve(ctx, *c, stdout, stderr)
 	}
-	if !slices.Contains(groups(), word) {
-		return usageError{msg: fmt.Sprintf("unknown command %q", word)}
-	}
-	if len(args) == 0 || isHelp(args[0]) {
-		printGroup(stdout, word)
-		return nil
-	}
-	cmd := findCommand(word + " " + args[0])
+	cmd := findCommand(word) // a command of one word
 	if cmd == nil {
-		return usageError{fmt.Sprintf("unknown command %q; %s", word+" "+args[0], subcommands(word)), "forge help " + word}
+		if !slices.Contains(groups(), word) {
+			return usageError{msg: fmt.Sprintf("unknown command %q", word)}
+		}
+		if len(args) == 0 || isHelp(args[0]) {
+			printGroup(stdout, word)
+			return nil
+		}
+		if cmd = findCommand(word + " " + args[0]); cmd == nil {
+			return usageError{fmt.Sprintf("unknown command %q; %s", word+" "+args[0], subcommands(word)), "forge help " + word}
+		}
+		args = args[1:]
 	}
 	fs := newFlagSet(cmd.name)
 	globalFlags(fs, c)
 	runCmd := cmd.setup(fs)
-	pos, err := parseArgs(fs, args[1:])
+	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		printCommand(stdout, cmd)
 		return nil
@@ -268,6 +273,8 @@ func help(stdout io.Writer, args []string) error {
 		printUsage(stdout)
 	case name == "serve":
 		printServe(stdout)
+	case findCommand(name) != nil && !strings.Contains(name, " "):
+		printCommand(stdout, findCommand(name))
 	case slices.Contains(groups(), name):
 		printGroup(stdout, name)
 	case findCommand(name) != nil:
@@ -799,8 +806,14 @@ func tokenRevoke(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			return usageError{fmt.Sprintf("token revoke: %q is not a token ID (forge token list shows them)", args[0]), "forge help token revoke"}
 		}
 		reason, err := checkReason(*reasonFlag)
-		if err != nil {
-			return usageError{"token revoke: -reason: " + err.Error(), "forge help token revoke"}
+		if err == nil {
+			err = refuseLiveTokens(ctx, e.m, "reason", "The reason", reason)
+		}
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return usageError{"token revoke: -reason: " + fe.Msg, "forge help token revoke"}
+		} else if err != nil {
+			return err
 		}
 		tok, err := e.m.Get(ctx, cliActor, id)
 		if errors.Is(err, accesstoken.ErrNotFound) {

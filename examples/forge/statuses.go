@@ -262,6 +262,13 @@ func (a *api) postStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	for _, f := range []struct{ field, noun, text string }{
+		{"context", "The context", st.Context}, {"description", "The description", st.Description}, {"target_url", "The target URL", st.TargetURL},
+	} {
+		if err := refuseLiveTokens(r.Context(), a.m, f.field, f.noun, f.text); err != nil {
+			return err
+		}
+	}
 	res := acc.Repo.Resource
 	sha, err := a.commitOf(r.Context(), res.Project, res.Repository, r.PathValue("sha"))
 	if err != nil {

@@ -44,6 +44,9 @@ type fieldError struct {
 	// Conflict marks a refusal because of the tokens that exist (a
 	// duplicate description, too many tokens): 409 rather than 400.
 	Conflict bool
+	// Secret marks a field that held a live token: a form shows it
+	// again empty.
+	Secret bool
 }
 
 func (e *fieldError) Error() string { return e.Msg }
@@ -77,6 +80,23 @@ func checkDescription(s string) (string, error) {
 // (RevokeWithReason, accesstoken.ErrBadReason), explained by
 // reasonError.
 func checkReason(s string) (string, error) { return checkForgeText("reason", "The reason", s) }
+
+// refuseLiveTokens refuses a text that people will read (a description, a
+// reason, a commit status) when it holds a live token of this forge
+// (Manager.Scan): a common mistake is to paste the token where its name
+// goes. The text is not stored, so the token has not leaked, and is not
+// revoked. field and noun name the text; a failed scan fails closed.
+func refuseLiveTokens(ctx context.Context, m *accesstoken.Manager, field, noun, text string) error {
+	found, err := m.Scan(ctx, []byte(text), accesstoken.ScanOptions{})
+	if err != nil {
+		return err
+	}
+	if len(found) > 0 {
+		return &fieldError{Field: field, Secret: true, Msg: noun + " contains an access token, which anyone who reads it could use. " +
+			"Write what the token is for instead (say, “CI deploy”); if someone else may have seen the token, revoke it."}
+	}
+	return nil
+}
 
 // reasonError explains the library's refusal of a revocation reason.
 func reasonError(reason string) error {
@@ -147,6 +167,9 @@ func sameDescription(a, b string) bool {
 func (p *policy) issue(ctx context.Context, owner string, t accesstoken.Target, description string, scopes []accesstoken.Scope, expires time.Time) (*accesstoken.Issued, error) {
 	desc, err := checkDescription(description)
 	if err != nil {
+		return nil, err
+	}
+	if err := refuseLiveTokens(ctx, p.m, "description", "The description", desc); err != nil {
 		return nil, err
 	}
 	// One issue at a time per owner (across processes on PostgreSQL), so

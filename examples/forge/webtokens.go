@@ -481,6 +481,9 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 		if fe.Conflict {
 			status = http.StatusConflict
 		}
+		if fe.Secret {
+			form.Description = "" // never shown again
+		}
 		return refuse(status, fe.Field, fe.Msg)
 	case errors.Is(err, accesstoken.ErrForbidden):
 		return &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(sc.Target) + "."}
@@ -678,6 +681,9 @@ func (s *web) doAction(w http.ResponseWriter, r *request) error {
 		form := &actionForm{Reason: r.PostFormValue("reason"), Errors: map[string]string{}}
 		reason, err := checkReason(form.Reason)
 		if err == nil {
+			err = refuseLiveTokens(r.Context(), s.m, "reason", "The reason", reason)
+		}
+		if err == nil {
 			_, err = s.m.RevokeWithReason(r.Context(), r.User, tok.ID, reason)
 			if errors.Is(err, accesstoken.ErrBadReason) {
 				err = reasonError(reason)
@@ -687,6 +693,9 @@ func (s *web) doAction(w http.ResponseWriter, r *request) error {
 		switch {
 		case errors.As(err, &fe):
 			form.Errors[fe.Field] = fe.Msg
+			if fe.Secret {
+				form.Reason = "" // never shown again
+			}
 			return s.showConfirm(w, r, sc, tok, http.StatusBadRequest, form)
 		case errors.Is(err, accesstoken.ErrNotFound):
 			return errPageNotFound
