@@ -226,7 +226,7 @@ func (p *tab) accessibleNames() []string {
 // the project's token activity.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
-	_, srv, g := lifeSite(t)
+	s, srv, g := lifeSite(t)
 	// Revoke the token lifeSite pushed with, so that the lists start
 	// with the browser's.
 	for _, tok := range srv.list("alice", "alpha", "") {
@@ -379,10 +379,17 @@ func TestBrowser(t *testing.T) {
 	if got := p.text("#confirm"); !strings.Contains(got, "Rotate “deploy key”?") || !strings.Contains(got, "stops working at once") {
 		t.Errorf("the rotate confirmation says %q", got)
 	}
+	if !eval[bool](p, `document.getElementById("expiry-keep").checked`) {
+		t.Errorf("the rotate confirmation does not keep the expiry by default")
+	}
 	p.check("confirm-rotate")
-	p.do("rotate", chromedp.Click(chromedp.ID("confirm-rotate")), chromedp.WaitVisible(chromedp.ID("secret")))
+	// A new expiry: 30 days instead of the 5 left.
+	p.do("rotate for 30 days", chromedp.Click(chromedp.ID("expiry-30")), chromedp.Click(chromedp.ID("confirm-rotate")), chromedp.WaitVisible(chromedp.ID("secret")))
 	if got := p.text("#created"); !strings.Contains(got, "New secret for “deploy key”") {
 		t.Errorf("after rotating: %q", got)
+	}
+	if row := p.text("#tokens tbody tr:last-child"); !strings.Contains(row, "deploy key") || !strings.Contains(row, "expires in 30 days") {
+		t.Errorf("the rotated token %q; want “deploy key”, expiring in 30 days", row)
 	}
 	p.check("tokens-rotated")
 
@@ -431,9 +438,10 @@ func TestBrowser(t *testing.T) {
 	g.mustClone(u, "clone while the revocation is only asked")
 	p.do("cancel", chromedp.Click(chromedp.ID("cancel")), chromedp.WaitVisible(chromedp.ID("tokens")))
 	g.mustClone(u, "clone after cancelling")
-	p.do("revoke",
+	p.do("revoke, saying why",
 		chromedp.Click(chromedp.CSS(projRow+` a.revoke`)),
 		chromedp.WaitVisible(chromedp.ID("confirm")),
+		chromedp.SendKeys(chromedp.ID("reason"), "moved to the new CI"),
 		chromedp.Click(chromedp.ID("confirm-revoke")),
 		chromedp.WaitVisible(chromedp.ID("notice")),
 	)
@@ -446,7 +454,7 @@ func TestBrowser(t *testing.T) {
 	// to its successor.
 	p.do("open the project's tokens page", chromedp.Navigate(srv.URL+"/alpha/-/tokens"), chromedp.WaitVisible(chromedp.ID("inactive-tokens")))
 	inactive := p.text("#inactive-tokens")
-	for _, want := range []string{"browser test", "deploy key", "by alice", "Rotated: see its replacement"} {
+	for _, want := range []string{"browser test", "deploy key", "by alice", "moved to the new CI", "Rotated: see its replacement"} {
 		if !strings.Contains(inactive, want) {
 			t.Errorf("inactive tokens %q lack %q", inactive, want)
 		}
@@ -487,6 +495,21 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the newest activity (first) is %q; want the refused clone", first)
 	}
 	p.check("activity")
+
+	// Push protection: a push of one of alice's live tokens to a public
+	// repository is refused, and the token revoked; her tokens page says
+	// by whom and why.
+	s.must("", "repo add", "alpha/pub")
+	pusher := srv.issue("alice", "alpha", "repository:pull", "repository:push")
+	leaked := srv.issue("alice", "alpha/one", "repository:pull")
+	if out, err := pushFile(t, g, srv.tokenURL("alice", pusher.Token, "alpha/pub"), ".env", "TOKEN="+leaked.Token+"\n"); err == nil || !strings.Contains(out, "has been revoked") {
+		t.Errorf("a push of a live token to a public repository: %v\n%s", err, out)
+	}
+	p.do("open your tokens", chromedp.Navigate(srv.URL+"/-/tokens"), chromedp.WaitVisible(chromedp.ID("inactive-tokens")))
+	if row := p.text("#token-" + leaked.ID); !strings.Contains(row, "by push protection") || !strings.Contains(row, "Pushed to alpha/pub by alice, found in commit") || !strings.Contains(row, "path .env, line 1") {
+		t.Errorf("the leaked token on “Your tokens”: %q; want it revoked by push protection, saying where", row)
+	}
+	p.check("your-tokens-leaked")
 
 	p.do("open the home page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	p.check("home")

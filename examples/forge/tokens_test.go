@@ -741,6 +741,16 @@ func TestOpenAPI(t *testing.T) {
 	check("token policy", "TokenPolicy", b)
 	_, b = srv.api("POST", "/api/repos/alpha/one/tokens", "bob", map[string]any{"description": "x", "scopes": []string{}})
 	check("error", "Error", b)
+	ci := srv.issue("bob", "alpha/one", "repository:pull", "repository:build_status")
+	_, b = srv.apiAuth("GET", "/api/token", bearer(ci.Token), nil)
+	check("the token itself", "ListedToken", b)
+	sha := newGit(t).head(srv, "bob", ci.Token, "alpha/one")
+	_, b = srv.apiAuth("POST", statusesPath("alpha/one", sha), bearer(ci.Token), map[string]any{"state": "success", "target_url": "https://ci.example.com/1"})
+	check("a status", "Status", b)
+	_, b = srv.apiAuth("GET", statusesPath("alpha/one", sha), bearer(ci.Token), nil)
+	check("statuses", "StatusList", b)
+	_, b = srv.apiAuth("POST", statusesPath("alpha/one", sha), bearer(ci.Token), map[string]any{"state": "done"})
+	check("a refused status", "Error", b)
 	if code != 201 {
 		t.Errorf("issue: %d", code)
 	}
