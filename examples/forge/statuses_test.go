@@ -186,7 +186,9 @@ func TestCommitStatusCodes(t *testing.T) {
 	if code, _ := srv.api("DELETE", "/api/user/tokens/"+revoked.ID, "writer", nil); code != 204 {
 		t.Fatal("revoking")
 	}
-	expiresAt := time.Now().Add(3 * time.Second)
+	// Expires once the requests below are done, even on a slow machine
+	// (a wait at the end, not a bound on anything).
+	expiresAt := time.Now().Add(10 * time.Second)
 	code, b := srv.api("POST", "/api/repos/alpha/priv/tokens", "writer", map[string]any{"description": "short-lived", "scopes": []string{"repository:build_status"},
 		"expires_at": expiresAt.UTC().Format(time.RFC3339Nano)})
 	var expired apiTok
@@ -312,6 +314,15 @@ func TestTokenSelf(t *testing.T) {
 	t.Parallel()
 	_, srv, g := lifeSite(t)
 	tok := srv.issue("bob", "alpha/one", "repository:push") // no pull, no build status: scopes do not matter
+	// A token that expires once the requests below are done, even on a
+	// slow machine (waited for at the end).
+	exp := time.Now().Add(10 * time.Second)
+	code, b := srv.api("POST", "/api/repos/alpha/one/tokens", "bob", map[string]any{"description": "brief", "scopes": []string{"repository:pull"},
+		"expires_at": exp.UTC().Format(time.RFC3339Nano)})
+	var brief apiTok
+	if code != 201 || json.Unmarshal(b, &brief) != nil {
+		t.Fatalf("issuing: %d %s", code, b)
+	}
 	for name, auth := range map[string]func(*http.Request){"Bearer": bearer(tok.Token), "Basic": basicToken(tok.Token)} {
 		code, b := srv.apiAuth("GET", "/api/token", auth, nil)
 		var got apiTok
@@ -342,14 +353,7 @@ func TestTokenSelf(t *testing.T) {
 	if l == nil || l.State != "revoked" || l.RevokedBy == nil || *l.RevokedBy != "bob" {
 		t.Errorf("the token after DELETE /api/token: %+v; want revoked by its owner", l)
 	}
-	// An expired token: 401.
-	exp := time.Now().Add(2 * time.Second)
-	code, b := srv.api("POST", "/api/repos/alpha/one/tokens", "bob", map[string]any{"description": "brief", "scopes": []string{"repository:pull"},
-		"expires_at": exp.UTC().Format(time.RFC3339Nano)})
-	var brief apiTok
-	if code != 201 || json.Unmarshal(b, &brief) != nil {
-		t.Fatalf("issuing: %d %s", code, b)
-	}
+	// The brief token, expired: 401.
 	time.Sleep(time.Until(exp) + 10*time.Millisecond)
 	if code, b := srv.apiAuth("GET", "/api/token", bearer(brief.Token), nil); code != 401 || !strings.Contains(string(b), "expired") {
 		t.Errorf("GET /api/token with an expired token: %d %s; want 401", code, b)
