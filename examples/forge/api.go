@@ -29,7 +29,7 @@ import (
 //
 //	POST   /api/projects/PROJECT/tokens              issue a project token
 //	POST   /api/repos/PROJECT/REPO/tokens            issue a repository token
-//	GET    …/tokens[?all=true][&limit=N][&cursor=C]  list, newest first (active only unless all=true)
+//	GET    …/tokens[?state=…][&expiring_before=…][&limit=N][&cursor=C]  a page of the list, oldest first (active only by default)
 //	GET    …/tokens/ID                               one token
 //	DELETE …/tokens/ID                               revoke
 //	POST   …/tokens/ID/rotate                        rotate

@@ -91,7 +91,7 @@ func (s *web) routes() http.Handler {
 	mux.HandleFunc("GET /{project}/-/activity", s.page(s.activity))
 	// The tokens pages: a target's ("/alpha/-/tokens", "/alpha/one/-/tokens")
 	// and the signed-in user's own ("/-/tokens"). GET …/ID shows a token
-	// where its list has it; GET …/ID/revoke and …/ID/rotate ask first,
+	// on a page of its own; GET …/ID/revoke and …/ID/rotate ask first,
 	// and the form they show posts to the same URL.
 	for _, prefix := range []string{"/-/tokens", "/{project}/-/tokens", "/{project}/{repo}/-/tokens"} {
 		mux.HandleFunc("GET "+prefix, s.page(s.tokens))

@@ -20,8 +20,9 @@ import (
 // The tokens pages: a project's or a repository's ("/alpha/-/tokens",
 // "/alpha/one/-/tokens"), for those who may manage its tokens, and the
 // signed-in user's own ("/-/tokens"). Each lists the active tokens and,
-// in a section of their own, the revoked and expired ones, newest first
-// and in pages. Creating, rotating and revoking redirect back to the
+// in a section of their own, the revoked and expired ones, a page at a
+// time as the library reads them (oldest first), and each token has a
+// page of its own. Creating, rotating and revoking redirect back to the
 // list (Post/Redirect/Get), which then shows what happened once, with
 // the new secret after creating or rotating.
 
