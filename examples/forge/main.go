@@ -125,7 +125,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	opts := []accesstoken.Option{
 		accesstoken.WithPrefix("forge"),
 		accesstoken.WithEvents(func(ctx context.Context, ev accesstoken.Event) {
-			logEvent(ctx, ev)
+			if ev.Kind != accesstoken.EventPurged || ev.Count > 0 { // runRetention logs its runs
+				logEvent(ctx, ev)
+			}
 			activity.record(ctx, ev)
 		}),
 	}
@@ -138,12 +140,6 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	activity.start()
 	defer activity.close()
-	if retention > 0 {
-		rctx, stopRetention := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); runRetention(rctx, m, db, retention, log) }()
-		defer func() { stopRetention(); <-done }()
-	}
 	pol := &policy{m: m, db: db, maxLifetime: maxLifetime, maxActive: c.maxActive}
 	reposDir := filepath.Join(c.data, "repos")
 	if err := os.MkdirAll(reposDir, 0o750); err != nil {
@@ -215,6 +211,12 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "public URL %s/\n", base)
 	}
 	fmt.Fprintf(stdout, "forge listening on http://%s/\n", displayAddr(ln.Addr().String()))
+	if retention > 0 {
+		rctx, stopRetention := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); runRetention(rctx, m, db, retention, log) }()
+		defer func() { stopRetention(); <-done }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -48,7 +48,7 @@ func purge(ctx context.Context, m *accesstoken.Manager, db *DB, age time.Duratio
 		log.Error("retention: deleting old token activity", "err", err)
 	}
 	if ctx.Err() == nil {
-		log.Info("retention: deleted what is older than the retention", "retention", lifetimeText(age), "token_records", toks, "activity_rows", evs)
+		log.Info("retention: deleted what is older than "+lifetimeText(age), "token_records", toks, "activity_rows", evs)
 	}
 }
 

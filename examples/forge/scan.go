@@ -84,7 +84,7 @@ func scanCmd(*flag.FlagSet) func(context.Context, *env, []string) error {
 		summary := fmt.Sprintf("scanned %s: ", plural(len(repos), "repository", "repositories"))
 		switch {
 		case len(live) == 0:
-			summary += "no live token"
+			summary += "no live token found"
 		default:
 			summary += fmt.Sprintf("%s found, %d revoked (found in public repositories)", plural(len(live), "live token", "live tokens"), len(revoked))
 			if len(left) > 0 {

@@ -202,7 +202,7 @@ func refusalSentence(status int, err error, what, need string, noPasswords bool)
 			return "This access token does not exist (any more). " + send
 		case errors.Is(err, accesstoken.ErrMalformed):
 			if noPasswords {
-				return "This is not an access token of this forge (mistyped or truncated?). Account passwords are not accepted here: send an access token."
+				return "Account passwords are not accepted here: send an access token with " + need + ". If this was a token, it is mistyped or truncated."
 			}
 			return "This is not an access token of this forge (mistyped or truncated?)."
 		case errors.Is(err, httpauth.ErrBadCredentials):
