@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -20,41 +21,47 @@ import (
 	"github.com/forgekit/accesstoken"
 )
 
-// The JSON API. It authenticates with the user's name and password as
-// HTTP Basic, never with an access token: a leaked token cannot mint more.
-// openapi.json describes it, and is served at /api/openapi.json.
+// The JSON API. Its token routes authenticate with the user's name and
+// password as HTTP Basic, never with an access token: a leaked token
+// cannot mint more. Commit statuses and the token itself take access
+// tokens (statuses.go). openapi.json describes it, and is served at
+// /api/openapi.json.
 //
 //	POST   /api/projects/PROJECT/tokens              issue a project token
 //	POST   /api/repos/PROJECT/REPO/tokens            issue a repository token
-//	GET    …/tokens[?all=true][&limit=N][&cursor=C]  list, newest first (active only unless all=true)
+//	GET    …/tokens[?state=…][&expiring_before=…][&limit=N][&cursor=C]  a page of the list, oldest first (active only by default)
 //	GET    …/tokens/ID                               one token
 //	DELETE …/tokens/ID                               revoke
 //	POST   …/tokens/ID/rotate                        rotate
 //	GET    /api/user/tokens…                         the caller's own tokens, and the same per-token calls
 //	GET    /api/token-policy                         scopes and limits (no sign-in)
+//	POST   /api/repos/PROJECT/REPO/statuses/SHA      a commit status (a token with repository:build_status)
+//	GET    /api/repos/PROJECT/REPO/statuses/SHA      a commit's statuses (anyone who may pull)
+//	GET    /api/token, DELETE /api/token             the token the request carries (any live token)
 //	GET    /api/openapi.json                         this API's description (no sign-in)
 
 //go:embed openapi.json
 var openAPIDoc []byte
 
 type api struct {
-	db  *DB
-	m   *accesstoken.Manager
-	pw  *passwords
-	pol *policy
-	log *slog.Logger
+	db       *DB
+	m        *accesstoken.Manager
+	pw       *passwords
+	pol      *policy
+	log      *slog.Logger
+	reposDir string // the bare repositories, for commit statuses
 }
 
 // apiRoute is one endpoint: a method and a ServeMux path pattern.
 type apiRoute struct {
 	method, path string
-	h            http.HandlerFunc
+	h            http.Handler
 }
 
 func (a *api) routeTable() []apiRoute {
 	rs := []apiRoute{
-		{"GET", "/api/openapi.json", a.openAPI},
-		{"GET", "/api/token-policy", a.tokenPolicy},
+		{"GET", "/api/openapi.json", http.HandlerFunc(a.openAPI)},
+		{"GET", "/api/token-policy", http.HandlerFunc(a.tokenPolicy)},
 	}
 	for _, prefix := range []string{"/api/projects/{project}", "/api/repos/{project}/{repo}"} {
 		rs = append(rs,
@@ -65,12 +72,13 @@ func (a *api) routeTable() []apiRoute {
 			apiRoute{"POST", prefix + "/tokens/{id}/rotate", a.auth(a.rotate)},
 		)
 	}
-	return append(rs,
+	rs = append(rs,
 		apiRoute{"GET", "/api/user/tokens", a.auth(a.listMine)},
 		apiRoute{"GET", "/api/user/tokens/{id}", a.auth(a.getMine)},
 		apiRoute{"DELETE", "/api/user/tokens/{id}", a.auth(a.revokeMine)},
 		apiRoute{"POST", "/api/user/tokens/{id}/rotate", a.auth(a.rotateMine)},
 	)
+	return append(rs, a.statusRoutes()...)
 }
 
 // routes returns the API's handler: every route of routeTable, 405 with
@@ -81,7 +89,7 @@ func (a *api) routes() http.Handler {
 	allow := map[string][]string{}
 	var paths []string
 	for _, rt := range a.routeTable() {
-		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+		mux.Handle(rt.method+" "+rt.path, rt.h)
 		if _, ok := allow[rt.path]; !ok {
 			paths = append(paths, rt.path)
 		}
@@ -182,65 +190,83 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, user string) error
 func (a *api) auth(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
-		if ok {
-			good, err := a.pw.CheckRequest(r, user, pass)
-			switch {
-			case errors.Is(err, errTooManyFailures):
-				w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow.Seconds())))
-				writeError(w, http.StatusTooManyRequests, "Too many failed sign-ins for this user. Try again in a few minutes.")
-				return
-			case errors.Is(err, errClientLimit):
-				w.Header().Set("Retry-After", strconv.Itoa(int(clientEvery.Seconds())))
-				writeError(w, http.StatusTooManyRequests, "Too many password checks from your address. Try again in a few seconds.")
-				return
-			case errors.Is(err, errBusy):
-				w.Header().Set("Retry-After", "1")
-				writeError(w, http.StatusServiceUnavailable, "Too many sign-ins at once. Try again in a moment.")
-				return
-			case err != nil:
-				a.log.Error("API sign-in", "err", err)
-				writeError(w, http.StatusServiceUnavailable, "The forge cannot check passwords right now. Try again in a moment.")
-				return
-			}
-			ok = good
-		}
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Basic realm="forge API", charset="UTF-8"`)
-			writeError(w, http.StatusUnauthorized, "Sign in with your user name and password as HTTP Basic credentials. Access tokens are not accepted here.")
+			a.askPassword(w)
 			return
 		}
-		err := h(w, r, user)
-		var ae *apiError
-		var fe *fieldError
-		switch {
-		case err == nil:
-		case errors.As(err, &ae):
-			writeJSON(w, ae.status, apiErrorBody{Error: ae.msg, Field: ae.field})
-		case errors.As(err, &fe):
-			status := http.StatusBadRequest
-			if fe.Conflict {
-				status = http.StatusConflict
-			}
-			field := fe.Field
-			if field == "expires" {
-				field = "expires_at"
-			}
-			writeJSON(w, status, apiErrorBody{Error: fe.Msg, Field: field})
-		case errors.Is(err, accesstoken.ErrForbidden):
-			writeError(w, http.StatusForbidden, "You may not manage the tokens of this "+targetKind(r)+".")
-		case errors.Is(err, accesstoken.ErrNotFound):
-			writeError(w, http.StatusNotFound, "There is no such token.")
-		case errors.Is(err, accesstoken.ErrRevoked), errors.Is(err, accesstoken.ErrExpired):
-			writeError(w, http.StatusConflict, "This token was revoked or has expired, so it cannot be rotated. Create a new one.")
-		case errors.Is(err, accesstoken.ErrInvalidInput):
-			writeError(w, http.StatusBadRequest, "The request is not valid.")
-		case accesstoken.Temporary(err):
-			a.log.Error("API", "path", r.URL.Path, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "The forge cannot answer right now. Try again in a moment.")
-		default:
-			a.log.Error("API", "path", r.URL.Path, "err", err)
-			writeError(w, http.StatusInternalServerError, "Something went wrong on our side. Try again later.")
+		if !a.checkPassword(w, r, user, pass) {
+			return
 		}
+		a.writeErr(w, r, h(w, r, user))
+	}
+}
+
+// askPassword answers 401: the request needs the user's password.
+func (a *api) askPassword(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="forge API", charset="UTF-8"`)
+	writeError(w, http.StatusUnauthorized, "Sign in with your user name and password as HTTP Basic credentials. Access tokens are not accepted here.")
+}
+
+// checkPassword checks user's password, within the limits on password
+// checks, and reports whether it is right; when not, it has answered.
+func (a *api) checkPassword(w http.ResponseWriter, r *http.Request, user, pass string) bool {
+	good, err := a.pw.CheckRequest(r, user, pass)
+	switch {
+	case errors.Is(err, errTooManyFailures):
+		w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow.Seconds())))
+		writeError(w, http.StatusTooManyRequests, "Too many failed sign-ins for this user. Try again in a few minutes.")
+	case errors.Is(err, errClientLimit):
+		w.Header().Set("Retry-After", strconv.Itoa(int(clientEvery.Seconds())))
+		writeError(w, http.StatusTooManyRequests, "Too many password checks from your address. Try again in a few seconds.")
+	case errors.Is(err, errBusy):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "Too many sign-ins at once. Try again in a moment.")
+	case err != nil:
+		a.log.Error("API sign-in", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "The forge cannot check passwords right now. Try again in a moment.")
+	case !good:
+		a.askPassword(w)
+	default:
+		return true
+	}
+	return false
+}
+
+// writeErr answers a handler's error, if any: an apiError or a fieldError
+// as it says, the library's errors as sentences, 503 for a temporary
+// failure, 500 for the rest (logged).
+func (a *api) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	var fe *fieldError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae):
+		writeJSON(w, ae.status, apiErrorBody{Error: ae.msg, Field: ae.field})
+	case errors.As(err, &fe):
+		status := http.StatusBadRequest
+		if fe.Conflict {
+			status = http.StatusConflict
+		}
+		field := fe.Field
+		if field == "expires" {
+			field = "expires_at"
+		}
+		writeJSON(w, status, apiErrorBody{Error: fe.Msg, Field: field})
+	case errors.Is(err, accesstoken.ErrForbidden):
+		writeError(w, http.StatusForbidden, "You may not manage the tokens of this "+targetKind(r)+".")
+	case errors.Is(err, accesstoken.ErrNotFound):
+		writeError(w, http.StatusNotFound, "There is no such token.")
+	case errors.Is(err, accesstoken.ErrRevoked), errors.Is(err, accesstoken.ErrExpired):
+		writeError(w, http.StatusConflict, "This token was revoked or has expired, so it cannot be rotated. Create a new one.")
+	case errors.Is(err, accesstoken.ErrInvalidInput):
+		writeError(w, http.StatusBadRequest, "The request is not valid.")
+	case accesstoken.Temporary(err):
+		a.log.Error("API", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "The forge cannot answer right now. Try again in a moment.")
+	default:
+		a.log.Error("API", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "Something went wrong on our side. Try again later.")
 	}
 }
 
@@ -290,45 +316,42 @@ func resolveTarget(ctx context.Context, db *DB, project, repo, user string) (acc
 	return accesstoken.RepositoryTarget(project, repo), role, nil
 }
 
-// Wire format.
+// Wire format: a token is the library's JSON form (Token.MarshalJSON:
+// snake_case keys, RFC 3339 times in UTC, left out when zero or empty),
+// with its state in lists; an issued or rotated token is its
+// Issued.RevealJSON, with the secret as "token".
 
 type apiTarget struct {
 	Project    string `json:"project"`
 	Repository string `json:"repository,omitempty"`
 }
 
-type apiToken struct {
-	ID          string              `json:"id"`
-	Secret      string              `json:"token,omitempty"`
-	Description string              `json:"description"`
-	Scopes      []accesstoken.Scope `json:"scopes"`
-	Owner       string              `json:"owner"`
-	Target      apiTarget           `json:"target"`
-	CreatedAt   time.Time           `json:"created_at"`
-	ExpiresAt   *time.Time          `json:"expires_at"`
+// listedToken is a token as lists and GET …/tokens/ID show it: the
+// library's JSON form and "state", one of active, revoked and expired.
+type listedToken struct {
+	tok   accesstoken.Token
+	state string
 }
 
-// apiListedToken is a token as lists and GET …/tokens/ID show it.
-type apiListedToken struct {
-	apiToken
-	State      string     `json:"state"` // active, revoked or expired
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
-	RevokedBy  *string    `json:"revoked_by"`
-	ReplacedBy *string    `json:"replaced_by"` // the token that replaced a rotated one
+func (l listedToken) MarshalJSON() ([]byte, error) {
+	b, err := l.tok.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	st, _ := json.Marshal(l.state)
+	// b is an object: add the key before its closing brace.
+	out := append(b[:len(b)-1:len(b)-1], `,"state":`...)
+	return append(append(out, st...), '}'), nil
+}
+
+func toListed(t accesstoken.Token, now time.Time) listedToken {
+	return listedToken{tok: t, state: tokenState(t, now)}
 }
 
 // apiTokenList is a page of a list.
 type apiTokenList struct {
-	Tokens     []apiListedToken `json:"tokens"`
-	NextCursor *string          `json:"next_cursor"`
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
+	Tokens     []listedToken `json:"tokens"`
+	NextCursor *string       `json:"next_cursor"`
 }
 
 func optString(s string) *string {
@@ -338,25 +361,14 @@ func optString(s string) *string {
 	return &s
 }
 
-func toAPI(t accesstoken.Token) apiToken {
-	return apiToken{
-		ID:          t.ID.String(),
-		Description: t.Description,
-		Scopes:      t.Scopes.List(), // a JSON array of names, as before
-		Owner:       t.Owner,
-		Target:      apiTarget{Project: t.Target.Project, Repository: t.Target.Repository},
-		CreatedAt:   t.CreatedAt,
-		ExpiresAt:   optTime(t.ExpiresAt),
+// writeIssued writes a new token with its secret (201).
+func writeIssued(w http.ResponseWriter, iss *accesstoken.Issued) error {
+	b, err := iss.RevealJSON()
+	if err != nil {
+		return err
 	}
-}
-
-func toListed(t accesstoken.Token, now time.Time) apiListedToken {
-	out := apiListedToken{apiToken: toAPI(t), State: tokenState(t, now),
-		LastUsedAt: optTime(t.LastUsedAt), RevokedAt: optTime(t.RevokedAt), RevokedBy: optString(t.RevokedBy)}
-	if t.ReplacedBy != uuid.Nil {
-		out.ReplacedBy = optString(t.ReplacedBy.String())
-	}
-	return out
+	writeJSON(w, http.StatusCreated, json.RawMessage(b))
+	return nil
 }
 
 type issueBody struct {
@@ -454,42 +466,60 @@ func (a *api) issue(w http.ResponseWriter, r *http.Request, user string) error {
 	if err != nil {
 		return err
 	}
-	out := toAPI(iss.Token)
-	out.Secret = iss.Secret.Reveal()
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return writeIssued(w, iss)
 }
 
-// listQuery reads ?all=, ?limit= and ?cursor=.
-func listQuery(r *http.Request) (all bool, limit int, cursor string, err error) {
+// listQuery reads the options of a list: ?state= (active, the default;
+// inactive; all), ?all=true (state=all, as before state existed),
+// ?expiring_before= (an RFC 3339 time), ?limit= and ?cursor=.
+func listQuery(r *http.Request) (accesstoken.ListOptions, error) {
 	q := r.URL.Query()
+	var o accesstoken.ListOptions
 	switch q.Get("all") {
 	case "", "false":
 	case "true":
-		all = true
+		o.State = accesstoken.StateAll
 	default:
-		return false, 0, "", &apiError{status: http.StatusBadRequest, field: "all", msg: "all must be true or false."}
+		return o, &apiError{status: http.StatusBadRequest, field: "all", msg: "all must be true or false."}
 	}
-	limit = defaultPageSize
+	if s := q.Get("state"); s != "" {
+		st, ok := map[string]accesstoken.State{"active": accesstoken.StateActive, "inactive": accesstoken.StateInactive, "all": accesstoken.StateAll}[s]
+		if !ok {
+			return o, &apiError{status: http.StatusBadRequest, field: "state", msg: "state must be active, inactive or all."}
+		}
+		if q.Get("all") == "true" && st != accesstoken.StateAll {
+			return o, &apiError{status: http.StatusBadRequest, field: "state", msg: "all=true and state=" + s + " ask for different tokens: use state alone."}
+		}
+		o.State = st
+	}
+	if s := q.Get("expiring_before"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil || t.Year() > 9999 {
+			return o, &apiError{status: http.StatusBadRequest, field: "expiring_before",
+				msg: "expiring_before must be an RFC 3339 time, such as 2030-01-02T15:04:05Z."}
+		}
+		o.ExpiringBefore = t
+	}
+	o.Limit = defaultPageSize
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPageSize {
-			return false, 0, "", &apiError{status: http.StatusBadRequest, field: "limit",
+			return o, &apiError{status: http.StatusBadRequest, field: "limit",
 				msg: fmt.Sprintf("limit must be a whole number from 1 to %d.", maxPageSize)}
 		}
-		limit = n
+		o.Limit = n
 	}
-	return all, limit, q.Get("cursor"), nil
+	o.Cursor = q.Get("cursor")
+	return o, nil
 }
 
-// writeList writes one page of toks.
-func writeList(w http.ResponseWriter, toks []accesstoken.Token, cursor string, limit int) error {
-	p, err := paginate(toks, cursor, limit)
+// writeList writes one page of a list.
+func writeList(w http.ResponseWriter, p accesstoken.Page, err error) error {
 	if err != nil {
-		return err
+		return pageError(err)
 	}
 	now := time.Now()
-	out := apiTokenList{Tokens: make([]apiListedToken, len(p.Tokens)), NextCursor: optString(p.Next)}
+	out := apiTokenList{Tokens: make([]listedToken, len(p.Tokens)), NextCursor: optString(p.Next)}
 	for i, t := range p.Tokens {
 		out.Tokens[i] = toListed(t, now)
 	}
@@ -498,7 +528,7 @@ func writeList(w http.ResponseWriter, toks []accesstoken.Token, cursor string, l
 }
 
 func (a *api) list(w http.ResponseWriter, r *http.Request, user string) error {
-	all, limit, cursor, err := listQuery(r)
+	opts, err := listQuery(r)
 	if err != nil {
 		return err
 	}
@@ -506,34 +536,29 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, user string) error {
 	if err != nil {
 		return err
 	}
-	toks, err := a.m.ListForTarget(r.Context(), user, target, accesstoken.ListOptions{IncludeInactive: all})
-	if err != nil {
-		return err
-	}
-	return writeList(w, toks, cursor, limit)
+	p, err := a.m.PageForTarget(r.Context(), user, target, opts)
+	return writeList(w, p, err)
 }
 
 func (a *api) listMine(w http.ResponseWriter, r *http.Request, user string) error {
-	all, limit, cursor, err := listQuery(r)
+	opts, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	toks, err := a.m.ListForOwner(r.Context(), user, accesstoken.ListOptions{IncludeInactive: all})
-	if err != nil {
-		return err
-	}
-	return writeList(w, toks, cursor, limit)
+	p, err := a.m.PageForOwner(r.Context(), user, opts)
+	return writeList(w, p, err)
 }
 
 var errNoToken = fail(http.StatusNotFound, "There is no such token.")
 
 // tokenOf returns the token ID names if it belongs to the request's
-// target: one of the target's own tokens or, for a repository, a project
-// token that covers it. Otherwise, or if user may not see it, 404; 403
-// when user may list it but not act on it (a write member and a project
-// token of someone else).
+// target (one of the target's own tokens or, for a repository, a project
+// token that covers it) and user may act on it: its owner, or one who
+// may manage its target. Otherwise 404; 403 when user sees it listed but
+// may not act on it (a write member and a project token of someone
+// else).
 func (a *api) tokenOf(r *http.Request, user string) (accesstoken.Token, error) {
-	target, err := a.target(r, user)
+	target, role, err := resolveTarget(r.Context(), a.db, r.PathValue("project"), r.PathValue("repo"), user)
 	if err != nil {
 		return accesstoken.Token{}, err
 	}
@@ -542,19 +567,51 @@ func (a *api) tokenOf(r *http.Request, user string) (accesstoken.Token, error) {
 		return accesstoken.Token{}, errNoToken
 	}
 	tok, err := a.m.Get(r.Context(), user, id)
-	if errors.Is(err, accesstoken.ErrNotFound) {
-		toks, lerr := a.m.ListForTarget(r.Context(), user, target, accesstoken.ListOptions{IncludeInactive: true})
-		if lerr == nil && slices.ContainsFunc(toks, func(t accesstoken.Token) bool { return t.ID == id }) {
-			return accesstoken.Token{}, fail(http.StatusForbidden, "You may see this token but not manage it: it is a project token of someone else.")
+	switch {
+	case errors.Is(err, accesstoken.ErrNotFound):
+		if mayManage(target, role) {
+			if _, ok, err := listedProjectToken(r.Context(), a.m, target, id); err != nil {
+				return accesstoken.Token{}, err
+			} else if ok {
+				return accesstoken.Token{}, fail(http.StatusForbidden, "You may see this token but not manage it: it is a project token of someone else.")
+			}
 		}
 		return accesstoken.Token{}, errNoToken
-	} else if err != nil {
+	case err != nil:
 		return accesstoken.Token{}, err
-	}
-	if !covers(target, tok.Target) {
+	case !covers(target, tok.Target):
 		return accesstoken.Token{}, errNoToken
 	}
 	return tok, nil
+}
+
+// listedProjectToken finds the token id among the project tokens that
+// the list of target, a repository, shows to those who may manage its
+// tokens: what Manager.Get does not return to a write member who does
+// not own it. One page of the project's tokens at a time (PageAll, by
+// the forge for a user it checked may see them).
+func listedProjectToken(ctx context.Context, m *accesstoken.Manager, target accesstoken.Target, id uuid.UUID) (accesstoken.Token, bool, error) {
+	if target.IsProject() {
+		return accesstoken.Token{}, false, nil
+	}
+	project := accesstoken.ProjectTarget(target.Project)
+	var found *accesstoken.Token
+	errFound := errors.New("found")
+	err := allPages(accesstoken.ListOptions{State: accesstoken.StateAll}, func(o accesstoken.ListOptions) (accesstoken.Page, error) {
+		return m.PageAll(ctx, accesstoken.TokenFilter{Target: &project}, o)
+	}, func(toks []accesstoken.Token) error {
+		for i := range toks {
+			if toks[i].ID == id {
+				found = &toks[i]
+				return errFound
+			}
+		}
+		return nil
+	})
+	if found != nil {
+		return *found, true, nil
+	}
+	return accesstoken.Token{}, false, err
 }
 
 // myToken returns the caller's own token that ID names, or 404.
@@ -575,37 +632,36 @@ func covers(t, tt accesstoken.Target) bool {
 	return tt == t || !t.IsProject() && tt == accesstoken.ProjectTarget(t.Project)
 }
 
+// get shows a token listed under the request's target, to those who may
+// manage the target's tokens (403 for others): one of its own, or, for a
+// repository, a project token that covers it.
 func (a *api) get(w http.ResponseWriter, r *http.Request, user string) error {
-	tok, err := a.getVisible(r, user)
+	target, role, err := resolveTarget(r.Context(), a.db, r.PathValue("project"), r.PathValue("repo"), user)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toListed(tok, time.Now()))
-	return nil
-}
-
-// getVisible returns a token listed under the request's target: what
-// tokenOf returns, and also a project token of someone else that a
-// write member sees listed under a repository.
-func (a *api) getVisible(r *http.Request, user string) (accesstoken.Token, error) {
-	target, err := a.target(r, user)
-	if err != nil {
-		return accesstoken.Token{}, err
+	if !mayManage(target, role) {
+		return accesstoken.ErrForbidden
 	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		return accesstoken.Token{}, errNoToken
+		return errNoToken
 	}
-	toks, err := a.m.ListForTarget(r.Context(), user, target, accesstoken.ListOptions{IncludeInactive: true})
-	if err != nil {
-		return accesstoken.Token{}, err
-	}
-	for _, t := range toks {
-		if t.ID == id {
-			return t, nil
+	tok, err := a.m.Get(r.Context(), user, id)
+	if errors.Is(err, accesstoken.ErrNotFound) {
+		var ok bool
+		if tok, ok, err = listedProjectToken(r.Context(), a.m, target, id); err == nil && !ok {
+			err = errNoToken
 		}
 	}
-	return accesstoken.Token{}, errNoToken
+	if err != nil {
+		return err
+	}
+	if !covers(target, tok.Target) {
+		return errNoToken
+	}
+	writeJSON(w, http.StatusOK, toListed(tok, time.Now()))
+	return nil
 }
 
 func (a *api) getMine(w http.ResponseWriter, r *http.Request, user string) error {
@@ -622,11 +678,7 @@ func (a *api) revoke(w http.ResponseWriter, r *http.Request, user string) error 
 	if err != nil {
 		return err
 	}
-	if _, err := a.m.Revoke(r.Context(), user, tok.ID); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return a.revokeToken(w, r, user, tok)
 }
 
 // revokeMine revokes one of the caller's tokens: its owner may always,
@@ -636,11 +688,80 @@ func (a *api) revokeMine(w http.ResponseWriter, r *http.Request, user string) er
 	if err != nil {
 		return err
 	}
-	if _, err := a.m.Revoke(r.Context(), user, tok.ID); err != nil {
+	return a.revokeToken(w, r, user, tok)
+}
+
+// revokeToken revokes tok, with the reason the body gives, if any.
+func (a *api) revokeToken(w http.ResponseWriter, r *http.Request, user string, tok accesstoken.Token) error {
+	reason, err := a.readReason(w, r)
+	if err != nil {
+		return err
+	}
+	if _, err := a.m.RevokeWithReason(r.Context(), user, tok.ID, reason); errors.Is(err, accesstoken.ErrBadReason) {
+		return reasonError(reason)
+	} else if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// readBody reads a small optional JSON body (at most 64 KiB): nil for an
+// empty one, which needs no Content-Type.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, fail(http.StatusRequestEntityTooLarge, "The body is larger than 64 KiB.")
+	case err != nil:
+		return nil, fail(http.StatusBadRequest, "The body could not be read.")
+	case len(bytes.TrimSpace(b)) == 0:
+		return nil, nil
+	}
+	return b, needJSON(r)
+}
+
+// decodeOptional decodes an optional body into v (a pointer to a struct
+// of the fields named in fields), with sentences for a person; example
+// is a body to show.
+func decodeOptional(b []byte, v any, example string, fields ...string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		if _, err := dec.Token(); err != io.EOF {
+			return fail(http.StatusBadRequest, "The body must hold one JSON object, and nothing after it.")
+		}
+		return nil
+	case errors.As(err, &typ) && slices.Contains(fields, typ.Field):
+		return &apiError{status: http.StatusBadRequest, field: typ.Field, msg: typ.Field + " must be a string."}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fail(http.StatusBadRequest, "Unknown field %s. The body is empty, or %s.", strings.TrimPrefix(err.Error(), "json: unknown field "), example)
+	}
+	return fail(http.StatusBadRequest, "The body must be empty, or a JSON object such as %s.", example)
+}
+
+// readReason reads the optional body of a revocation, {"reason": "…"}:
+// without one, the token is revoked without a reason.
+func (a *api) readReason(w http.ResponseWriter, r *http.Request) (string, error) {
+	b, err := readBody(w, r)
+	if err != nil || b == nil {
+		return "", err
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeOptional(b, &body, `{"reason": "no longer used"}`, "reason"); err != nil {
+		return "", err
+	}
+	reason, err := checkReason(body.Reason)
+	if err == nil {
+		err = refuseLiveTokens(r.Context(), a.m, "reason", "The reason", reason)
+	}
+	return reason, err
 }
 
 func (a *api) rotate(w http.ResponseWriter, r *http.Request, user string) error {
@@ -659,15 +780,38 @@ func (a *api) rotateMine(w http.ResponseWriter, r *http.Request, user string) er
 	return a.rotateToken(w, r, user, tok)
 }
 
+// rotateToken rotates tok: with the same expiry, or with the one the
+// optional body gives ({"expires_at": "…"}, as GitLab's rotate takes).
 func (a *api) rotateToken(w http.ResponseWriter, r *http.Request, user string, tok accesstoken.Token) error {
-	iss, err := a.m.Rotate(r.Context(), user, tok.ID)
-	if errors.Is(err, accesstoken.ErrForbidden) {
+	b, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		ExpiresAt *string `json:"expires_at"`
+	}
+	if b != nil {
+		if err := decodeOptional(b, &body, `{"expires_at": "2030-01-02T15:04:05Z"}`, "expires_at"); err != nil {
+			return err
+		}
+	}
+	var iss *accesstoken.Issued
+	if body.ExpiresAt == nil {
+		iss, err = a.m.Rotate(r.Context(), user, tok.ID)
+	} else {
+		exp, perr := time.Parse(time.RFC3339, *body.ExpiresAt)
+		if perr != nil {
+			return &apiError{status: http.StatusBadRequest, field: "expires_at",
+				msg: "expires_at must be an RFC 3339 time, such as 2030-01-02T15:04:05Z."}
+		}
+		iss, err = a.m.RotateWithExpiry(r.Context(), user, tok.ID, exp)
+	}
+	if errors.Is(err, accesstoken.ErrBadExpiry) {
+		return a.pol.expiryError(err)
+	} else if errors.Is(err, accesstoken.ErrForbidden) {
 		return fail(http.StatusForbidden, "Only the token's owner may rotate it, and only while allowed to manage the tokens of %s.", targetLabel(tok.Target))
 	} else if err != nil {
 		return err
 	}
-	out := toAPI(iss.Token)
-	out.Secret = iss.Secret.Reveal()
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return writeIssued(w, iss)
 }

@@ -226,7 +226,7 @@ func (p *tab) accessibleNames() []string {
 // the project's token activity.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
-	_, srv, g := lifeSite(t)
+	s, srv, g := lifeSite(t)
 	// Revoke the token lifeSite pushed with, so that the lists start
 	// with the browser's.
 	for _, tok := range srv.list("alice", "alpha", "") {
@@ -359,11 +359,11 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.ID("create")),
 		chromedp.WaitVisible(chromedp.ID("secret")),
 	)
-	first := p.text("#tokens tbody tr")
-	if !strings.Contains(first, "deploy key") || !strings.Contains(first, day+" 23:59 UTC") {
-		t.Errorf("the newest token (listed first) %q; want “deploy key” expiring %s 23:59 UTC", first, day)
+	last := p.text("#tokens tbody tr:last-child")
+	if !strings.Contains(last, "deploy key") || !strings.Contains(last, day+" 23:59 UTC") {
+		t.Errorf("the newest token (listed last) %q; want “deploy key” expiring %s 23:59 UTC", last, day)
 	}
-	if soon := p.text("#tokens tbody tr .soon"); !strings.Contains(soon, "expires in 5 days") && !strings.Contains(soon, "expires in 4 days") {
+	if soon := p.text("#tokens tbody tr:last-child .soon"); !strings.Contains(soon, "expires in 5 days") && !strings.Contains(soon, "expires in 4 days") {
 		t.Errorf("a token with 5 days left: %q; want it marked", soon)
 	}
 	// Every Revoke and Rotate says, to a screen reader, which token.
@@ -375,20 +375,45 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Rotate "deploy key", after a confirmation.
-	p.do("ask to rotate", chromedp.Click(chromedp.CSS(`#tokens tr:first-child a.rotate`)), chromedp.WaitVisible(chromedp.ID("confirm")))
+	p.do("ask to rotate", chromedp.Click(chromedp.CSS(`#tokens tr:last-child a.rotate`)), chromedp.WaitVisible(chromedp.ID("confirm")))
 	if got := p.text("#confirm"); !strings.Contains(got, "Rotate “deploy key”?") || !strings.Contains(got, "stops working at once") {
 		t.Errorf("the rotate confirmation says %q", got)
 	}
+	if !eval[bool](p, `document.getElementById("expiry-keep").checked`) {
+		t.Errorf("the rotate confirmation does not keep the expiry by default")
+	}
 	p.check("confirm-rotate")
-	p.do("rotate", chromedp.Click(chromedp.ID("confirm-rotate")), chromedp.WaitVisible(chromedp.ID("secret")))
+	// A new expiry: 30 days instead of the 5 left.
+	p.do("rotate for 30 days", chromedp.Click(chromedp.ID("expiry-30")), chromedp.Click(chromedp.ID("confirm-rotate")), chromedp.WaitVisible(chromedp.ID("secret")))
 	if got := p.text("#created"); !strings.Contains(got, "New secret for “deploy key”") {
 		t.Errorf("after rotating: %q", got)
+	}
+	if row := p.text("#tokens tbody tr:last-child"); !strings.Contains(row, "deploy key") || !strings.Contains(row, "expires in 30 days") {
+		t.Errorf("the rotated token %q; want “deploy key”, expiring in 30 days", row)
 	}
 	p.check("tokens-rotated")
 
 	// The repository's page lists the project token that covers it; a
 	// revocation there asks first, saying it is for the whole project.
+	// A CI job reports on the repository's HEAD with a token that has
+	// the build status scope: the page shows its badges, the latest of
+	// each context, linking to the build.
+	ci := srv.issue("alice", "alpha", "repository:pull", "repository:build_status")
+	head := g.head(srv, "ci", ci.Token, "alpha/one")
+	for _, st := range []map[string]any{
+		{"state": "pending", "context": "ci/build", "target_url": "https://ci.example.com/builds/7"},
+		{"state": "success", "context": "ci/build", "description": "Build 7 passed", "target_url": "https://ci.example.com/builds/7"},
+		{"state": "failure", "context": "ci/lint", "description": "2 warnings"},
+	} {
+		if code, b := srv.apiAuth("POST", statusesPath("alpha/one", head), bearer(ci.Token), st); code != 201 {
+			t.Fatalf("posting a status: %d %s", code, b)
+		}
+	}
 	p.do("open the repository's page", chromedp.Navigate(srv.URL+"/alpha/one"), chromedp.WaitVisible(chromedp.ID("clone-url")))
+	badges := eval[[]string](p, `[...document.querySelectorAll("#commit-`+head+` .status")].map(e => e.textContent + " " + (e.getAttribute("href") || "-"))`)
+	if strings.Join(badges, "|") != "ci/build: success https://ci.example.com/builds/7|ci/lint: failure -" {
+		t.Errorf("the badges of HEAD: %q; want ci/build's success linking to the build, and ci/lint's failure", badges)
+	}
 	p.check("repo")
 	p.do("open the repository's tokens page",
 		chromedp.Click(chromedp.ID("manage-tokens")),
@@ -413,9 +438,10 @@ func TestBrowser(t *testing.T) {
 	g.mustClone(u, "clone while the revocation is only asked")
 	p.do("cancel", chromedp.Click(chromedp.ID("cancel")), chromedp.WaitVisible(chromedp.ID("tokens")))
 	g.mustClone(u, "clone after cancelling")
-	p.do("revoke",
+	p.do("revoke, saying why",
 		chromedp.Click(chromedp.CSS(projRow+` a.revoke`)),
 		chromedp.WaitVisible(chromedp.ID("confirm")),
+		chromedp.SendKeys(chromedp.ID("reason"), "moved to the new CI"),
 		chromedp.Click(chromedp.ID("confirm-revoke")),
 		chromedp.WaitVisible(chromedp.ID("notice")),
 	)
@@ -428,16 +454,17 @@ func TestBrowser(t *testing.T) {
 	// to its successor.
 	p.do("open the project's tokens page", chromedp.Navigate(srv.URL+"/alpha/-/tokens"), chromedp.WaitVisible(chromedp.ID("inactive-tokens")))
 	inactive := p.text("#inactive-tokens")
-	for _, want := range []string{"browser test", "deploy key", "by alice", "Rotated: see its replacement"} {
+	for _, want := range []string{"browser test", "deploy key", "by alice", "moved to the new CI", "Rotated: see its replacement"} {
 		if !strings.Contains(inactive, want) {
 			t.Errorf("inactive tokens %q lack %q", inactive, want)
 		}
 	}
 	p.check("tokens-inactive")
-	p.do("follow the link to the successor", chromedp.Click(chromedp.CSS("a.successor")), chromedp.WaitVisible(chromedp.CSS("#tokens tr:target")))
-	if got := p.text("#tokens tr:target"); !strings.Contains(got, "deploy key") {
-		t.Errorf("the successor link leads to %q", got)
+	p.do("follow the link to the successor", chromedp.Click(chromedp.CSS("a.successor")), chromedp.WaitVisible(chromedp.ID("token-facts")))
+	if got := p.text("#token-title"); !strings.Contains(got, "deploy key") || !strings.Contains(got, "active") {
+		t.Errorf("the successor link leads to %q; want the page of the active “deploy key”", got)
 	}
+	p.check("token")
 
 	do := func(what, sel string) {
 		p.t.Helper()
@@ -468,6 +495,21 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the newest activity (first) is %q; want the refused clone", first)
 	}
 	p.check("activity")
+
+	// Push protection: a push of one of alice's live tokens to a public
+	// repository is refused, and the token revoked; her tokens page says
+	// by whom and why.
+	s.must("", "repo add", "alpha/pub")
+	pusher := srv.issue("alice", "alpha", "repository:pull", "repository:push")
+	leaked := srv.issue("alice", "alpha/one", "repository:pull")
+	if out, err := pushFile(t, g, srv.tokenURL("alice", pusher.Token, "alpha/pub"), ".env", "TOKEN="+leaked.Token+"\n"); err == nil || !strings.Contains(out, "has been revoked") {
+		t.Errorf("a push of a live token to a public repository: %v\n%s", err, out)
+	}
+	p.do("open your tokens", chromedp.Navigate(srv.URL+"/-/tokens"), chromedp.WaitVisible(chromedp.ID("inactive-tokens")))
+	if row := p.text("#token-" + leaked.ID); !strings.Contains(row, "by push protection") || !strings.Contains(row, "Pushed to alpha/pub by alice, found in commit") || !strings.Contains(row, "path .env, line 1") {
+		t.Errorf("the leaked token on “Your tokens”: %q; want it revoked by push protection, saying where", row)
+	}
+	p.check("your-tokens-leaked")
 
 	p.do("open the home page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	p.check("home")

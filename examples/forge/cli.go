@@ -50,6 +50,7 @@ type config struct {
 	pushProtection                bool
 	maxLifetime                   string // -max-token-lifetime: "" for none
 	maxActive                     int    // -max-tokens-per-user: 0 for no limit
+	retention                     string // -token-retention: "0" keeps everything
 }
 
 // env is what a command other than serve runs with.
@@ -87,16 +88,18 @@ var commands = []command{
 	{"repo list", "[PROJECT]", "list the repositories, of one project or of all", [2]int{0, 1}, noFlags(repoList)},
 	{"repo delete", "PROJECT/REPO", "delete a repository and its tokens", [2]int{1, 1}, noFlags(repoDelete)},
 	{"token list", "[-owner USER] [PROJECT | PROJECT/REPO] [-expiring DURATION] [-all]", "list active tokens: all, a user's, a project's (its repositories' too) or those usable on a repository", [2]int{0, 1}, tokenList},
-	{"token revoke", "ID", "revoke a token; it fails from the next request on", [2]int{1, 1}, noFlags(tokenRevoke)},
+	{"token revoke", "[-reason TEXT] ID", "revoke a token; it fails from the next request on", [2]int{1, 1}, tokenRevoke},
+	{"scan", "[PROJECT[/REPO]]", "find live tokens in every object of the repositories (all by default); revoke those found in public ones", [2]int{0, 1}, scanCmd},
 }
 
-const serveArgs = "[-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-git-… limits]"
+const serveArgs = "[-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-token-retention D] [-push-protection=false] [-git-… limits]"
 
-// groups are the first words of the commands, in order.
+// groups are the first words of the commands of two words, in order
+// (a command of one word, such as scan, stands alone).
 func groups() []string {
 	var gs []string
 	for _, c := range commands {
-		if g, _, _ := strings.Cut(c.name, " "); !slices.Contains(gs, g) {
+		if g, _, ok := strings.Cut(c.name, " "); ok && !slices.Contains(gs, g) {
 			gs = append(gs, g)
 		}
 	}
@@ -130,6 +133,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.BoolVar(&c.pushProtection, "push-protection", c.pushProtection, "refuse pushes that add a live access token (and revoke the token when the repository is public)")
 	fs.StringVar(&c.maxLifetime, "max-token-lifetime", c.maxLifetime, "the longest a token may live, such as 90d or 36h: every token expires within it, and a token asked for without an expiry gets it (default: no limit)")
 	fs.IntVar(&c.maxActive, "max-tokens-per-user", c.maxActive, "active tokens one user may hold (0: no limit)")
+	fs.StringVar(&c.retention, "token-retention", c.retention, "how long the records of revoked and expired tokens, and the token activity, are kept, such as 90d; checked at start and daily (0: for ever)")
 }
 
 func newFlagSet(name string) *flag.FlagSet {
@@ -165,7 +169,7 @@ func isHelp(arg string) bool {
 
 // run runs the command line args.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive}
+	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive, retention: defaultRetention}
 	global := newFlagSet("forge")
 	globalFlags(global, c)
 	serveFlags(global, c) // `forge -addr …` is `forge serve -addr …`
@@ -199,21 +203,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return serve(ctx, *c, stdout, stderr)
 	}
-	if !slices.Contains(groups(), word) {
-		return usageError{msg: fmt.Sprintf("unknown command %q", word)}
-	}
-	if len(args) == 0 || isHelp(args[0]) {
-		printGroup(stdout, word)
-		return nil
-	}
-	cmd := findCommand(word + " " + args[0])
+	cmd := findCommand(word) // a command of one word
 	if cmd == nil {
-		return usageError{fmt.Sprintf("unknown command %q; %s", word+" "+args[0], subcommands(word)), "forge help " + word}
+		if !slices.Contains(groups(), word) {
+			return usageError{msg: fmt.Sprintf("unknown command %q", word)}
+		}
+		if len(args) == 0 || isHelp(args[0]) {
+			printGroup(stdout, word)
+			return nil
+		}
+		if cmd = findCommand(word + " " + args[0]); cmd == nil {
+			return usageError{fmt.Sprintf("unknown command %q; %s", word+" "+args[0], subcommands(word)), "forge help " + word}
+		}
+		args = args[1:]
 	}
 	fs := newFlagSet(cmd.name)
 	globalFlags(fs, c)
 	runCmd := cmd.setup(fs)
-	pos, err := parseArgs(fs, args[1:])
+	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		printCommand(stdout, cmd)
 		return nil
@@ -266,6 +273,8 @@ func help(stdout io.Writer, args []string) error {
 		printUsage(stdout)
 	case name == "serve":
 		printServe(stdout)
+	case findCommand(name) != nil && !strings.Contains(name, " "):
+		printCommand(stdout, findCommand(name))
 	case slices.Contains(groups(), name):
 		printGroup(stdout, name)
 	case findCommand(name) != nil:
@@ -302,7 +311,7 @@ func printServe(w io.Writer) {
 	fmt.Fprintf(w, "Usage: forge [-data DIR] [-db URL] serve %s\n\n", serveArgs)
 	fmt.Fprint(w, "Runs the forge until SIGINT or SIGTERM, then waits for requests in flight.\nOn its first start it creates DIR and the database.\n\n")
 	printFlags(w, func(fs *flag.FlagSet) {
-		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive}
+		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive, retention: defaultRetention}
 		globalFlags(fs, c)
 		serveFlags(fs, c)
 	})
@@ -647,15 +656,17 @@ func tokenList(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			}
 			within = d
 		}
-		toks, err := listTokens(ctx, e, *owner, args, accesstoken.ListOptions{IncludeInactive: *all})
-		if err != nil {
-			return err
+		opts := accesstoken.ListOptions{}
+		if *all {
+			opts.State = accesstoken.StateAll
 		}
 		now := time.Now()
 		if within > 0 {
-			toks = slices.DeleteFunc(toks, func(t accesstoken.Token) bool {
-				return t.ExpiresAt.IsZero() || t.ExpiresAt.After(now.Add(within))
-			})
+			opts.ExpiringBefore = now.Add(within)
+		}
+		toks, err := listTokens(ctx, e, *owner, args, opts)
+		if err != nil {
+			return err
 		}
 		if len(toks) == 0 {
 			fmt.Fprintln(e.stdout, "no tokens")
@@ -681,7 +692,9 @@ func tokenList(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 }
 
 // listTokens lists the tokens the arguments of token list select, oldest
-// first.
+// first, a page at a time through the library's operator listing
+// (Manager.PageAll): every token, or those of one owner, of one target,
+// or usable on a repository (its own and its project's).
 func listTokens(ctx context.Context, e *env, owner string, args []string, opts accesstoken.ListOptions) ([]accesstoken.Token, error) {
 	if owner != "" {
 		if ok, err := e.db.userExists(ctx, owner); err != nil {
@@ -690,62 +703,48 @@ func listTokens(ctx context.Context, e *env, owner string, args []string, opts a
 			return nil, fmt.Errorf("user %q %w", owner, errNotFound)
 		}
 	}
-	var toks []accesstoken.Token
+	filters := []accesstoken.TokenFilter{{Owner: owner}}
 	switch {
-	case len(args) == 0 && owner != "":
-		return e.m.ListForOwner(ctx, owner, opts)
-	case len(args) == 0: // everyone's
-		users, err := e.db.Users(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range users {
-			ts, err := e.m.ListForOwner(ctx, u.Name, opts)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, ts...)
-		}
+	case len(args) == 0: // everyone's, or owner's
 	case strings.Contains(args[0], "/"): // those usable on a repository
 		project, name, _ := strings.Cut(args[0], "/")
 		if _, err := e.db.Repo(ctx, project, name); err != nil {
 			return nil, err
 		}
-		ts, err := e.m.ListForTarget(ctx, cliActor, accesstoken.RepositoryTarget(project, name), opts)
-		if err != nil {
-			return nil, err
-		}
-		toks = ts
+		t := accesstoken.RepositoryTarget(project, name)
+		filters[0].Target, filters[0].Covering = &t, true
 	default: // a project's and its repositories'
 		project := args[0]
 		if _, err := e.db.Project(ctx, project); err != nil {
 			return nil, err
 		}
-		ts, err := e.m.ListForTarget(ctx, cliActor, accesstoken.ProjectTarget(project), opts)
-		if err != nil {
-			return nil, err
-		}
-		toks = ts
 		repos, err := e.db.Repos(ctx, project)
 		if err != nil {
 			return nil, err
 		}
+		t := accesstoken.ProjectTarget(project)
+		filters[0].Target = &t
 		for _, r := range repos {
-			ts, err := e.m.ListForTarget(ctx, cliActor, accesstoken.RepositoryTarget(project, r.Name), opts)
-			if err != nil {
-				return nil, err
-			}
-			for _, t := range ts {
-				if !t.Target.IsProject() { // listed above
-					toks = append(toks, t)
-				}
-			}
+			rt := accesstoken.RepositoryTarget(project, r.Name)
+			filters = append(filters, accesstoken.TokenFilter{Owner: owner, Target: &rt})
 		}
 	}
-	if owner != "" {
-		toks = slices.DeleteFunc(toks, func(t accesstoken.Token) bool { return t.Owner != owner })
+	var toks []accesstoken.Token
+	for _, f := range filters {
+		err := allPages(opts, func(o accesstoken.ListOptions) (accesstoken.Page, error) {
+			return e.m.PageAll(ctx, f, o)
+		}, func(page []accesstoken.Token) error {
+			toks = append(toks, page...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	slices.SortStableFunc(toks, func(a, b accesstoken.Token) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if len(filters) > 1 {
+		// One order for the project's tokens and its repositories'.
+		slices.SortStableFunc(toks, func(a, b accesstoken.Token) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	}
 	return toks, nil
 }
 
@@ -799,24 +798,39 @@ func tokenState(t accesstoken.Token, now time.Time) string {
 	return "active"
 }
 
-func tokenRevoke(ctx context.Context, e *env, args []string) error {
-	id, err := uuid.Parse(args[0])
-	if err != nil {
-		return usageError{fmt.Sprintf("token revoke: %q is not a token ID (forge token list shows them)", args[0]), "forge help token revoke"}
-	}
-	tok, err := e.m.Get(ctx, cliActor, id)
-	if errors.Is(err, accesstoken.ErrNotFound) {
-		return fmt.Errorf("token revoke: no token has the ID %s", id)
-	} else if err != nil {
-		return err
-	}
-	if tok.Revoked() {
-		fmt.Fprintf(e.stdout, "token %s (%s's, for %s) was already revoked on %s\n", id, tok.Owner, targetName(tok.Target), tok.RevokedAt.Format(timeFormat))
+func tokenRevoke(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+	reasonFlag := fs.String("reason", "", "why, in `TEXT` shown with the revoked token on the pages, in the API and in the project's activity")
+	return func(ctx context.Context, e *env, args []string) error {
+		id, err := uuid.Parse(args[0])
+		if err != nil {
+			return usageError{fmt.Sprintf("token revoke: %q is not a token ID (forge token list shows them)", args[0]), "forge help token revoke"}
+		}
+		reason, err := checkReason(*reasonFlag)
+		if err == nil {
+			err = refuseLiveTokens(ctx, e.m, "reason", "The reason", reason)
+		}
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return usageError{"token revoke: -reason: " + fe.Msg, "forge help token revoke"}
+		} else if err != nil {
+			return err
+		}
+		tok, err := e.m.Get(ctx, cliActor, id)
+		if errors.Is(err, accesstoken.ErrNotFound) {
+			return fmt.Errorf("token revoke: no token has the ID %s", id)
+		} else if err != nil {
+			return err
+		}
+		if tok.Revoked() {
+			fmt.Fprintf(e.stdout, "token %s (%s's, for %s) was already revoked on %s\n", id, tok.Owner, targetName(tok.Target), tok.RevokedAt.Format(timeFormat))
+			return nil
+		}
+		if _, err := e.m.RevokeWithReason(ctx, cliActor, id, reason); errors.Is(err, accesstoken.ErrBadReason) {
+			return usageError{"token revoke: -reason: " + textProblem("The reason", reason), "forge help token revoke"}
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked token %s (%s's, for %s)\n", id, tok.Owner, targetName(tok.Target))
 		return nil
 	}
-	if _, err := e.m.Revoke(ctx, cliActor, id); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "revoked token %s (%s's, for %s)\n", id, tok.Owner, targetName(tok.Target))
-	return nil
 }

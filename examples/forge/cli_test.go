@@ -197,7 +197,7 @@ func TestHelp(t *testing.T) {
 		if code != 0 {
 			t.Errorf("forge %v: exit %d; want 0\n%s", args, code, out)
 		}
-		for _, want := range []string{"serve [-addr HOST:PORT]", "user passwd NAME", "project delete PROJECT", "repo delete PROJECT/REPO", "token list", "token revoke ID", "-data DIR"} {
+		for _, want := range []string{"serve [-addr HOST:PORT]", "user passwd NAME", "project delete PROJECT", "repo delete PROJECT/REPO", "token list", "token revoke [-reason TEXT] ID", "-data DIR"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("forge %v lacks %q:\n%s", args, want, out)
 			}
@@ -207,7 +207,7 @@ func TestHelp(t *testing.T) {
 		"user":    {"user add NAME", "user passwd NAME", "user list"},
 		"project": {"project add -owner USER NAME", "project list", "project member PROJECT USER ROLE", "project delete PROJECT"},
 		"repo":    {"repo add [-private] PROJECT/REPO", "repo list [PROJECT]", "repo delete PROJECT/REPO"},
-		"token":   {"token list", "token revoke ID"},
+		"token":   {"token list", "token revoke [-reason TEXT] ID"},
 	}
 	for group, wants := range groups {
 		for _, args := range [][]string{{group}, {group, "-h"}, {"help", group}} {

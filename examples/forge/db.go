@@ -242,8 +242,22 @@ var schema = []string{
 		target_repo    TEXT NOT NULL,
 		resource       TEXT NOT NULL, -- the repository a use was for
 		scope          TEXT NOT NULL,
-		reason         TEXT NOT NULL)`,
+		reason         TEXT NOT NULL) -- why a use was refused (a code), or the reason for a revocation`,
 	`CREATE INDEX IF NOT EXISTS forge_token_events_project ON forge_token_events (project, at, id)`,
+	// What CI reports about commits (POST /api/repos/…/statuses/SHA):
+	// newest first by (created_at, id); at most 1,000 per commit.
+	`CREATE TABLE IF NOT EXISTS forge_commit_statuses (
+		id          TEXT PRIMARY KEY,
+		project     TEXT NOT NULL,
+		repo        TEXT NOT NULL,
+		sha         TEXT NOT NULL,
+		state       TEXT NOT NULL,
+		context     TEXT NOT NULL,
+		description TEXT NOT NULL,
+		target_url  TEXT NOT NULL,
+		creator     TEXT NOT NULL, -- the owner of the token that posted it
+		created_at  BIGINT NOT NULL)`, // microseconds since 1970, UTC
+	`CREATE INDEX IF NOT EXISTS forge_commit_statuses_sha ON forge_commit_statuses (project, repo, sha, created_at)`,
 }
 
 // migrate creates the tables, in one transaction that two processes
@@ -510,7 +524,7 @@ func (d *DB) DeleteProject(ctx context.Context, name string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, table := range []string{"forge_members", "forge_repos", "forge_token_events"} {
+	for _, table := range []string{"forge_members", "forge_repos", "forge_token_events", "forge_commit_statuses"} {
 		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM `+table+` WHERE project = ?`), name); err != nil {
 			return err
 		}
@@ -608,20 +622,29 @@ func (d *DB) AddRepo(ctx context.Context, project, name string, private bool) er
 	return err
 }
 
-// DeleteRepo forgets a repository (createRepo undoes AddRepo with it),
-// or returns an error matching errNotFound.
+// DeleteRepo forgets a repository and its commit statuses, in one
+// transaction (createRepo undoes AddRepo with it), or returns an error
+// matching errNotFound.
 func (d *DB) DeleteRepo(ctx context.Context, project, name string) error {
 	if !validName(project, name) {
 		return fmt.Errorf("repository %q %w", project+"/"+name, errNotFound)
 	}
-	res, err := d.exec(ctx, `DELETE FROM forge_repos WHERE project = ? AND name = ?`, project, name)
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, d.q(`DELETE FROM forge_repos WHERE project = ? AND name = ?`), project, name)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
 		return fmt.Errorf("repository %q %w", project+"/"+name, errNotFound)
 	}
-	return nil
+	if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM forge_commit_statuses WHERE project = ? AND repo = ?`), project, name); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Repo returns a repository, or an error matching errNotFound.

@@ -73,7 +73,10 @@ type storedEvent struct {
 	TokenID, ReplacedBy       string
 	Owner, Actor              string
 	TargetProject, TargetRepo string
-	Resource, Scope, Reason   string
+	Resource, Scope           string
+	// Reason is why: for a rejection, a code (rejectReason); for a
+	// revocation, the revoker's reason, as text (maybe empty).
+	Reason string
 }
 
 func newEventLog(db *DB, log *slog.Logger) *eventLog {
@@ -128,7 +131,7 @@ func (l *eventLog) record(ctx context.Context, ev accesstoken.Event) {
 	case accesstoken.EventRotated:
 		se.Kind = evRotated
 	case accesstoken.EventRevoked:
-		se.Kind = evRevoked
+		se.Kind, se.Reason = evRevoked, ev.Reason // why, if the revoker said
 	case accesstoken.EventRejected:
 		se.Kind, se.Reason = evRejected, rejectReason(ev.Err)
 		// A rejection belongs to the project whose repository it was

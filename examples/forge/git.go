@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/gitserve"
@@ -45,7 +47,7 @@ func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logge
 			Manager: m,
 			Policy:  gitserve.RevokeIfPublic,
 			Revoke: func(ctx context.Context, r gitserve.Revocation) error {
-				_, err := m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, r.Reason)
+				_, err := m.RevokeLeaked(ctx, r.Secret.Reveal(), r.Actor, fitReason(r.Reason))
 				return err
 			},
 			TokensURL: o.tokensURL,
@@ -81,6 +83,20 @@ func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logge
 	return limiter.Middleware(auth(backend)), nil
 }
 
+// fitReason shortens a reason gitserve gives for revoking a leaked token
+// to the most the library records (accesstoken.MaxDescriptionLen
+// characters), ending it with "…": with a long path, "push protection:
+// pushed to …, found in commit …, path …, line …" is longer, and the
+// library would refuse it (ErrBadReason) and leave the leaked token live.
+// The log has the whole of it.
+func fitReason(reason string) string {
+	if utf8.RuneCountInString(reason) <= accesstoken.MaxDescriptionLen {
+		return reason
+	}
+	r := []rune(reason)
+	return strings.TrimRightFunc(string(r[:accesstoken.MaxDescriptionLen-1]), unicode.IsSpace) + "…"
+}
+
 // isGitPath reports whether a request path is for the git handler: any
 // path with a ".git" segment end. The middleware rejects the unsafe ones.
 func isGitPath(p string) bool {
@@ -109,14 +125,21 @@ func splitRepoPath(p string) (project, name string, ok bool) {
 	return project, name, true
 }
 
+// gitEnv is the environment of the forge's own git commands: the
+// forge's, with a fixed identity, and neither the system's git
+// configuration nor prompts.
+func gitEnv() []string {
+	return append(os.Environ(),
+		"GIT_AUTHOR_NAME=Forge", "GIT_AUTHOR_EMAIL=forge@example.invalid",
+		"GIT_COMMITTER_NAME=Forge", "GIT_COMMITTER_EMAIL=forge@example.invalid",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+}
+
 // runGit runs git with a clean, fixed identity.
 func runGit(dir string, stdin []byte, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Forge", "GIT_AUTHOR_EMAIL=forge@example.invalid",
-		"GIT_COMMITTER_NAME=Forge", "GIT_COMMITTER_EMAIL=forge@example.invalid",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	cmd.Env = gitEnv()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

@@ -10,7 +10,7 @@
 //
 // Usage:
 //
-//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N]]
+//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-token-retention D] [-push-protection=false]]
 //	forge [-data DIR] [-db URL] user add|passwd NAME     (password: first line of stdin)
 //	forge [-data DIR] [-db URL] user list
 //	forge [-data DIR] [-db URL] project add -owner USER NAME
@@ -21,7 +21,7 @@
 //	forge [-data DIR] [-db URL] repo list [PROJECT]
 //	forge [-data DIR] [-db URL] repo delete PROJECT/REPO
 //	forge [-data DIR] [-db URL] token list [-owner USER] [PROJECT | PROJECT/REPO] [-expiring 7d] [-all]
-//	forge [-data DIR] [-db URL] token revoke ID
+//	forge [-data DIR] [-db URL] token revoke [-reason TEXT] ID
 //	forge help [COMMAND]
 //
 // -db postgres://… keeps the data in PostgreSQL instead of DIR/forge.db;
@@ -103,6 +103,14 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if c.maxActive < 0 {
 		return usageError{"-max-tokens-per-user: want 0 (no limit) or more", "forge help serve"}
 	}
+	var retention time.Duration
+	if c.retention != "0" {
+		d, err := parseDays(c.retention)
+		if err != nil {
+			return usageError{"-token-retention: " + err.Error() + ", or 0 to keep everything", "forge help serve"}
+		}
+		retention = d
+	}
 
 	db, store, err := openDB(ctx, c.data, c.db, true)
 	if err != nil {
@@ -117,7 +125,9 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	opts := []accesstoken.Option{
 		accesstoken.WithPrefix("forge"),
 		accesstoken.WithEvents(func(ctx context.Context, ev accesstoken.Event) {
-			logEvent(ctx, ev)
+			if ev.Kind != accesstoken.EventPurged || ev.Count > 0 { // runRetention logs its runs
+				logEvent(ctx, ev)
+			}
 			activity.record(ctx, ev)
 		}),
 	}
@@ -157,8 +167,8 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 
 	pw := newPasswords(db, trusted)
-	apiH := (&api{db: db, m: m, pw: pw, pol: pol, log: log}).routes()
-	webH := (&web{db: db, m: m, pw: pw, pol: pol, log: log, base: base, secure: secure}).routes()
+	apiH := (&api{db: db, m: m, pw: pw, pol: pol, log: log, reposDir: reposDir}).routes()
+	webH := (&web{db: db, m: m, pw: pw, pol: pol, log: log, base: base, secure: secure, reposDir: reposDir}).routes()
 	// Browsers must not be able to call the API or post the forms from
 	// another site (on top of the forms' CSRF tokens).
 	cop := http.NewCrossOriginProtection()
@@ -201,6 +211,12 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "public URL %s/\n", base)
 	}
 	fmt.Fprintf(stdout, "forge listening on http://%s/\n", displayAddr(ln.Addr().String()))
+	if retention > 0 {
+		rctx, stopRetention := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); runRetention(rctx, m, db, retention, log) }()
+		defer func() { stopRetention(); <-done }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

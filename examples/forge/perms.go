@@ -20,17 +20,31 @@ import (
 // owner loses the permission the operation needs.
 type perms struct{ db *DB }
 
-var _ accesstoken.Authorizer = perms{}
+var _ accesstoken.VisibilityAuthorizer = perms{}
 
 // CanAccess implements accesstoken.Authorizer.
 func (p perms) CanAccess(ctx context.Context, user string, res accesstoken.Resource, scope accesstoken.Scope) (bool, error) {
+	access, _, err := p.CanAccessAndSee(ctx, user, res, scope)
+	return access, err
+}
+
+// CanAccessAndSee implements accesstoken.VisibilityAuthorizer: whether
+// user may do scope on the repository, and whether they may see it at
+// all, from the one query that reads the repository and user's role. The
+// Manager asks it instead of CanAccess, so that a refused token costs one
+// query too, and its refusal names a repository (403) only to one who
+// may see it (otherwise 404, as for one that does not exist).
+func (p perms) CanAccessAndSee(ctx context.Context, user string, res accesstoken.Resource, scope accesstoken.Scope) (access, see bool, err error) {
+	if res.IsProject() {
+		return false, false, nil // the forge has no operation on a whole project
+	}
 	repo, role, err := p.db.RepoAccess(ctx, res.Project, res.Repository, user)
 	if errors.Is(err, errNotFound) {
-		return false, nil
+		return false, false, nil
 	} else if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return mayAccess(repo, role, scope), nil
+	return mayAccess(repo, role, scope), canSee(repo, role), nil
 }
 
 func mayAccess(repo *Repo, role Role, scope accesstoken.Scope) bool {

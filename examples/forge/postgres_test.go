@@ -228,3 +228,54 @@ func countTokens(toks []apiTok, desc string) int {
 	}
 	return n
 }
+
+// TestPostgresStatuses: commit statuses on PostgreSQL, posted through one
+// process and read through the other, and the repository page's latest
+// status of each context; a token revokes itself through one and is
+// refused by the other.
+func TestPostgresStatuses(t *testing.T) {
+	t.Parallel()
+	s := postgresSite(t)
+	a, b := s.launch(), s.launch()
+	a.waitListening()
+	b.waitListening()
+	s.addUser("alice")
+	s.must("", "project add", "-owner", "alice", "alpha")
+	s.must("", "repo add", "-private", "alpha/one")
+	g := newGit(t)
+	tok := a.issue("alice", "alpha", "repository:pull", "repository:push", "repository:build_status")
+	if out, err := g.run(g.workRepo(), "push", "-q", a.tokenURL("alice", tok.Token, "alpha/one"), "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	sha := g.head(a, "alice", tok.Token, "alpha/one")
+	for _, st := range []map[string]any{
+		{"state": "pending", "context": "ci/build"},
+		{"state": "success", "context": "ci/build", "target_url": "https://ci.example.com/1"},
+		{"state": "error", "context": "ci/deploy"},
+	} {
+		if code, body := a.apiAuth("POST", statusesPath("alpha/one", sha), bearer(tok.Token), st); code != 201 {
+			t.Fatalf("posting through A: %d %s", code, body)
+		}
+	}
+	code, body := b.apiAuth("GET", statusesPath("alpha/one", sha), bearer(tok.Token), nil)
+	if code != 200 || strings.Count(string(body), `"state"`) != 3 || strings.Index(string(body), "ci/deploy") > strings.Index(string(body), "success") {
+		t.Errorf("reading through B: %d %s; want the 3 statuses, newest first", code, body)
+	}
+	w := b.browser(t)
+	w.login("alice")
+	_, page := w.get("/alpha/one")
+	for _, want := range []string{`href="https://ci.example.com/1" rel="nofollow noopener">ci/build: success</a>`, `<span class="status status-error">ci/deploy: error</span>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the repository page through B lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "ci/build: pending") {
+		t.Errorf("the repository page shows a replaced status")
+	}
+	if code, body := a.apiAuth("DELETE", "/api/token", bearer(tok.Token), nil); code != 204 {
+		t.Fatalf("DELETE /api/token through A: %d %s", code, body)
+	}
+	if code, body := b.apiAuth("GET", "/api/token", bearer(tok.Token), nil); code != 401 {
+		t.Errorf("GET /api/token through B after the revocation: %d %s; want 401", code, body)
+	}
+}

@@ -384,6 +384,7 @@ func badBytes(t *testing.T, s *site) {
 		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password("alice")))}
 	}
 	alice := basic("alice")
+	sha := strings.Repeat("a", 40)
 	tests := []struct {
 		method, target string
 		hdr            map[string]string
@@ -402,6 +403,13 @@ func badBytes(t *testing.T, s *site) {
 		{"POST", "/api/projects/%ff/tokens", alice, 404},
 		{"GET", "/api/projects/alpha/tokens", basic("\xff"), 401},
 		{"GET", "/api/projects/alpha/tokens", basic("alice\x00"), 401},
+		{"GET", "/api/repos/%ff/x/statuses/" + sha, nil, 404},
+		{"GET", "/api/repos/alpha/%00x/statuses/" + sha, alice, 404},
+		{"GET", "/api/repos/alpha/pub/statuses/%ff", nil, 422},
+		{"GET", "/api/repos/alpha/pub/statuses/" + sha, basic("\xff"), 401},
+		{"GET", "/api/repos/%ff/x/statuses/" + sha, map[string]string{"Authorization": "Bearer forge_x"}, 400}, // the route middleware: an unsafe path
+		{"POST", "/api/repos/%ff/x/statuses/" + sha, map[string]string{"Authorization": "Bearer forge_x"}, 400},
+		{"GET", "/api/token", map[string]string{"Authorization": "Bearer \xff"}, 401},
 		{"GET", "/%ff/x.git/info/refs?service=git-upload-pack", nil, 400},
 		{"GET", "/alpha/%00.git/info/refs?service=git-upload-pack", nil, 400},
 	}

@@ -2,27 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/forgekit/accesstoken"
 )
 
 // The forge's own rules for tokens, on top of the library's, shared by the
-// pages and the API: a description is required, unique among the owner's
-// active tokens of a target, and free of characters that make it read as
-// something else; a user holds at most maxActive active tokens; lists are
-// newest first and paginated.
+// pages and the API: a description's stricter rules (below), at most
+// maxActive active tokens per user, expiries through the end of a day,
+// and lists a page at a time.
 
 // policy issues tokens under the forge's rules.
 type policy struct {
@@ -49,46 +44,114 @@ type fieldError struct {
 	// Conflict marks a refusal because of the tokens that exist (a
 	// duplicate description, too many tokens): 409 rather than 400.
 	Conflict bool
+	// Secret marks a field that held a live token: a form shows it
+	// again empty.
+	Secret bool
 }
 
 func (e *fieldError) Error() string { return e.Msg }
 
-// checkDescription returns the description, trimmed, or why it is
-// refused: it is required, at most accesstoken.MaxDescriptionLen
-// characters, and made of letters, marks, numbers, punctuation, symbols
-// and spaces only. Control characters, bidirectional overrides and
-// isolates (U+202A–U+202E, U+2066–U+2069), zero-width characters
-// (U+200B–U+200D, U+2060, U+FEFF) and every other invisible format
-// character (Unicode category Cf), line and paragraph separators,
-// private-use and unassigned code points are refused: they can make a
-// description read as something else, or hide text, in a list of tokens.
+// The description rule is the library's (Manager.Issue: required, at
+// most accesstoken.MaxDescriptionLen characters, no control or invisible
+// format characters, line separators or blank fillers, unique among the
+// owner's active tokens of the target) and two of the forge's own, which
+// are stricter:
+//
+//   - only letters, marks, numbers, punctuation, symbols and spaces:
+//     private-use and unassigned code points are refused too (the
+//     library lets them through), since they show as nothing or as a
+//     box that can stand for anything;
+//   - unique ignoring case and runs of spaces ("CI" and " ci " are the
+//     same name to a person; the library compares exactly).
+//
+// Spaces around a description are trimmed first, as forms and people
+// add them by accident.
+
+// checkDescription returns the description, trimmed, or why the forge's
+// own character rule refuses it; what the library refuses (an empty or
+// over-long description, control and invisible characters) is left to
+// Issue, and explained by textProblem.
 func checkDescription(s string) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", &fieldError{Field: "description", Msg: "The description is not valid UTF-8 text."}
+	return checkForgeText("description", "The description", s)
+}
+
+// checkReason does for a revocation reason (optional) what
+// checkDescription does for a description; the library checks the rest
+// (RevokeWithReason, accesstoken.ErrBadReason), explained by
+// reasonError.
+func checkReason(s string) (string, error) { return checkForgeText("reason", "The reason", s) }
+
+// refuseLiveTokens refuses a text that people will read (a description, a
+// reason, a commit status) when it holds a live token of this forge
+// (Manager.Scan): a common mistake is to paste the token where its name
+// goes. The text is not stored, so the token has not leaked, and is not
+// revoked. field and noun name the text; a failed scan fails closed.
+func refuseLiveTokens(ctx context.Context, m *accesstoken.Manager, field, noun, text string) error {
+	found, err := m.Scan(ctx, []byte(text), accesstoken.ScanOptions{})
+	if err != nil {
+		return err
 	}
+	if len(found) > 0 {
+		return &fieldError{Field: field, Secret: true, Msg: noun + " contains an access token, which anyone who reads it could use. " +
+			"Write what the token is for instead (say, “CI deploy”); if someone else may have seen the token, revoke it."}
+	}
+	return nil
+}
+
+// reasonError explains the library's refusal of a revocation reason.
+func reasonError(reason string) error {
+	return &fieldError{Field: "reason", Msg: textProblem("The reason", reason)}
+}
+
+// checkForgeText trims s and refuses what the forge's rule refuses and
+// the library's does not: private-use and unassigned code points. field
+// and noun name the text ("description", "The description").
+func checkForgeText(field, noun, s string) (string, error) {
 	s = strings.TrimFunc(s, unicode.IsSpace)
-	if s == "" {
-		return "", &fieldError{Field: "description", Msg: "Give the token a description: what is it for (say, “CI deploy”)?"}
-	}
-	if n := utf8.RuneCountInString(s); n > accesstoken.MaxDescriptionLen {
-		return "", &fieldError{Field: "description", Msg: fmt.Sprintf("The description is %d characters long; the most is %d.", n, accesstoken.MaxDescriptionLen)}
+	if !utf8.ValidString(s) {
+		return s, nil // the library refuses it
 	}
 	for i, r := range []rune(s) {
-		if allowedInDescription(r) {
+		if unicode.In(r, unicode.Co, unicode.Cn) {
+			return "", &fieldError{Field: field, Msg: fmt.Sprintf(
+				"%s contains a private-use or unassigned character (U+%04X, character %d), which can show as anything. Remove it.", noun, r, i+1)}
+		}
+	}
+	return s, nil
+}
+
+// textProblem says, for a person, what is wrong with a text the library
+// refused (a description, a revocation reason): noun names it ("The
+// description"). It finds the problem itself, by the forge's rule, which
+// refuses everything the library does but blank fillers; the library's
+// error text is never shown.
+func textProblem(noun, s string) string {
+	if !utf8.ValidString(s) {
+		return noun + " is not valid UTF-8 text."
+	}
+	if strings.TrimSpace(s) == "" {
+		return noun + " is empty."
+	}
+	if n := utf8.RuneCountInString(s); n > accesstoken.MaxDescriptionLen {
+		return fmt.Sprintf("%s is %d characters long; the most is %d.", noun, n, accesstoken.MaxDescriptionLen)
+	}
+	for i, r := range []rune(s) {
+		if allowedInText(r) {
 			continue
 		}
 		what := "an invisible or text-direction character"
 		if unicode.IsControl(r) {
 			what = "a control character"
 		}
-		return "", &fieldError{Field: "description", Msg: fmt.Sprintf(
-			"The description contains %s (U+%04X, character %d), which can make it read as something else. Remove it.", what, r, i+1)}
+		return fmt.Sprintf("%s contains %s (U+%04X, character %d), which can make it read as something else. Remove it.", noun, what, r, i+1)
 	}
-	return s, nil
+	return noun + " contains an invisible character, which can make it read as something else. Remove it."
 }
 
-// allowedInDescription reports whether r may appear in a description.
-func allowedInDescription(r rune) bool {
+// allowedInText reports whether r may appear in a description or a
+// reason by the forge's rule: letters, marks, numbers, punctuation,
+// symbols and spaces.
+func allowedInText(r rune) bool {
 	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs)
 }
 
@@ -106,39 +169,84 @@ func (p *policy) issue(ctx context.Context, owner string, t accesstoken.Target, 
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseLiveTokens(ctx, p.m, "description", "The description", desc); err != nil {
+		return nil, err
+	}
 	// One issue at a time per owner (across processes on PostgreSQL), so
-	// that two requests at once cannot both pass the checks below.
+	// that two requests at once cannot both pass the cap, nor the
+	// description rule where it is stricter than the library's (which
+	// the store checks atomically, exactly).
 	unlock, err := p.lockOwner(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	active, err := p.m.ListForOwner(ctx, owner, accesstoken.ListOptions{})
+	// The owner's active tokens of the target, for the description.
+	var taken string
+	err = allPages(accesstoken.ListOptions{}, func(o accesstoken.ListOptions) (accesstoken.Page, error) {
+		return p.m.PageAll(ctx, accesstoken.TokenFilter{Owner: owner, Target: &t}, o)
+	}, func(toks []accesstoken.Token) error {
+		for _, tok := range toks {
+			if taken == "" && sameDescription(tok.Description, desc) {
+				taken = tok.Description
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, tok := range active {
-		if tok.Target == t && sameDescription(tok.Description, desc) {
-			return nil, &fieldError{Field: "description", Conflict: true, Msg: fmt.Sprintf(
-				"You already have an active token for %s named “%s”. Choose another description, or rotate that token.", targetLabel(t), tok.Description)}
-		}
+	if taken != "" {
+		return nil, duplicateDescription(t, taken)
 	}
-	if p.maxActive > 0 && len(active) >= p.maxActive {
-		return nil, &fieldError{Conflict: true, Msg: fmt.Sprintf(
-			"You have %d active tokens, the most this forge allows. Revoke one you no longer use (“Your tokens” lists them all) before creating another.", len(active))}
+	if p.maxActive > 0 {
+		// A page as large as the cap says whether the owner is at it.
+		n, err := p.countActive(ctx, owner, p.maxActive)
+		if err != nil {
+			return nil, err
+		}
+		if n >= p.maxActive {
+			return nil, &fieldError{Conflict: true, Msg: fmt.Sprintf(
+				"You have %d active tokens, the most this forge allows. Revoke one you no longer use (“Your tokens” lists them all) before creating another.", n)}
+		}
 	}
 	iss, err := p.m.Issue(ctx, accesstoken.IssueRequest{
 		Owner: owner, Description: desc, Target: t, Scopes: scopes, ExpiresAt: expires,
 	})
 	if err != nil {
-		return nil, p.explain(err, scopes)
+		return nil, p.explain(err, scopes, t, desc)
 	}
 	return iss, nil
 }
 
+// countActive counts owner's active tokens, up to atMost.
+func (p *policy) countActive(ctx context.Context, owner string, atMost int) (int, error) {
+	n := 0
+	opts := accesstoken.ListOptions{}
+	for n < atMost {
+		opts.Limit = min(atMost-n, accesstoken.MaxPageSize)
+		pg, err := p.m.PageForOwner(ctx, owner, opts)
+		if err != nil {
+			return 0, err
+		}
+		n += len(pg.Tokens)
+		if pg.Next == "" {
+			break
+		}
+		opts.Cursor = pg.Next
+	}
+	return n, nil
+}
+
+func duplicateDescription(t accesstoken.Target, taken string) error {
+	return &fieldError{Field: "description", Conflict: true, Msg: fmt.Sprintf(
+		"You already have an active token for %s named “%s”. Choose another description, or rotate that token.", targetLabel(t), taken)}
+}
+
 // explain turns the library's errors about a request into sentences for
-// the person who made it; other errors pass unchanged.
-func (p *policy) explain(err error, scopes []accesstoken.Scope) error {
+// the person who made it; other errors pass unchanged. desc is the
+// description asked for, t the target.
+func (p *policy) explain(err error, scopes []accesstoken.Scope, t accesstoken.Target, desc string) error {
 	valid := scopeList(p.m.Scopes(), "and")
 	switch {
 	case errors.Is(err, accesstoken.ErrNoScopes):
@@ -153,20 +261,33 @@ func (p *policy) explain(err error, scopes []accesstoken.Scope) error {
 		}
 		return &fieldError{Field: "scopes", Msg: fmt.Sprintf("There is no scope %q. The scopes are %s.", unknown, valid)}
 	case errors.Is(err, accesstoken.ErrBadExpiry):
-		if p.maxLifetime > 0 && strings.Contains(err.Error(), "maximum lifetime") {
-			return &fieldError{Field: "expires", Msg: fmt.Sprintf("Tokens on this forge expire within %s; choose %s or earlier.",
-				lifetimeText(p.maxLifetime), p.latestExpiry(time.Now()).Format(time.DateOnly))}
-		}
-		if strings.Contains(err.Error(), "9999") {
-			return &fieldError{Field: "expires", Msg: "The expiry must be before the year 10000."}
-		}
-		return &fieldError{Field: "expires", Msg: "The expiry must be in the future."}
+		return p.expiryError(err)
+	case errors.Is(err, accesstoken.ErrDuplicateDescription):
+		// The store's exact check: the forge's, under the owner's lock,
+		// comes first, so only a writer outside it gets here.
+		return duplicateDescription(t, desc)
 	case errors.Is(err, accesstoken.ErrBadDescription):
-		return &fieldError{Field: "description", Msg: fmt.Sprintf("The description must be at most %d characters of printable text.", accesstoken.MaxDescriptionLen)}
+		if strings.TrimSpace(desc) == "" {
+			return &fieldError{Field: "description", Msg: "Give the token a description: what is it for (say, “CI deploy”)?"}
+		}
+		return &fieldError{Field: "description", Msg: textProblem("The description", desc)}
 	case errors.Is(err, accesstoken.ErrInvalidInput):
 		return &fieldError{Msg: "The request is not valid."}
 	}
 	return err
+}
+
+// expiryError explains the library's refusal of an expiry
+// (accesstoken.ErrBadExpiry).
+func (p *policy) expiryError(err error) error {
+	if p.maxLifetime > 0 && strings.Contains(err.Error(), "maximum lifetime") {
+		return &fieldError{Field: "expires", Msg: fmt.Sprintf("Tokens on this forge expire within %s; choose %s or earlier.",
+			lifetimeText(p.maxLifetime), p.latestExpiry(time.Now()).Format(time.DateOnly))}
+	}
+	if strings.Contains(err.Error(), "9999") {
+		return &fieldError{Field: "expires", Msg: "The expiry must be before the year 10000."}
+	}
+	return &fieldError{Field: "expires", Msg: "The expiry must be in the future."}
 }
 
 // scopeList is the scopes as a sentence lists them, the last two joined
@@ -274,111 +395,46 @@ func (k *keyedMutex) lock(key string) func() {
 	}
 }
 
-// Lists: newest first, in pages. The library's lists are oldest first
-// and whole; the forge sorts and cuts them. A cursor names the first
-// token of a page by its creation time and ID, so a page is the same
-// whatever was created or revoked since.
+// Lists come a page at a time from the library (Manager.PageForTarget,
+// PageForOwner, PageAll): oldest first, each page one range of an
+// index, whatever the number of tokens. Their cursors are the library's,
+// opaque; one the library did not make gets a 400 that says to start
+// again.
 
 const (
 	defaultPageSize = 50
 	maxPageSize     = 100
 )
 
-// cursor is a position in a newest-first list: the token created at At
-// with ID (inclusive).
-type cursor struct {
-	At time.Time
-	ID uuid.UUID
-}
-
-func cursorOf(t accesstoken.Token) cursor { return cursor{t.CreatedAt, t.ID} }
-
-// String encodes the cursor for a URL or a JSON field: opaque to clients.
-func (c cursor) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + "." + c.ID.String()))
-}
-
-// errBadCursor is a cursor this forge did not make.
+// errBadCursor is a cursor the library refused: not one it gave out, or
+// one of a format of before.
 var errBadCursor = &fieldError{Field: "cursor", Msg: "The cursor is not one this forge gave out: start again without it."}
 
-// parseCursor decodes a cursor; "" is the start of the list.
-func parseCursor(s string) (cursor, bool, error) {
-	if s == "" {
-		return cursor{}, false, nil
+// pageError turns the library's refusal of a cursor into errBadCursor;
+// other errors pass unchanged.
+func pageError(err error) error {
+	if errors.Is(err, accesstoken.ErrBadListOptions) {
+		return errBadCursor
 	}
-	if len(s) > 100 {
-		return cursor{}, false, errBadCursor
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, false, errBadCursor
-	}
-	at, id, ok := strings.Cut(string(b), ".")
-	micros, err := strconv.ParseInt(at, 10, 64)
-	if !ok || err != nil {
-		return cursor{}, false, errBadCursor
-	}
-	u, err := uuid.Parse(id)
-	if err != nil || u.String() != id {
-		return cursor{}, false, errBadCursor
-	}
-	return cursor{time.UnixMicro(micros).UTC(), u}, true, nil
+	return err
 }
 
-// newerFirst orders tokens newest first: by creation time, then by ID.
-func newerFirst(a, b accesstoken.Token) int {
-	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-		return c
-	}
-	return slices.Compare(b.ID[:], a.ID[:])
-}
-
-// atOrAfter reports whether t comes at or after c in a newest-first list.
-func (c cursor) atOrAfter(t accesstoken.Token) bool {
-	return newerFirst(accesstoken.Token{CreatedAt: c.At, ID: c.ID}, t) <= 0
-}
-
-// page is one page of a list.
-type page struct {
-	Tokens []accesstoken.Token
-	// Next is the cursor of the next page; "" on the last one.
-	Next string
-}
-
-// paginate sorts toks newest first and returns the page that starts at
-// the cursor (the first page for ""), of at most limit tokens.
-func paginate(toks []accesstoken.Token, cur string, limit int) (page, error) {
-	c, ok, err := parseCursor(cur)
-	if err != nil {
-		return page{}, err
-	}
-	toks = slices.Clone(toks)
-	slices.SortFunc(toks, newerFirst)
-	if ok {
-		i := slices.IndexFunc(toks, c.atOrAfter)
-		if i < 0 {
-			i = len(toks)
+// allPages calls next with each page of a listing, from the first, until
+// the last or an error: for the forge's own checks and the command line,
+// which need every token a listing selects.
+func allPages(opts accesstoken.ListOptions, page func(accesstoken.ListOptions) (accesstoken.Page, error), each func([]accesstoken.Token) error) error {
+	opts.Limit = accesstoken.MaxPageSize
+	for {
+		p, err := page(opts)
+		if err != nil {
+			return err
 		}
-		toks = toks[i:]
-	}
-	var p page
-	if len(toks) > limit {
-		p.Next = cursorOf(toks[limit]).String()
-		toks = toks[:limit]
-	}
-	p.Tokens = toks
-	return p, nil
-}
-
-// splitActive splits tokens into the active ones and the others
-// (revoked or expired at now).
-func splitActive(toks []accesstoken.Token, now time.Time) (active, inactive []accesstoken.Token) {
-	for _, t := range toks {
-		if t.Active(now) {
-			active = append(active, t)
-		} else {
-			inactive = append(inactive, t)
+		if err := each(p.Tokens); err != nil {
+			return err
 		}
+		if p.Next == "" {
+			return nil
+		}
+		opts.Cursor = p.Next
 	}
-	return active, inactive
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,22 +177,25 @@ func TestConfirmations(t *testing.T) {
 		t.Fatalf("after rotating: %d\n%s", resp.StatusCode, body)
 	}
 	// The old token is in the inactive section, revoked by bob, with a
-	// link to its successor, which leads to the successor's row.
+	// link to its successor, whose page shows it.
 	l := find(srv.listAll("bob", "/api/user/tokens", "?all=true"), repo.ID)
 	if l == nil || l.ReplacedBy == nil || l.RevokedBy == nil || *l.RevokedBy != "bob" || l.State != "revoked" {
 		t.Fatalf("the rotated token: %+v", l)
 	}
 	_, body = bob.get("/-/tokens")
-	if !strings.Contains(body, `href="/-/tokens/`+*l.ReplacedBy+`"`) || !regexp.MustCompile(`Revoked [0-9: -]+UTC by bob`).MatchString(body) {
+	if !strings.Contains(body, `href="/-/tokens/`+*l.ReplacedBy+`"`) || !regexp.MustCompile(`Revoked [0-9: -]+UTC by <span class="revoked-by">bob</span>`).MatchString(body) {
 		t.Errorf("your tokens lack the successor link or who revoked:\n%s", body)
 	}
-	resp, _ = bob.noRedirects().get("/-/tokens/" + *l.ReplacedBy)
-	if loc := resp.Header.Get("Location"); resp.StatusCode != 303 || !strings.HasPrefix(loc, "/-/tokens?cursor=") || !strings.HasSuffix(loc, "#token-"+*l.ReplacedBy) {
-		t.Errorf("the successor link: %d to %q", resp.StatusCode, loc)
-	}
 	resp, body = bob.get("/-/tokens/" + *l.ReplacedBy)
-	if resp.StatusCode != 200 || !strings.Contains(body, `id="token-`+*l.ReplacedBy+`"`) {
-		t.Errorf("following the successor link: %d", resp.StatusCode)
+	if resp.StatusCode != 200 || !strings.Contains(body, `<span class="badge state-active">active</span>`) || !strings.Contains(body, "“"+repo.Description+"”") ||
+		!strings.Contains(body, *l.ReplacedBy) {
+		t.Errorf("following the successor link: %d\n%s", resp.StatusCode, body)
+	}
+	// The old token's own page: revoked by bob, and its successor.
+	resp, body = bob.get("/-/tokens/" + repo.ID)
+	if resp.StatusCode != 200 || !strings.Contains(body, `<span class="badge state-revoked">revoked</span>`) ||
+		!regexp.MustCompile(`id="revoked">[0-9: -]+UTC by bob<`).MatchString(body) || !strings.Contains(body, `class="successor" href="/-/tokens/`+*l.ReplacedBy+`"`) {
+		t.Errorf("the rotated token's page: %d\n%s", resp.StatusCode, body)
 	}
 	// Another user's token is not found on "Your tokens".
 	if resp, _ := b.get("/-/tokens/" + *l.ReplacedBy + "/revoke"); resp.StatusCode != 404 {
@@ -223,6 +228,9 @@ func TestDescriptions(t *testing.T) {
 		"line separator":         "a\u2028b",
 		"control character":      "a\x07b",
 		"private use":            "a\uE000b",
+		"unassigned":             "a\u0378b", // the forge's rule
+		"Hangul filler":          "a\u3164b", // the library's rule
+		"combining joiner":       "a\u034Fb",
 		"empty":                  "",
 		"spaces only":            "   ",
 		"256 characters":         strings.Repeat("é", 256),
@@ -348,6 +356,22 @@ func TestMaxLifetime(t *testing.T) {
 	if resp.StatusCode != 200 || secretRE.FindStringSubmatch(body) == nil || !strings.Contains(body, last+" ") {
 		t.Errorf("the last day allowed: %d\n%s", resp.StatusCode, body)
 	}
+	// Rotating: a new expiry past the lifetime is refused; "unchanged"
+	// for a token of the last day keeps it.
+	code, b = srv.api("POST", "/api/repos/alpha/one/tokens/"+tok.ID+"/rotate", "alice", map[string]any{
+		"expires_at": time.Now().Add(31 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+	if json.Unmarshal(b, &e); code != 400 || e.Field != "expires_at" || !strings.Contains(e.Error, "30 days") {
+		t.Errorf("rotating to an expiry past the lifetime: %d %s", code, b)
+	}
+	_, body = w.get("/alpha/one/-/tokens/" + tok.ID + "/rotate")
+	if !strings.Contains(body, `value="keep" id="expiry-keep" checked`) || strings.Contains(body, `id="expiry-90"`) ||
+		!strings.Contains(body, `value="none" id="expiry-none" disabled`) {
+		t.Errorf("the rotate confirmation offers what the lifetime does not allow:\n%s", body)
+	}
+	resp, body = w.post("/alpha/one/-/tokens/"+tok.ID+"/rotate", url.Values{"csrf": {csrf}, "expiry": {"90"}})
+	if resp.StatusCode != 400 || !strings.Contains(body, `id="expires-error"`) || !strings.Contains(body, "30 days") {
+		t.Errorf("rotating for 90 days on the page: %d", resp.StatusCode)
+	}
 	// A bad flag is a usage error.
 	if out, code := s.cli("", "serve", "-max-token-lifetime", "soon"); code != 2 || !strings.Contains(out, "-max-token-lifetime") {
 		t.Errorf("serve -max-token-lifetime soon: exit %d\n%s", code, out)
@@ -399,14 +423,17 @@ func TestTokenCap(t *testing.T) {
 	}
 }
 
-// TestPagination: lists are newest first and come in pages, through the
-// API (?limit=&cursor=, next_cursor) and on the pages.
+// TestPagination: lists come in pages, oldest first, as the library reads
+// them, through the API (?limit=&cursor=, next_cursor, ?state=,
+// ?expiring_before=) and on the pages; a cursor the library did not make
+// (one of the forge's own of before) is refused with a sentence that
+// says to start again.
 func TestPagination(t *testing.T) {
 	t.Parallel()
 	_, srv, _ := lifeSite(t)
-	var ids []string // newest first
+	var ids []string // oldest first
 	for range 5 {
-		ids = append([]string{srv.issue("bob", "alpha/one", "repository:pull").ID}, ids...)
+		ids = append(ids, srv.issue("bob", "alpha/one", "repository:pull").ID)
 	}
 	var got []string
 	cursor, pages := "", 0
@@ -431,30 +458,65 @@ func TestPagination(t *testing.T) {
 		}
 		cursor = *l.NextCursor
 	}
+	// lifeSite's project token of alice is listed too: 6 in 3 pages.
 	if strings.Join(got, " ") != strings.Join(ids, " ") || pages != 3 {
-		t.Errorf("pages of 2: %v in %d pages; want %v (newest first) in 3", got, pages, ids)
+		t.Errorf("pages of 2: %v in %d pages; want %v (oldest first) in 3", got, pages, ids)
 	}
 	// The caller's own tokens, everywhere.
 	mine := srv.listAll("bob", "/api/user/tokens", "")
 	if len(mine) != 5 || mine[0].ID != ids[0] {
-		t.Errorf("GET /api/user/tokens: %d tokens, first %v; want bob's 5, newest first", len(mine), mine)
+		t.Errorf("GET /api/user/tokens: %d tokens, first %v; want bob's 5, oldest first", len(mine), mine)
 	}
-	for _, q := range []string{"?limit=0", "?limit=101", "?limit=x", "?cursor=nonsense", "?cursor=" + strings.Repeat("A", 200), "?all=yes"} {
+	// The forge's cursor of before (base64 of "micros.uuid"): refused.
+	oldCursor := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%s", time.Now().UnixMicro(), ids[2])))
+	for _, q := range []string{"?limit=0", "?limit=101", "?limit=x", "?cursor=nonsense", "?cursor=" + strings.Repeat("A", 200),
+		"?cursor=" + oldCursor, "?all=yes", "?state=revoked", "?all=true&state=active", "?expiring_before=tomorrow"} {
 		code, b := srv.api("GET", "/api/repos/alpha/one/tokens"+q, "bob", nil)
 		var e apiErrorBody
-		if json.Unmarshal(b, &e); code != 400 || e.Error == "" || strings.Contains(e.Error, "strconv") {
+		if json.Unmarshal(b, &e); code != 400 || e.Error == "" || strings.Contains(e.Error, "strconv") || strings.Contains(e.Error, "accesstoken") {
 			t.Errorf("%s: %d %s; want 400 with a sentence", q, code, b)
+		}
+		if strings.Contains(q, "cursor=") && (e.Field != "cursor" || !strings.Contains(e.Error, "start again")) {
+			t.Errorf("%s: %+v; want the cursor refused, saying to start again", q, e)
+		}
+	}
+	// Filters: state and expiring_before.
+	if code, b := srv.api("DELETE", "/api/user/tokens/"+ids[0], "bob", nil); code != 204 {
+		t.Fatalf("revoking: %d %s", code, b)
+	}
+	soon := time.Now().Add(48 * time.Hour).UTC()
+	code, b := srv.api("POST", "/api/repos/alpha/one/tokens", "bob", map[string]any{"description": "soon", "scopes": []string{"repository:pull"},
+		"expires_at": soon.Format(time.RFC3339)})
+	var expiring apiTok
+	if code != 201 || json.Unmarshal(b, &expiring) != nil {
+		t.Fatalf("issuing: %d %s", code, b)
+	}
+	for q, want := range map[string][]string{
+		"?state=inactive": {ids[0]},
+		"?state=all":      append(slices.Clone(ids), expiring.ID),
+		"?state=active&expiring_before=" + url.QueryEscape(soon.Add(time.Hour).Format(time.RFC3339)): {expiring.ID},
+		"?expiring_before=" + url.QueryEscape(soon.Add(-time.Hour).Format(time.RFC3339)):             nil,
+	} {
+		var got []string
+		for _, tok := range srv.listAll("bob", "/api/user/tokens", q) {
+			got = append(got, tok.ID)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("GET /api/user/tokens%s: %v; want %v", q, got, want)
 		}
 	}
 
-	// The page: ?limit=2, "Older tokens", and back to the newest.
+	// The page: ?limit=2, "Newer tokens", and back to the first page.
 	w := srv.browser(t)
 	w.login("bob")
 	rowRE := regexp.MustCompile(`<tr id="token-([0-9a-f-]+)"`)
 	nextRE := regexp.MustCompile(`href="([^"]+)" id="active-next"`)
 	var seen []string
 	for path := "/alpha/one/-/tokens?limit=2"; path != ""; {
-		_, body := w.get(strings.ReplaceAll(path, "&amp;", "&"))
+		resp, body := w.get(strings.ReplaceAll(path, "&amp;", "&"))
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
 		section := body[strings.Index(body, `id="active"`):]
 		if i := strings.Index(section, `id="inactive"`); i > 0 {
 			section = section[:i]
@@ -465,18 +527,22 @@ func TestPagination(t *testing.T) {
 		path = ""
 		if m := nextRE.FindStringSubmatch(section); m != nil {
 			path = m[1]
+			if !strings.Contains(section, `id="active-first"`) && len(seen) > 2 {
+				t.Errorf("a page after the first has no link back to it")
+			}
 		}
 	}
 	var bobs []string
 	for _, id := range seen {
-		for _, want := range ids {
-			if id == want {
-				bobs = append(bobs, id)
-			}
+		if slices.Contains(ids[1:], id) || id == expiring.ID {
+			bobs = append(bobs, id)
 		}
 	}
-	if strings.Join(bobs, " ") != strings.Join(ids, " ") {
-		t.Errorf("the pages show %v; want %v", bobs, ids)
+	if want := append(slices.Clone(ids[1:]), expiring.ID); strings.Join(bobs, " ") != strings.Join(want, " ") {
+		t.Errorf("the pages show %v; want %v", bobs, want)
+	}
+	if resp, body := w.get("/alpha/one/-/tokens?cursor=" + oldCursor); resp.StatusCode != 400 || !strings.Contains(body, "go back to the first page") {
+		t.Errorf("a page of an old cursor: %d", resp.StatusCode)
 	}
 }
 
@@ -633,7 +699,7 @@ func TestOpenAPI(t *testing.T) {
 	// The running server: every documented method of every path answers
 	// (neither 404 nor 405), and every other method is 405.
 	tok := srv.issue("bob", "alpha/one", "repository:pull")
-	concrete := strings.NewReplacer("{project}", "alpha", "{repo}", "one", "{id}", tok.ID)
+	concrete := strings.NewReplacer("{project}", "alpha", "{repo}", "one", "{id}", tok.ID, "{sha}", strings.Repeat("0", 40))
 	for p := range paths {
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			body := any(nil)
@@ -675,6 +741,16 @@ func TestOpenAPI(t *testing.T) {
 	check("token policy", "TokenPolicy", b)
 	_, b = srv.api("POST", "/api/repos/alpha/one/tokens", "bob", map[string]any{"description": "x", "scopes": []string{}})
 	check("error", "Error", b)
+	ci := srv.issue("bob", "alpha/one", "repository:pull", "repository:build_status")
+	_, b = srv.apiAuth("GET", "/api/token", bearer(ci.Token), nil)
+	check("the token itself", "ListedToken", b)
+	sha := newGit(t).head(srv, "bob", ci.Token, "alpha/one")
+	_, b = srv.apiAuth("POST", statusesPath("alpha/one", sha), bearer(ci.Token), map[string]any{"state": "success", "target_url": "https://ci.example.com/1"})
+	check("a status", "Status", b)
+	_, b = srv.apiAuth("GET", statusesPath("alpha/one", sha), bearer(ci.Token), nil)
+	check("statuses", "StatusList", b)
+	_, b = srv.apiAuth("POST", statusesPath("alpha/one", sha), bearer(ci.Token), map[string]any{"state": "done"})
+	check("a refused status", "Error", b)
 	if code != 201 {
 		t.Errorf("issue: %d", code)
 	}

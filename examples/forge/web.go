@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,9 @@ type web struct {
 	// secure marks the cookies Secure: the forge is reached over HTTPS
 	// (through a proxy that terminates TLS).
 	secure bool
+	// reposDir holds the bare repositories, whose recent commits the
+	// repository pages show.
+	reposDir string
 }
 
 func (s *web) routes() http.Handler {
@@ -87,7 +91,7 @@ func (s *web) routes() http.Handler {
 	mux.HandleFunc("GET /{project}/-/activity", s.page(s.activity))
 	// The tokens pages: a target's ("/alpha/-/tokens", "/alpha/one/-/tokens")
 	// and the signed-in user's own ("/-/tokens"). GET …/ID shows a token
-	// where its list has it; GET …/ID/revoke and …/ID/rotate ask first,
+	// on a page of its own; GET …/ID/revoke and …/ID/rotate ask first,
 	// and the form they show posts to the same URL.
 	for _, prefix := range []string{"/-/tokens", "/{project}/-/tokens", "/{project}/{repo}/-/tokens"} {
 		mux.HandleFunc("GET "+prefix, s.page(s.tokens))
@@ -404,5 +408,54 @@ func (s *web) repo(w http.ResponseWriter, r *request) error {
 	d := r.data(project + "/" + name)
 	d["Repo"], d["CloneURL"] = rp, s.cloneURL(rp)
 	d["CanManage"] = mayManage(accesstoken.RepositoryTarget(project, name), role)
+	commits, err := recentCommits(filepath.Join(s.reposDir, filepath.FromSlash(rp.Dir())), recentCommitsShown)
+	if err != nil {
+		return err
+	}
+	shas := make([]string, len(commits))
+	for i, c := range commits {
+		shas[i] = c.SHA
+	}
+	statuses, err := s.db.LatestStatuses(r.Context(), project, name, shas)
+	if err != nil {
+		return err
+	}
+	for i := range commits {
+		commits[i].Statuses = statuses[commits[i].SHA]
+	}
+	d["Commits"] = commits
 	return s.render(w, http.StatusOK, "repo.html", d)
+}
+
+const recentCommitsShown = 10
+
+// commit is a commit as the repository page shows it.
+type commit struct {
+	SHA, Author, Subject string
+	When                 time.Time
+	Statuses             []commitStatus // the latest of each context
+}
+
+// Short is the commit's abbreviated ID.
+func (c commit) Short() string { return c.SHA[:10] }
+
+// recentCommits returns the n most recent commits of the default branch
+// (HEAD) of the bare repository dir, none if it has no commit yet.
+func recentCommits(dir string, n int) ([]commit, error) {
+	if _, err := runGit(dir, nil, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err != nil {
+		return nil, nil // an empty repository (its HEAD names no commit yet)
+	}
+	// Fields end with NUL: the author and the subject are the pusher's
+	// to choose, and hold anything but NUL.
+	out, err := runGit(dir, nil, "log", "-n", strconv.Itoa(n), "--no-show-signature", "--format=%H%x00%an%x00%at%x00%s%x00", "HEAD", "--")
+	if err != nil {
+		return nil, err
+	}
+	fields := strings.Split(out, "\x00")
+	var cs []commit
+	for i := 0; i+3 < len(fields); i += 4 {
+		secs, _ := strconv.ParseInt(fields[i+2], 10, 64)
+		cs = append(cs, commit{SHA: strings.TrimSpace(fields[i]), Author: fields[i+1], When: time.Unix(secs, 0).UTC(), Subject: fields[i+3]})
+	}
+	return cs, nil
 }

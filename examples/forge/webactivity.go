@@ -84,7 +84,7 @@ func (s *web) activity(w http.ResponseWriter, r *request) error {
 	}
 	rows := make([]activityRow, len(evs))
 	for i, e := range evs {
-		row := activityRow{storedEvent: e, Who: e.Actor}
+		row := activityRow{storedEvent: e, Who: actorLabel(e.Actor)}
 		ours := e.TargetProject == p.Name
 		if ours {
 			row.For = targetLabel(accesstoken.Target{Project: e.TargetProject, Repository: e.TargetRepo})
@@ -111,6 +111,7 @@ func (s *web) activity(w http.ResponseWriter, r *request) error {
 			row.What = "Issued"
 		case evRevoked:
 			row.What = "Revoked"
+			row.Detail = reasonText(e.Actor, e.Reason)
 		case evRotated:
 			row.What = "Rotated"
 			if succ := lookup(e.ReplacedBy); succ != nil {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -17,8 +20,9 @@ import (
 // The tokens pages: a project's or a repository's ("/alpha/-/tokens",
 // "/alpha/one/-/tokens"), for those who may manage its tokens, and the
 // signed-in user's own ("/-/tokens"). Each lists the active tokens and,
-// in a section of their own, the revoked and expired ones, newest first
-// and in pages. Creating, rotating and revoking redirect back to the
+// in a section of their own, the revoked and expired ones, a page at a
+// time as the library reads them (oldest first), and each token has a
+// page of its own. Creating, rotating and revoking redirect back to the
 // list (Post/Redirect/Get), which then shows what happened once, with
 // the new secret after creating or rotating.
 
@@ -73,6 +77,30 @@ func targetLabel(t accesstoken.Target) string {
 	return t.Project + "/" + t.Repository
 }
 
+// actorLabel is who did something to a token, as the pages say it: a
+// user's name, or, for the forge itself (a system actor, named with
+// accesstoken.SystemActor), what it was: "push protection", "repository
+// scan".
+func actorLabel(actor string) string {
+	if name, ok := strings.CutPrefix(actor, accesstoken.SystemActorPrefix); ok && accesstoken.IsSystemActor(actor) {
+		return strings.ReplaceAll(name, "-", " ")
+	}
+	return actor
+}
+
+// reasonText is a revocation reason as the pages show it, beside who
+// revoked: without the name of the system actor that revoked when the
+// reason starts with it ("push protection: pushed to …").
+func reasonText(actor, reason string) string {
+	if accesstoken.IsSystemActor(actor) {
+		if rest, ok := strings.CutPrefix(reason, actorLabel(actor)+": "); ok && rest != "" {
+			r, n := utf8.DecodeRuneInString(rest)
+			return string(unicode.ToUpper(r)) + rest[n:]
+		}
+	}
+	return reason
+}
+
 func tokensPath(t accesstoken.Target) string {
 	if t.IsProject() {
 		return "/" + t.Project + "/-/tokens"
@@ -80,13 +108,13 @@ func tokensPath(t accesstoken.Target) string {
 	return "/" + t.Project + "/" + t.Repository + "/-/tokens"
 }
 
-// list returns every token of the page, active and not.
-func (s *web) list(r *request, sc *tokenScope) ([]accesstoken.Token, error) {
-	opts := accesstoken.ListOptions{IncludeInactive: true}
+// tokenPage returns a page of the tokens of the page: the user's own, or the
+// target's (for a repository, with the project tokens that cover it).
+func (s *web) tokenPage(r *request, sc *tokenScope, opts accesstoken.ListOptions) (accesstoken.Page, error) {
 	if sc.Mine {
-		return s.m.ListForOwner(r.Context(), r.User, opts)
+		return s.m.PageForOwner(r.Context(), r.User, opts)
 	}
-	return s.m.ListForTarget(r.Context(), r.User, sc.Target, opts)
+	return s.m.PageForTarget(r.Context(), r.User, sc.Target, opts)
 }
 
 // tokenView is a token as a row of a list shows it.
@@ -95,6 +123,7 @@ type tokenView struct {
 	ProjectWide bool // a project token on a repository's page
 	CanRevoke   bool
 	CanRotate   bool
+	CanOpen     bool   // its page (…/tokens/ID) shows it to the user
 	Base        string // the token's URL: …/tokens/ID
 	State       string // active, revoked or expired
 	ExpiresIn   string // "in 3 days"
@@ -102,6 +131,14 @@ type tokenView struct {
 	Mine        bool   // listed on "Your tokens"
 	ListPath    string // the list's page
 }
+
+// RevokedByText is who revoked the token, as the pages say it (see
+// actorLabel).
+func (v tokenView) RevokedByText() string { return actorLabel(v.RevokedBy) }
+
+// ReasonText is why the token was revoked, as the pages say it (see
+// reasonText).
+func (v tokenView) ReasonText() string { return reasonText(v.RevokedBy, v.RevocationReason) }
 
 // HasSuccessor reports whether the token was rotated: revoked and
 // replaced by another.
@@ -126,6 +163,9 @@ func (s *web) view(r *request, sc *tokenScope, t accesstoken.Token, now time.Tim
 		v.CanRevoke = t.Owner == r.User || mayManage(t.Target, sc.Role)
 		v.CanRotate = t.Owner == r.User && mayManage(t.Target, sc.Role)
 	}
+	// The token's own page, and its successor's, are for its owner and
+	// those who may manage its target.
+	v.CanOpen = sc.Mine || t.Owner == r.User || mayManage(t.Target, sc.Role)
 	if v.State != "active" {
 		v.CanRevoke, v.CanRotate = false, false
 	}
@@ -159,7 +199,41 @@ type notice struct {
 // expiryPreset is one choice of the form's expiry.
 type expiryPreset struct {
 	Value, Label, Through string
+	Note                  string // in brackets after the label
 	Checked, Disabled     bool
+}
+
+// expiryField is a form's expiry choices, as the "expiryField" template
+// shows them: the presets, the date typed, the dates allowed, and the
+// error.
+type expiryField struct {
+	Presets                               []expiryPreset
+	Date, Today, LastDay, Lifetime, Error string
+}
+
+// expiryField returns the expiry choices of a form, chosen (and date)
+// checked, lead before the presets (rotating offers "keep").
+func (s *web) expiryField(chosen, date, errMsg string, now time.Time, lead ...expiryPreset) expiryField {
+	f := expiryField{Presets: s.presets(chosen, now, lead...), Date: date, Today: now.UTC().Format(time.DateOnly), Error: errMsg}
+	if latest := s.pol.latestExpiry(now); !latest.IsZero() {
+		f.LastDay = latest.Format(time.DateOnly)
+		f.Lifetime = lifetimeText(s.pol.maxLifetime)
+	}
+	return f
+}
+
+// keepPreset is the choice to rotate tok keeping its expiry (capped, as
+// the library does, at the maximum lifetime from now).
+func (s *web) keepPreset(tok accesstoken.Token, now time.Time) expiryPreset {
+	exp := tok.ExpiresAt
+	if latest := s.pol.latestExpiry(now); !latest.IsZero() && (exp.IsZero() || exp.After(latest)) {
+		exp = latest
+	}
+	note := "never expires"
+	if !exp.IsZero() {
+		note = "until " + exp.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return expiryPreset{Value: "keep", Label: "Unchanged", Note: note}
 }
 
 // tokenForm is what the create form holds: what was typed, and errors.
@@ -176,11 +250,12 @@ var presetDays = []int{7, 30, 60, 90}
 
 const defaultPreset = "30"
 
-// presets returns the expiry choices for a form, the chosen one checked.
+// presets returns the expiry choices for a form, after lead, the chosen
+// one checked.
 // Those the maximum lifetime does not allow are left out ("none" is shown
 // disabled, saying why).
-func (s *web) presets(chosen string, now time.Time) []expiryPreset {
-	var out []expiryPreset
+func (s *web) presets(chosen string, now time.Time, lead ...expiryPreset) []expiryPreset {
+	out := slices.Clone(lead)
 	latest := s.pol.latestExpiry(now)
 	for _, d := range presetDays {
 		day := now.UTC().AddDate(0, 0, d)
@@ -251,19 +326,18 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, sc *tokenScope, stat
 		}
 		limit = n
 	}
-	all, err := s.list(r, sc)
-	if err != nil {
+	badPage := &httpError{http.StatusBadRequest, "This page of tokens does not exist: go back to the first page."}
+	active, err := s.tokenPage(r, sc, accesstoken.ListOptions{State: accesstoken.StateActive, Limit: limit, Cursor: q.Get("cursor")})
+	if errors.Is(err, accesstoken.ErrBadListOptions) {
+		return badPage
+	} else if err != nil {
 		return err
 	}
-	activeToks, inactiveToks := splitActive(all, now)
-	active, err := paginate(activeToks, q.Get("cursor"), limit)
-	if err != nil {
-		return &httpError{http.StatusBadRequest, "This page of tokens does not exist: go back to the first page."}
-	}
-	ilimit := min(limit, inactivePageSize)
-	inactive, err := paginate(inactiveToks, q.Get("inactive_cursor"), ilimit)
-	if err != nil {
-		return &httpError{http.StatusBadRequest, "This page of tokens does not exist: go back to the first page."}
+	inactive, err := s.tokenPage(r, sc, accesstoken.ListOptions{State: accesstoken.StateInactive, Limit: min(limit, inactivePageSize), Cursor: q.Get("inactive_cursor")})
+	if errors.Is(err, accesstoken.ErrBadListOptions) {
+		return badPage
+	} else if err != nil {
+		return err
 	}
 	views := func(ts []accesstoken.Token) []tokenView {
 		out := make([]tokenView, len(ts))
@@ -279,7 +353,15 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, sc *tokenScope, stat
 	d := r.data(title)
 	d["Scope"], d["Path"] = sc, sc.Path
 	d["Active"], d["Inactive"] = views(active.Tokens), views(inactive.Tokens)
-	d["ActiveTotal"], d["InactiveTotal"] = len(activeToks), len(inactiveToks)
+	// A count only where the whole list is on the page: the library
+	// reads a page, never the whole list.
+	if q.Get("cursor") == "" && active.Next == "" {
+		d["ActiveCount"] = len(active.Tokens)
+	}
+	if q.Get("inactive_cursor") == "" && inactive.Next == "" {
+		d["InactiveCount"] = len(inactive.Tokens)
+	}
+	d["HasInactive"] = len(inactive.Tokens) > 0 || q.Get("inactive_cursor") != ""
 	if active.Next != "" {
 		d["ActiveNext"] = pageLink(sc.Path, q, "cursor", active.Next, "#active")
 	}
@@ -298,12 +380,7 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, sc *tokenScope, stat
 		}
 		d["Form"] = form
 		d["Scopes"] = s.m.Scopes()
-		d["Presets"] = s.presets(form.Expiry, now)
-		d["Today"] = now.UTC().Format(time.DateOnly)
-		if latest := s.pol.latestExpiry(now); !latest.IsZero() {
-			d["LastDay"] = latest.Format(time.DateOnly)
-			d["Lifetime"] = lifetimeText(s.pol.maxLifetime)
-		}
+		d["Expiry"] = s.expiryField(form.Expiry, form.Date, form.Errors["expires"], now)
 		d["MaxActive"] = s.pol.maxActive
 		d["Back"] = strings.TrimSuffix(sc.Path, "/-/tokens")
 		d["CanActivity"] = sc.Role >= RoleAdmin
@@ -390,36 +467,12 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 		}
 		return s.showTokens(w, r, sc, status, []flash{}, form)
 	}
-	now := time.Now()
-	var expires time.Time
-	switch form.Expiry {
-	case "none":
-		if s.pol.maxLifetime > 0 {
-			return refuse(http.StatusBadRequest, "expires", "Tokens on this forge expire within "+lifetimeText(s.pol.maxLifetime)+": choose when this one does.")
-		}
-	case "custom":
-		// The token works through the chosen day, UTC.
-		day, err := time.Parse(time.DateOnly, form.Date)
-		if err != nil {
-			return refuse(http.StatusBadRequest, "expires", "Choose the day the token expires, as a date such as "+now.UTC().AddDate(0, 1, 0).Format(time.DateOnly)+".")
-		}
-		if day.Format(time.DateOnly) < now.UTC().Format(time.DateOnly) {
-			return refuse(http.StatusBadRequest, "expires", "The expiry date must be today or later.")
-		}
-		var ok bool
-		if expires, ok = s.pol.expiryThrough(day, now); !ok {
-			return refuse(http.StatusBadRequest, "expires", fmt.Sprintf("Tokens on this forge expire within %s: choose %s or earlier.",
-				lifetimeText(s.pol.maxLifetime), s.pol.latestExpiry(now).Format(time.DateOnly)))
-		}
-	default:
-		n, err := strconv.Atoi(form.Expiry)
-		if err != nil || n < 1 || n > 366 {
-			return refuse(http.StatusBadRequest, "expires", "Choose when the token expires.")
-		}
-		var ok bool
-		if expires, ok = s.pol.expiryThrough(now.UTC().AddDate(0, 0, n), now); !ok {
-			return refuse(http.StatusBadRequest, "expires", fmt.Sprintf("Tokens on this forge expire within %s: choose a shorter time.", lifetimeText(s.pol.maxLifetime)))
-		}
+	if form.Expiry == "keep" { // offered when rotating only
+		return refuse(http.StatusBadRequest, "expires", "Choose when the token expires.")
+	}
+	expires, err := s.formExpiry(form.Expiry, form.Date, time.Now())
+	if err != nil {
+		return refuse(http.StatusBadRequest, "expires", err.Error())
 	}
 	iss, err := s.pol.issue(r.Context(), r.User, sc.Target, form.Description, scopes, expires)
 	var fe *fieldError
@@ -429,6 +482,9 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 		if fe.Conflict {
 			status = http.StatusConflict
 		}
+		if fe.Secret {
+			form.Description = "" // never shown again
+		}
 		return refuse(status, fe.Field, fe.Msg)
 	case errors.Is(err, accesstoken.ErrForbidden):
 		return &httpError{http.StatusForbidden, "You may not manage the access tokens of " + targetLabel(sc.Target) + "."}
@@ -437,6 +493,48 @@ func (s *web) createToken(w http.ResponseWriter, r *request) error {
 	}
 	return s.redirectWithFlash(w, r, sc, flash{Kind: flashCreated, TokenID: iss.Token.ID, Secret: iss.Secret.Reveal()})
 }
+
+// formExpiry is the expiry a form's choice asks for: choice is a number
+// of days, "custom" (through date, a day), "none", or "keep" where the
+// form offers it (the zero time, as for "none": the caller tells them
+// apart). Tokens work through the end of their last day, UTC. The error
+// is a sentence for the form's expiry field.
+func (s *web) formExpiry(choice, date string, now time.Time) (time.Time, error) {
+	switch choice {
+	case "keep":
+		return time.Time{}, nil
+	case "none":
+		if s.pol.maxLifetime > 0 {
+			return time.Time{}, expiryFieldError("Tokens on this forge expire within " + lifetimeText(s.pol.maxLifetime) + ": choose when this one does.")
+		}
+		return time.Time{}, nil
+	case "custom":
+		day, err := time.Parse(time.DateOnly, date)
+		if err != nil {
+			return time.Time{}, expiryFieldError("Choose the day the token expires, as a date such as " + now.UTC().AddDate(0, 1, 0).Format(time.DateOnly) + ".")
+		}
+		if day.Format(time.DateOnly) < now.UTC().Format(time.DateOnly) {
+			return time.Time{}, expiryFieldError("The expiry date must be today or later.")
+		}
+		exp, ok := s.pol.expiryThrough(day, now)
+		if !ok {
+			return time.Time{}, expiryFieldError(fmt.Sprintf("Tokens on this forge expire within %s: choose %s or earlier.",
+				lifetimeText(s.pol.maxLifetime), s.pol.latestExpiry(now).Format(time.DateOnly)))
+		}
+		return exp, nil
+	}
+	n, err := strconv.Atoi(choice)
+	if err != nil || n < 1 || n > 366 {
+		return time.Time{}, expiryFieldError("Choose when the token expires.")
+	}
+	exp, ok := s.pol.expiryThrough(now.UTC().AddDate(0, 0, n), now)
+	if !ok {
+		return time.Time{}, expiryFieldError(fmt.Sprintf("Tokens on this forge expire within %s: choose a shorter time.", lifetimeText(s.pol.maxLifetime)))
+	}
+	return exp, nil
+}
+
+func expiryFieldError(msg string) error { return &fieldError{Field: "expires", Msg: msg} }
 
 // redirectWithFlash redirects to the list with a flash for it. If the
 // flash cannot be stored, the list is shown in this response instead, so
@@ -454,9 +552,11 @@ func (s *web) redirectWithFlash(w http.ResponseWriter, r *request, sc *tokenScop
 	return nil
 }
 
-// tokenOfPage returns the token the URL names, if it is listed on the
-// page: one of the user's own on "Your tokens", one of the target's (or,
-// for a repository, a project token that covers it) otherwise.
+// tokenOfPage returns the token the URL names, if the page lists it and
+// the user may open it: one of the user's own on "Your tokens"; on a
+// target's, one of the target's (or, for a repository, a project token
+// that covers it) that the user owns or may manage, or, read-only, a
+// project token of someone else that the repository's list shows.
 func (s *web) tokenOfPage(r *request) (*tokenScope, accesstoken.Token, error) {
 	sc, err := s.tokenScopeOf(r)
 	if err != nil {
@@ -466,38 +566,39 @@ func (s *web) tokenOfPage(r *request) (*tokenScope, accesstoken.Token, error) {
 	if err != nil {
 		return nil, accesstoken.Token{}, errPageNotFound
 	}
-	if sc.Mine {
-		tok, err := s.m.Get(r.Context(), r.User, id)
-		if errors.Is(err, accesstoken.ErrNotFound) || err == nil && tok.Owner != r.User {
+	tok, err := s.m.Get(r.Context(), r.User, id)
+	switch {
+	case errors.Is(err, accesstoken.ErrNotFound) && !sc.Mine:
+		var ok bool
+		tok, ok, err = listedProjectToken(r.Context(), s.m, sc.Target, id)
+		if err == nil && !ok {
 			return nil, accesstoken.Token{}, errPageNotFound
 		}
-		return sc, tok, err
+	case errors.Is(err, accesstoken.ErrNotFound):
+		return nil, accesstoken.Token{}, errPageNotFound
 	}
-	toks, err := s.list(r, sc)
 	if err != nil {
 		return nil, accesstoken.Token{}, err
 	}
-	for _, t := range toks {
-		if t.ID == id {
-			return sc, t, nil
-		}
+	if sc.Mine && tok.Owner != r.User || !sc.Mine && !covers(sc.Target, tok.Target) {
+		return nil, accesstoken.Token{}, errPageNotFound
 	}
-	return nil, accesstoken.Token{}, errPageNotFound
+	return sc, tok, nil
 }
 
-// showToken redirects to the page of the list that shows the token (the
-// link from a rotated token to its successor).
+// showToken shows one token on a page of its own: everything the lists
+// say of it, who revoked it and why, the token that replaced it, and
+// what the user may do with it. Rotated tokens link to their successor
+// here, and the activity page to the tokens it names.
 func (s *web) showToken(w http.ResponseWriter, r *request) error {
 	sc, tok, err := s.tokenOfPage(r)
 	if err != nil {
 		return err
 	}
-	key, section := "cursor", "#token-"
-	if !tok.Active(time.Now()) {
-		key = "inactive_cursor"
-	}
-	http.Redirect(w, r.Request, sc.Path+"?"+key+"="+cursorOf(tok).String()+section+tok.ID.String(), http.StatusSeeOther)
-	return nil
+	v := s.view(r, sc, tok, time.Now())
+	d := r.data("“" + v.Name() + "”")
+	d["Token"], d["Back"], d["Scope"] = v, sc.Path, sc
+	return s.render(w, http.StatusOK, "token.html", d)
 }
 
 // confirmAction asks before revoking or rotating a token, naming it and
@@ -507,6 +608,20 @@ func (s *web) confirmAction(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	return s.showConfirm(w, r, sc, tok, http.StatusOK, &actionForm{Expiry: "keep"})
+}
+
+// actionForm is what the confirmation's form holds: what was typed, and
+// errors.
+type actionForm struct {
+	Reason       string
+	Expiry, Date string // rotating: the expiry chosen ("keep" by default)
+	Errors       map[string]string
+}
+
+// showConfirm renders the confirmation of the request's action on tok,
+// with the form as typed and its errors.
+func (s *web) showConfirm(w http.ResponseWriter, r *request, sc *tokenScope, tok accesstoken.Token, status int, form *actionForm) error {
 	action := actionOf(r)
 	v := s.view(r, sc, tok, time.Now())
 	if v.State != "active" {
@@ -520,7 +635,11 @@ func (s *web) confirmAction(w http.ResponseWriter, r *request) error {
 		verb = "Rotate"
 	}
 	d := r.data(verb + " “" + v.Name() + "”")
-	d["Action"], d["Verb"], d["Token"], d["Back"] = action, verb, v, sc.Path
+	d["Action"], d["Verb"], d["Token"], d["Back"], d["Form"] = action, verb, v, sc.Path, form
+	if action == "rotate" {
+		now := time.Now()
+		d["Expiry"] = s.expiryField(form.Expiry, form.Date, form.Errors["expires"], now, s.keepPreset(tok, now))
+	}
 	if tok.Target.IsProject() {
 		repos, err := s.db.Repos(r.Context(), tok.Target.Project)
 		if err != nil {
@@ -531,7 +650,7 @@ func (s *web) confirmAction(w http.ResponseWriter, r *request) error {
 			d["FromRepo"] = targetLabel(sc.Target)
 		}
 	}
-	return s.render(w, http.StatusOK, "confirm.html", d)
+	return s.render(w, status, "confirm.html", d)
 }
 
 func actionOf(r *request) string {
@@ -560,15 +679,56 @@ func (s *web) doAction(w http.ResponseWriter, r *request) error {
 		if !sc.Mine && !(tok.Owner == r.User || mayManage(tok.Target, sc.Role)) {
 			return s.actionRefused(action, tok)
 		}
-		if _, err := s.m.Revoke(r.Context(), r.User, tok.ID); errors.Is(err, accesstoken.ErrNotFound) {
+		form := &actionForm{Reason: r.PostFormValue("reason"), Errors: map[string]string{}}
+		reason, err := checkReason(form.Reason)
+		if err == nil {
+			err = refuseLiveTokens(r.Context(), s.m, "reason", "The reason", reason)
+		}
+		if err == nil {
+			_, err = s.m.RevokeWithReason(r.Context(), r.User, tok.ID, reason)
+			if errors.Is(err, accesstoken.ErrBadReason) {
+				err = reasonError(reason)
+			}
+		}
+		var fe *fieldError
+		switch {
+		case errors.As(err, &fe):
+			form.Errors[fe.Field] = fe.Msg
+			if fe.Secret {
+				form.Reason = "" // never shown again
+			}
+			return s.showConfirm(w, r, sc, tok, http.StatusBadRequest, form)
+		case errors.Is(err, accesstoken.ErrNotFound):
 			return errPageNotFound
-		} else if err != nil {
+		case err != nil:
 			return err
 		}
 		return s.redirectWithFlash(w, r, sc, flash{Kind: flashRevoked, TokenID: tok.ID})
 	}
-	iss, err := s.m.Rotate(r.Context(), r.User, tok.ID)
+	form := &actionForm{Expiry: r.PostFormValue("expiry"), Date: strings.TrimSpace(r.PostFormValue("expires")), Errors: map[string]string{}}
+	if form.Expiry == "" {
+		form.Expiry = "keep"
+		if form.Date != "" {
+			form.Expiry = "custom"
+		}
+	}
+	expires, err := s.formExpiry(form.Expiry, form.Date, time.Now())
+	var iss *accesstoken.Issued
+	if err == nil {
+		if form.Expiry == "keep" {
+			iss, err = s.m.Rotate(r.Context(), r.User, tok.ID)
+		} else {
+			iss, err = s.m.RotateWithExpiry(r.Context(), r.User, tok.ID, expires)
+		}
+		if errors.Is(err, accesstoken.ErrBadExpiry) {
+			err = s.pol.expiryError(err)
+		}
+	}
+	var fe *fieldError
 	switch {
+	case errors.As(err, &fe):
+		form.Errors[fe.Field] = fe.Msg
+		return s.showConfirm(w, r, sc, tok, http.StatusBadRequest, form)
 	case errors.Is(err, accesstoken.ErrNotFound):
 		return errPageNotFound
 	case errors.Is(err, accesstoken.ErrForbidden):
