@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/httpauth"
@@ -187,6 +188,18 @@ type Revocation struct {
 
 // revocations returns one Revocation per distinct live token of found,
 // with its leaks and a reason made by reason from the first.
+// shorten returns s cut to at most n characters, the cut marked with
+// "…": a revocation reason naming a long path must still fit what the
+// Manager records (accesstoken.MaxDescriptionLen), or the revocation of a
+// leaked token would be refused.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
+}
+
 func revocations(found []objectFinding, all []Leak, actor string, reason func(Leak) string) []Revocation {
 	var out []Revocation
 	index := map[string]int{}
@@ -212,10 +225,11 @@ func revocations(found []objectFinding, all []Leak, actor string, reason func(Le
 	}
 	for i := range out {
 		if len(out[i].Leaks) > 0 {
-			out[i].Reason = reason(out[i].Leaks[0])
+			more := ""
 			if n := len(out[i].Leaks) - 1; n > 0 {
-				out[i].Reason += fmt.Sprintf(" (and %d more)", n)
+				more = fmt.Sprintf(" (and %d more)", n)
 			}
+			out[i].Reason = shorten(reason(out[i].Leaks[0]), accesstoken.MaxDescriptionLen-utf8.RuneCountInString(more)) + more
 		}
 	}
 	return out

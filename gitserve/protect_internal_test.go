@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/forgekit/accesstoken"
 	"github.com/forgekit/accesstoken/memstore"
@@ -407,4 +408,19 @@ func FuzzBatchOutput(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRevocationReasonFits: a reason naming a long path is cut to what
+// the Manager records, so that revoking the leaked token is not refused.
+func TestRevocationReasonFits(t *testing.T) {
+	long := strings.Repeat("very/long/directory/", 30) + "ci.yml"
+	leaks := []Leak{{Kind: accesstoken.FindingLive, Path: long}, {Kind: accesstoken.FindingLive, Path: "b"}}
+	found := []objectFinding{{f: accesstoken.Finding{Kind: accesstoken.FindingLive}}}
+	out := revocations(found, leaks, PushProtectionActor, func(l Leak) string { return "push protection: found in " + l.Path })
+	if len(out) != 1 {
+		t.Fatalf("%d revocations; want 1", len(out))
+	}
+	if n := utf8.RuneCountInString(out[0].Reason); n > accesstoken.MaxDescriptionLen || !strings.HasSuffix(out[0].Reason, "… (and 1 more)") {
+		t.Fatalf("reason of %d characters: %q", n, out[0].Reason)
+	}
 }

@@ -50,6 +50,26 @@ type api struct {
 	pol      *policy
 	log      *slog.Logger
 	reposDir string // the bare repositories, for commit statuses
+
+	byToken  http.Handler // GET …/statuses/SHA with a token (statusRoutes builds it)
+	buildErr error        // the first error building a route's middleware
+}
+
+// tokenMW returns a route middleware that httpauth built, or, when building
+// it failed, one that answers 500, keeping the error in a.buildErr: the
+// forge does not start with one (see routes).
+func (a *api) tokenMW(mw func(http.Handler) http.Handler, err error) func(http.Handler) http.Handler {
+	if err != nil {
+		if a.buildErr == nil {
+			a.buildErr = err
+		}
+		return func(http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				writeError(w, http.StatusInternalServerError, "This endpoint is not set up.")
+			})
+		}
+	}
+	return mw
 }
 
 // apiRoute is one endpoint: a method and a ServeMux path pattern.
@@ -84,7 +104,7 @@ func (a *api) routeTable() []apiRoute {
 // routes returns the API's handler: every route of routeTable, 405 with
 // Allow for a path that exists with another method, 404 for the rest,
 // and X-Content-Type-Options: nosniff on every response.
-func (a *api) routes() http.Handler {
+func (a *api) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	allow := map[string][]string{}
 	var paths []string
@@ -109,10 +129,13 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "There is no such API endpoint. /api/openapi.json describes the API.")
 	})
+	if a.buildErr != nil {
+		return nil, a.buildErr
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		mux.ServeHTTP(w, r)
-	})
+	}), nil
 }
 
 // orList is "A", "A or B", "A, B or C".

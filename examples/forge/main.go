@@ -167,7 +167,11 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 
 	pw := newPasswords(db, trusted)
-	apiH := (&api{db: db, m: m, pw: pw, pol: pol, log: log, reposDir: reposDir}).routes()
+	apiH, err := (&api{db: db, m: m, pw: pw, pol: pol, log: log, reposDir: reposDir}).routes()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	webH := (&web{db: db, m: m, pw: pw, pol: pol, log: log, base: base, secure: secure, reposDir: reposDir}).routes()
 	// Browsers must not be able to call the API or post the forms from
 	// another site (on top of the forms' CSRF tokens).

@@ -139,12 +139,21 @@ func scanStatuses(rows *sql.Rows) ([]commitStatus, error) {
 // middleware) rather than passwords.
 func (a *api) statusRoutes() []apiRoute {
 	const statuses = "/api/repos/{project}/{repo}/statuses/{sha}"
+	post := a.tokenMW(httpauth.Require(a.m, httpauth.RepositoryRoute("project", "repo", a.lookupRepo), accesstoken.ScopeBuildStatus,
+		a.tokenOptions("set commit statuses on", "the repository:build_status scope", true)...))
+	self := a.tokenMW(httpauth.RequireToken(a.m, a.tokenOptions("", "", false)...))
+	a.byToken = a.tokenMW(httpauth.RequireAny(a.m, httpauth.RepositoryRoute("project", "repo", a.lookupRepo),
+		[]accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopeBuildStatus},
+		a.tokenOptions("read", "the repository:pull or repository:build_status scope", false)...))(
+		a.handle(func(w http.ResponseWriter, r *http.Request) error {
+			acc, _ := httpauth.FromContext(r.Context())
+			return a.writeStatuses(w, r, acc.Repo.Resource.Project, acc.Repo.Resource.Repository)
+		}))
 	return []apiRoute{
-		{"POST", statuses, httpauth.Require(a.m, httpauth.RepositoryRoute("project", "repo", a.lookupRepo), accesstoken.ScopeBuildStatus,
-			a.tokenOptions("set commit statuses on", "the repository:build_status scope", true)...)(a.handle(a.postStatus))},
+		{"POST", statuses, post(a.handle(a.postStatus))},
 		{"GET", statuses, http.HandlerFunc(a.getStatuses)},
-		{"GET", "/api/token", httpauth.RequireToken(a.m, a.tokenOptions("", "", false)...)(a.handle(a.getSelf))},
-		{"DELETE", "/api/token", keepSecret(httpauth.RequireToken(a.m, a.tokenOptions("", "", false)...)(a.handle(a.revokeSelf)))},
+		{"GET", "/api/token", self(a.handle(a.getSelf))},
+		{"DELETE", "/api/token", keepSecret(self(a.handle(a.revokeSelf)))},
 	}
 }
 
@@ -430,7 +439,7 @@ func (a *api) getStatuses(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil || found && (cred.Form != httpauth.FormBasicPassword || a.looksLikeToken(cred.Secret)):
 		// A token, or a header only the middleware should answer.
-		a.statusesByToken().ServeHTTP(w, r)
+		a.byToken.ServeHTTP(w, r)
 	case found: // a user's password
 		if r.URL.RawQuery != "" {
 			writeError(w, http.StatusBadRequest, "This endpoint takes no query parameters.")
@@ -455,16 +464,6 @@ func (a *api) looksLikeToken(s string) bool {
 	return strings.HasPrefix(s, a.m.Format().Prefix()+"_")
 }
 
-// statusesByToken is GET …/statuses/SHA for a request with a token.
-func (a *api) statusesByToken() http.Handler {
-	return httpauth.RequireAny(a.m, httpauth.RepositoryRoute("project", "repo", a.lookupRepo),
-		[]accesstoken.Scope{accesstoken.ScopePull, accesstoken.ScopeBuildStatus},
-		a.tokenOptions("read", "the repository:pull or repository:build_status scope", false)...)(
-		a.handle(func(w http.ResponseWriter, r *http.Request) error {
-			acc, _ := httpauth.FromContext(r.Context())
-			return a.writeStatuses(w, r, acc.Repo.Resource.Project, acc.Repo.Resource.Repository)
-		}))
-}
 
 // listStatuses lists a commit's statuses for user ("" for anonymous):
 // 404 for a repository that does not exist or that user may not see.
