@@ -464,7 +464,6 @@ func (a *api) looksLikeToken(s string) bool {
 	return strings.HasPrefix(s, a.m.Format().Prefix()+"_")
 }
 
-
 // listStatuses lists a commit's statuses for user ("" for anonymous):
 // 404 for a repository that does not exist or that user may not see.
 func (a *api) listStatuses(w http.ResponseWriter, r *http.Request, user string) error {
