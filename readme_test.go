@@ -60,7 +60,7 @@ func TestREADMEDefaults(t *testing.T) {
 		{"at most once a second (`WithRecheckInterval`)", httpauth.DefaultRecheckInterval == time.Second},
 		{"`MaxObjectSize` (1 MiB)", gitserve.DefaultMaxObjectSize == 1<<20},
 		{"up to 10 MiB as git http-backend's default", gitserve.DefaultMaxRequestBody == 10<<20},
-		{"(packs and ref listings, 64 MiB by default, `PackCache`)", gitserve.DefaultPackCache == 64<<20},
+		{"(packs and ref listings, 128 MiB by default,", gitserve.DefaultPackCache == 128<<20},
 		{"`MaxProcesses` git processes at once (default 4 per CPU, at least 8)", limits.MaxProcesses == max(4*runtime.GOMAXPROCS(0), 8)},
 		{"`MaxWaiting` requests (default 8 times that)", limits.MaxWaiting == 8*limits.MaxProcesses},
 		{"`MaxWait` (30 s)", limits.MaxWait == 30*time.Second},

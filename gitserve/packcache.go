@@ -12,8 +12,8 @@ import (
 )
 
 // DefaultPackCache is the default size of a [Handler]'s cache of
-// upload-pack responses: 64 MiB.
-const DefaultPackCache = 64 << 20
+// upload-pack responses: 128 MiB (so that a pack of up to 32 MiB is kept).
+const DefaultPackCache = 128 << 20
 
 // packCache keeps recent git upload-pack responses (a fetch's pack, an
 // ls-refs listing) in memory, so that the same request to a repository in

@@ -48,6 +48,7 @@ type config struct {
 	demo                          bool
 	limits                        gitserve.Limits // of git over HTTP; zero fields take gitserve's defaults
 	pushProtection                bool
+	packCacheMiB                  int // -git-pack-cache
 	maxLifetime                   string // -max-token-lifetime: "" for none
 	maxActive                     int    // -max-tokens-per-user: 0 for no limit
 	retention                     string // -token-retention: "0" keeps everything
@@ -130,6 +131,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.IntVar(&c.limits.MaxPerClient, "git-max-per-client", c.limits.MaxPerClient, "git requests in flight from one client address (0: 32)")
 	fs.DurationVar(&c.limits.IdleTimeout, "git-idle-timeout", c.limits.IdleTimeout, "cut a git request whose body or response stops moving for this `DURATION` (0: 1m)")
 	fs.DurationVar(&c.limits.MaxDuration, "git-max-duration", c.limits.MaxDuration, "cut a git request after this `DURATION` (0: never)")
+	fs.IntVar(&c.packCacheMiB, "git-pack-cache", c.packCacheMiB, "`MiB` of recent fetch answers kept in memory, to answer the same fetch of unchanged refs without running git (0: off)")
 	fs.BoolVar(&c.pushProtection, "push-protection", c.pushProtection, "refuse pushes that add a live access token (and revoke the token when the repository is public)")
 	fs.StringVar(&c.maxLifetime, "max-token-lifetime", c.maxLifetime, "the longest a token may live, such as 90d or 36h: every token expires within it, and a token asked for without an expiry gets it (default: no limit)")
 	fs.IntVar(&c.maxActive, "max-tokens-per-user", c.maxActive, "active tokens one user may hold (0: no limit)")
@@ -169,7 +171,7 @@ func isHelp(arg string) bool {
 
 // run runs the command line args.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive, retention: defaultRetention}
+	c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive, retention: defaultRetention, packCacheMiB: gitserve.DefaultPackCache >> 20}
 	global := newFlagSet("forge")
 	globalFlags(global, c)
 	serveFlags(global, c) // `forge -addr …` is `forge serve -addr …`
@@ -311,7 +313,7 @@ func printServe(w io.Writer) {
 	fmt.Fprintf(w, "Usage: forge [-data DIR] [-db URL] serve %s\n\n", serveArgs)
 	fmt.Fprint(w, "Runs the forge until SIGINT or SIGTERM, then waits for requests in flight.\nOn its first start it creates DIR and the database.\n\n")
 	printFlags(w, func(fs *flag.FlagSet) {
-		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive, retention: defaultRetention}
+		c := &config{data: "forge-data", addr: "127.0.0.1:8080", demo: true, pushProtection: true, maxActive: defaultMaxActive, retention: defaultRetention, packCacheMiB: gitserve.DefaultPackCache >> 20}
 		globalFlags(fs, c)
 		serveFlags(fs, c)
 	})

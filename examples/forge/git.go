@@ -30,6 +30,7 @@ type gitOptions struct {
 	limits    gitserve.Limits
 	protect   bool   // push protection
 	tokensURL string // the page where users revoke tokens, named when a push is refused
+	packCache int64  // bytes of the pack cache; 0 turns it off
 }
 
 func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logger, o gitOptions) (http.Handler, error) {
@@ -37,7 +38,10 @@ func gitHandler(m *accesstoken.Manager, db *DB, reposDir string, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	backend := &gitserve.Handler{Root: reposDir, Logger: log, Limiter: limiter}
+	backend := &gitserve.Handler{Root: reposDir, Logger: log, Limiter: limiter, PackCache: o.packCache}
+	if o.packCache <= 0 {
+		backend.PackCache = -1 // off
+	}
 	if o.protect {
 		// A push that adds a live token is refused before any ref moves;
 		// to a public repository, where the token is as good as

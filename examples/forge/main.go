@@ -160,7 +160,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 
 	limits := c.limits
 	limits.ClientKey = trusted.clientOf // the same client as the sign-in limits see
-	git, err := gitHandler(m, db, reposDir, log, gitOptions{limits: limits, protect: c.pushProtection, tokensURL: base + "/-/tokens"})
+	git, err := gitHandler(m, db, reposDir, log, gitOptions{limits: limits, protect: c.pushProtection, tokensURL: base + "/-/tokens", packCache: int64(c.packCacheMiB) << 20})
 	if err != nil {
 		ln.Close()
 		return err

@@ -63,11 +63,12 @@ import (
 )
 
 var (
-	forgeBin = flag.String("forge", "", "the example forge's binary (go build ./examples/forge)")
-	pairs    = flag.Int("pairs", 9, "pairs of runs per scenario")
-	only     = flag.String("only", "", "comma-separated scenarios to run (default: all)")
-	keep     = flag.Bool("keep", false, "keep the work directory")
-	hold     = flag.Bool("hold", false, "set up, print the two servers' clone URLs of the 1,000-commit repository, and wait (for timing by hand)")
+	forgeBin   = flag.String("forge", "", "the example forge's binary (go build ./examples/forge)")
+	pairs      = flag.Int("pairs", 9, "pairs of runs per scenario")
+	only       = flag.String("only", "", "comma-separated scenarios to run (default: all)")
+	keep       = flag.Bool("keep", false, "keep the work directory")
+	forgeFlags = flag.String("forge-flags", "", "more flags for the forge compared with git http-backend, such as -git-pack-cache 256")
+	hold       = flag.Bool("hold", false, "set up, print the two servers' clone URLs of the 1,000-commit repository, and wait (for timing by hand)")
 )
 
 func main() {
@@ -113,7 +114,7 @@ func (b *bench) run() error {
 	// protection, which git http-backend does not do; push-protect
 	// compares a second forge on the same data with it on.
 	var err error
-	if b.forge, b.forgeURL, err = b.startForge("-git-max-per-client", "64", "-push-protection=false"); err != nil {
+	if b.forge, b.forgeURL, err = b.startForge(append([]string{"-git-max-per-client", "64", "-push-protection=false"}, strings.Fields(*forgeFlags)...)...); err != nil {
 		return err
 	}
 	defer stopForge(b.forge)
