@@ -48,7 +48,7 @@ type config struct {
 	demo                          bool
 	limits                        gitserve.Limits // of git over HTTP; zero fields take gitserve's defaults
 	pushProtection                bool
-	packCacheMiB                  int // -git-pack-cache
+	packCacheMiB                  int    // -git-pack-cache
 	maxLifetime                   string // -max-token-lifetime: "" for none
 	maxActive                     int    // -max-tokens-per-user: 0 for no limit
 	retention                     string // -token-retention: "0" keeps everything
