@@ -1,6 +1,7 @@
 package accesstoken_test
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -81,37 +82,77 @@ func FuzzBase62Only(f *testing.F) {
 	})
 }
 
-// FuzzListOptions: any cursor and limit give a page or an error matching
-// ErrBadListOptions, never a panic; a page's own cursor is always
-// accepted.
+// FuzzListOptions: any cursor, limit and order give a page or an error
+// matching ErrBadListOptions, never a panic; a page is in the order asked
+// (an unknown order is refused); a page's own cursor is always accepted
+// with its order, goes on past the page's last token, and is refused with
+// the other order.
 func FuzzListOptions(f *testing.F) {
 	e := newEnv(f)
 	for range 3 {
 		issue(f, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
 	}
-	p, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Limit: 1})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(p.Next, 1)
-	f.Add("", 0)
-	f.Add("AQ", -1)
-	f.Add(strings.Repeat("_", 34), 1001)
-	f.Add(strings.Repeat("A", 34), 2)
-	f.Fuzz(func(t *testing.T, cursor string, limit int) {
-		p, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Cursor: cursor, Limit: limit})
+	for _, o := range []accesstoken.Order{accesstoken.OldestFirst, accesstoken.NewestFirst} {
+		p, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Limit: 1, Order: o})
 		if err != nil {
-			if !errors.Is(err, accesstoken.ErrBadListOptions) {
-				t.Fatalf("PageForOwner(%q, %d): %v; want ErrBadListOptions", cursor, limit, err)
+			f.Fatal(err)
+		}
+		f.Add(p.Next, 1, uint8(o))
+		f.Add(p.Next, 1, uint8(1-o)) // the cursor of the other order
+	}
+	f.Add("", 0, uint8(0))
+	f.Add("", 2, uint8(1))
+	f.Add("", 0, uint8(2))
+	f.Add("AQ", -1, uint8(0))
+	f.Add(strings.Repeat("_", 34), 1001, uint8(1))
+	f.Add(strings.Repeat("A", 34), 2, uint8(0))
+	f.Add("Ag"+strings.Repeat("A", 32), 2, uint8(1))
+	f.Fuzz(func(t *testing.T, cursor string, limit int, order uint8) {
+		o := accesstoken.Order(order)
+		opts := accesstoken.ListOptions{Cursor: cursor, Limit: limit, Order: o}
+		p, err := e.m.PageForOwner(ctx, "alice", opts)
+		if err != nil {
+			if !errors.Is(err, accesstoken.ErrBadListOptions) || !errors.Is(err, accesstoken.ErrInvalidInput) {
+				t.Fatalf("PageForOwner(%q, %d, %v): %v; want ErrBadListOptions", cursor, limit, o, err)
 			}
 			return
 		}
-		if p.Next != "" {
-			if _, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Cursor: p.Next, Limit: limit}); err != nil {
-				t.Fatalf("the next page's cursor %q: %v", p.Next, err)
+		if o != accesstoken.OldestFirst && o != accesstoken.NewestFirst {
+			t.Fatalf("PageForOwner(%q, %d, %v): accepted an unknown order", cursor, limit, o)
+		}
+		for i := 1; i < len(p.Tokens); i++ {
+			if !inOrder(p.Tokens[i-1], p.Tokens[i], o) {
+				t.Fatalf("PageForOwner(%q, %d, %v): tokens %d and %d out of order", cursor, limit, o, i-1, i)
 			}
 		}
+		if p.Next == "" {
+			return
+		}
+		opts.Cursor = p.Next
+		next, err := e.m.PageForOwner(ctx, "alice", opts)
+		if err != nil {
+			t.Fatalf("the next page's cursor %q: %v", p.Next, err)
+		}
+		if len(next.Tokens) == 0 || !inOrder(p.Tokens[len(p.Tokens)-1], next.Tokens[0], o) {
+			t.Fatalf("the next page (cursor %q, %v) does not go on after the last token of the page", p.Next, o)
+		}
+		opts.Order = 1 - o
+		if _, err := e.m.PageForOwner(ctx, "alice", opts); !errors.Is(err, accesstoken.ErrBadListOptions) {
+			t.Fatalf("the next page's cursor %q (%v) used %v: %v; want ErrBadListOptions", p.Next, o, opts.Order, err)
+		}
 	})
+}
+
+// inOrder reports whether a comes before b in a listing of order o.
+func inOrder(a, b accesstoken.Token, o accesstoken.Order) bool {
+	c := a.CreatedAt.Compare(b.CreatedAt)
+	if c == 0 {
+		c = bytes.Compare(a.ID[:], b.ID[:])
+	}
+	if o == accesstoken.NewestFirst {
+		return c > 0
+	}
+	return c < 0
 }
 
 // FuzzDescription: a description is accepted or refused with

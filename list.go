@@ -1,6 +1,7 @@
 package accesstoken
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -37,6 +38,34 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
+// Order is the order of a listing ([ListOptions], [Query]): by creation
+// time, then, among tokens created in the same microsecond, by the bytes
+// of the ID.
+type Order uint8
+
+// The orders of a listing. The zero value is OldestFirst.
+const (
+	// OldestFirst lists the oldest token first: by CreatedAt, then by
+	// the bytes of ID, ascending. It is the default, and the only order
+	// there was before Order.
+	OldestFirst Order = iota
+	// NewestFirst lists the newest token first, as GitHub and GitLab
+	// list tokens: exactly the reverse of OldestFirst (the latest
+	// CreatedAt first, and among equal ones the greatest ID first).
+	NewestFirst
+)
+
+// String returns "oldest first" or "newest first".
+func (o Order) String() string {
+	switch o {
+	case OldestFirst:
+		return "oldest first"
+	case NewestFirst:
+		return "newest first"
+	}
+	return fmt.Sprintf("Order(%d)", uint8(o))
+}
+
 // Page sizes.
 const (
 	// DefaultPageSize is the page size of the paginated listings when
@@ -46,8 +75,9 @@ const (
 	MaxPageSize = 1000
 )
 
-// ListOptions refines a listing: which tokens, and which page of them.
-// The zero value lists active tokens, from the first.
+// ListOptions refines a listing: which tokens, in which order, and which
+// page of them. The zero value lists active tokens, oldest first, from the
+// first.
 type ListOptions struct {
 	// IncludeInactive also lists revoked and expired tokens: the same as
 	// State StateAll. (It predates State; with State set too, State
@@ -64,14 +94,22 @@ type ListOptions struct {
 	// [MaxPageSize]. Zero means [DefaultPageSize] for the Page methods,
 	// and no limit for ListForOwner and ListForTarget.
 	Limit int
+	// Order is the order of the tokens: [OldestFirst] (the zero value)
+	// or [NewestFirst]. Pages of either order are ranges of the store's
+	// indexes, read forwards or backwards: they cost the same.
+	Order Order
 	// Cursor, when not empty, is a [Page]'s Next: the listing goes on
-	// after the last token of that page. It is opaque, and valid with the
-	// same listing only.
+	// after the last token of that page, in the same order. It is
+	// opaque, and valid with the same listing only: a cursor of a page
+	// listed in the other Order is refused with an error matching
+	// [ErrBadListOptions] (and [ErrInvalidInput]), never read as a
+	// position in this one.
 	Cursor string
 }
 
-// Page is one page of a listing: its tokens, oldest first, and the cursor
-// of the next page.
+// Page is one page of a listing: its tokens, in the order asked
+// ([ListOptions].Order, oldest first by default), and the cursor of the
+// next page.
 type Page struct {
 	// Tokens are the page's tokens. They never hold secrets.
 	Tokens []Token
@@ -92,8 +130,8 @@ type TokenFilter struct {
 	Covering bool
 }
 
-// ListForTarget lists the tokens of target, oldest first, if actor may
-// manage them. For a repository target it also lists the project tokens that
+// ListForTarget lists the tokens of target, oldest first (or as
+// opts.Order says), if actor may manage them. For a repository target it also lists the project tokens that
 // cover the repository (each with its own Target), as Launchpad's
 // repository page does. It never returns secrets; there are none to return.
 // opts selects the tokens and the page; without a Limit it lists every
@@ -120,8 +158,8 @@ func (m *Manager) pageForTarget(ctx context.Context, actor string, target Target
 	return m.page(ctx, Query{Target: &target, Covering: !target.IsProject()}, opts, paged)
 }
 
-// ListForOwner lists the tokens owned by owner, oldest first, for the
-// owner's own settings page. The caller checks that the signed-in user is
+// ListForOwner lists the tokens owned by owner, oldest first (or as
+// opts.Order says), for the owner's own settings page. The caller checks that the signed-in user is
 // owner (or an administrator). opts selects the tokens and the page;
 // without a Limit it lists every token selected (use
 // [Manager.PageForOwner] to page through many).
@@ -145,9 +183,10 @@ func (m *Manager) pageForOwner(ctx context.Context, owner string, opts ListOptio
 }
 
 // PageAll lists every token that f selects, one page at a time, for a
-// forge's administration page: oldest first, at most opts.Limit tokens
-// ([DefaultPageSize] if zero), and the cursor of the next page. It checks
-// no permission: the forge calls it for its operators only.
+// forge's administration page: oldest first (or as opts.Order says), at
+// most opts.Limit tokens ([DefaultPageSize] if zero), and the cursor of
+// the next page. It checks no permission: the forge calls it for its
+// operators only.
 func (m *Manager) PageAll(ctx context.Context, f TokenFilter, opts ListOptions) (Page, error) {
 	q := Query{All: true}
 	if f.Owner != "" {
@@ -182,6 +221,12 @@ func (m *Manager) page(ctx context.Context, q Query, opts ListOptions, paged boo
 	default:
 		return Page{}, invalid(ErrBadListOptions, "unknown state "+state.String())
 	}
+	switch opts.Order {
+	case OldestFirst, NewestFirst:
+		q.Order = opts.Order
+	default:
+		return Page{}, invalid(ErrBadListOptions, "unknown order "+opts.Order.String())
+	}
 	if !opts.ExpiringBefore.IsZero() {
 		q.ExpiringBefore = opts.ExpiringBefore.UTC().Truncate(time.Microsecond)
 	}
@@ -193,7 +238,7 @@ func (m *Manager) page(ctx context.Context, q Query, opts ListOptions, paged boo
 		limit = DefaultPageSize
 	}
 	if opts.Cursor != "" {
-		after, err := parseCursor(opts.Cursor)
+		after, err := parseCursor(opts.Cursor, q.Order)
 		if err != nil {
 			return Page{}, err
 		}
@@ -206,10 +251,13 @@ func (m *Manager) page(ctx context.Context, q Query, opts ListOptions, paged boo
 	if err != nil {
 		return Page{}, storeErr(err)
 	}
+	if err := checkListed(recs, &q); err != nil {
+		return Page{}, storeErr(err)
+	}
 	var p Page
 	if limit > 0 && len(recs) > limit {
 		recs = recs[:limit]
-		p.Next = cursorOf(PositionOf(recs[limit-1].Token))
+		p.Next = cursorOf(PositionOf(recs[limit-1].Token), q.Order)
 	}
 	p.Tokens = make([]Token, len(recs))
 	for i := range recs {
@@ -218,26 +266,83 @@ func (m *Manager) page(ctx context.Context, q Query, opts ListOptions, paged boo
 	return p, nil
 }
 
-// A cursor is a Position: a version byte, the creation time in Unix
-// microseconds (8 bytes, big-endian) and the ID (16 bytes), in unpadded
-// base64url. It says no more than the token it points at, which its
-// holder has seen.
-const cursorVersion = 1
+// checkListed checks that a Store listed recs as q asks: no more than
+// q.Limit, each after q.After and after the one before in q.Order. A
+// store that does not (one written before [Query].Order, which lists
+// oldest first whatever the order asked) would make cursors that skip
+// tokens or come back to them; its answer is a store failure, not a page.
+func checkListed(recs []Record, q *Query) error {
+	if q.Limit > 0 && len(recs) > q.Limit {
+		return fmt.Errorf("accesstoken: the store listed %d records; the limit was %d", len(recs), q.Limit)
+	}
+	prev := q.After
+	for i := range recs {
+		p := PositionOf(recs[i].Token)
+		if (i > 0 || !prev.IsZero()) && !q.Order.before(prev, p) {
+			return fmt.Errorf("accesstoken: the store listed record %d of %d out of the order asked (%v)", i+1, len(recs), q.Order)
+		}
+		prev = p
+	}
+	return nil
+}
 
-func cursorOf(p Position) string {
+// before reports whether a comes before b in lists of order o.
+func (o Order) before(a, b Position) bool {
+	c := a.CreatedAt.Compare(b.CreatedAt)
+	if c == 0 {
+		c = bytes.Compare(a.ID[:], b.ID[:])
+	}
+	if o == NewestFirst {
+		return c > 0
+	}
+	return c < 0
+}
+
+// A cursor is a Position and the order it was made for: a kind byte (1
+// for oldest first, the only kind of the cursors made before orders, which
+// stay valid; 2 for newest first), the creation time in Unix microseconds
+// (8 bytes, big-endian) and the ID (16 bytes), in unpadded base64url. It
+// says no more than the token it points at, which its holder has seen.
+const (
+	cursorOldestFirst = 1
+	cursorNewestFirst = 2
+)
+
+func cursorKind(o Order) byte {
+	if o == NewestFirst {
+		return cursorNewestFirst
+	}
+	return cursorOldestFirst
+}
+
+func cursorOf(p Position, o Order) string {
 	var b [25]byte
-	b[0] = cursorVersion
+	b[0] = cursorKind(o)
 	binary.BigEndian.PutUint64(b[1:9], uint64(p.CreatedAt.UnixMicro()))
 	copy(b[9:], p.ID[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func parseCursor(s string) (Position, error) {
+// parseCursor returns the position of a cursor made for a listing in
+// order o; a cursor made for the other order is refused, as is one no
+// listing made.
+func parseCursor(s string, o Order) (Position, error) {
 	var b [25]byte
 	if base64.RawURLEncoding.DecodedLen(len(s)) != len(b) {
 		return Position{}, invalid(ErrBadListOptions, "malformed cursor")
 	}
-	if _, err := base64.RawURLEncoding.Decode(b[:], []byte(s)); err != nil || b[0] != cursorVersion {
+	if _, err := base64.RawURLEncoding.Decode(b[:], []byte(s)); err != nil {
+		return Position{}, invalid(ErrBadListOptions, "malformed cursor")
+	}
+	switch b[0] {
+	case cursorKind(o):
+	case cursorOldestFirst, cursorNewestFirst:
+		made := OldestFirst
+		if b[0] == cursorNewestFirst {
+			made = NewestFirst
+		}
+		return Position{}, invalid(ErrBadListOptions, fmt.Sprintf("the cursor is of a listing %v, not %v: a cursor goes on in the order of its listing", made, o))
+	default:
 		return Position{}, invalid(ErrBadListOptions, "malformed cursor")
 	}
 	var id uuid.UUID

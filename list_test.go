@@ -1,12 +1,14 @@
 package accesstoken_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/memstore"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 )
@@ -81,4 +83,90 @@ func TestPagesAndRetentionErrors(t *testing.T) {
 	e.perms.fail(errors.New("down"))
 	_, err = e.m.PageForTarget(ctx, "alice", accesstoken.ProjectTarget("demo"), accesstoken.ListOptions{})
 	require.ErrorIs(t, err, accesstoken.ErrAuthorizerFailure)
+}
+
+// TestPagesNewestFirst: newest first, pages go from the newest token to
+// the oldest through their cursors; a cursor goes on in the order of its
+// listing only; an unknown order is refused.
+func TestPagesNewestFirst(t *testing.T) {
+	e := newEnv(t)
+	var toks []uuid.UUID
+	for range 5 {
+		toks = append(toks, issue(t, e.m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull).Token.ID)
+		e.clock.Advance(time.Second)
+	}
+	ids := func(p accesstoken.Page) (out []uuid.UUID) {
+		for _, tok := range p.Tokens {
+			out = append(out, tok.ID)
+		}
+		return out
+	}
+	newest := accesstoken.ListOptions{Order: accesstoken.NewestFirst, Limit: 2}
+	var got [][]uuid.UUID
+	for {
+		p, err := e.m.PageForOwner(ctx, "alice", newest)
+		require.NoError(t, err)
+		got = append(got, ids(p))
+		if p.Next == "" {
+			break
+		}
+		newest.Cursor = p.Next
+	}
+	require.Equal(t, [][]uuid.UUID{{toks[4], toks[3]}, {toks[2], toks[1]}, {toks[0]}}, got)
+
+	// Each order's cursor, used with the other order.
+	first, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Order: accesstoken.NewestFirst, Limit: 2})
+	require.NoError(t, err)
+	_, err = e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Limit: 2, Cursor: first.Next})
+	require.ErrorIs(t, err, accesstoken.ErrBadListOptions)
+	require.ErrorIs(t, err, accesstoken.ErrInvalidInput)
+	require.Contains(t, err.Error(), "the cursor is of a listing newest first, not oldest first")
+	old, err := e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Limit: 2})
+	require.NoError(t, err)
+	_, err = e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Order: accesstoken.NewestFirst, Limit: 2, Cursor: old.Next})
+	require.ErrorIs(t, err, accesstoken.ErrBadListOptions)
+	require.ErrorIs(t, err, accesstoken.ErrInvalidInput)
+	require.NotEqual(t, first.Next, old.Next)
+
+	_, err = e.m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Order: 2})
+	require.ErrorIs(t, err, accesstoken.ErrBadListOptions)
+	for _, c := range []struct {
+		in   accesstoken.Order
+		want string
+	}{{accesstoken.OldestFirst, "oldest first"}, {accesstoken.NewestFirst, "newest first"}, {7, "Order(7)"}} {
+		if got := c.in.String(); got != c.want {
+			t.Errorf("Order(%d).String(): got %q; want %q", uint8(c.in), got, c.want)
+		}
+	}
+}
+
+// orderBlindStore lists oldest first whatever the order asked, as a Store
+// written before Query.Order does.
+type orderBlindStore struct{ accesstoken.Store }
+
+func (s orderBlindStore) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Record, error) {
+	q.Order, q.After = accesstoken.OldestFirst, accesstoken.Position{}
+	return s.Store.List(ctx, q)
+}
+
+// TestListOutOfOrder: a store that lists in another order than the one
+// asked fails the listing as a store failure; it never makes a page, nor
+// a cursor that would skip tokens.
+func TestListOutOfOrder(t *testing.T) {
+	store := memstore.New()
+	clk := newClock()
+	m, err := accesstoken.New(orderBlindStore{store}, accesstoken.InsecureAllowAll(), accesstoken.WithClock(clk.Now))
+	require.NoError(t, err)
+	for range 3 {
+		issue(t, m, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
+		clk.Advance(time.Second)
+	}
+	p, err := m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Order: accesstoken.NewestFirst})
+	require.ErrorIs(t, err, accesstoken.ErrStoreFailure, "%d tokens", len(p.Tokens))
+	require.Empty(t, p.Tokens)
+	// Oldest first, the second page starts again from the first token.
+	p, err = m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Limit: 1})
+	require.NoError(t, err)
+	_, err = m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Limit: 1, Cursor: p.Next})
+	require.ErrorIs(t, err, accesstoken.ErrStoreFailure)
 }

@@ -47,17 +47,23 @@ type Query struct {
 	// ExpiringBefore, when not zero, leaves out tokens that never expire
 	// or expire at or after it.
 	ExpiringBefore time.Time
+	// Order is the order of the records returned: [OldestFirst] (the
+	// zero value) or [NewestFirst]. See [Store.List].
+	Order Order
 	// After, when not zero, leaves out the tokens up to and including
-	// this position in the order of lists (the last record of the previous
-	// page): keyset pagination.
+	// this position in Order (the last record of the previous page):
+	// keyset pagination. Oldest first, that is the record at After and
+	// every older one; newest first, the record at After and every newer
+	// one.
 	After Position
 	// Limit, when positive, is the largest number of records returned:
-	// the first Limit of those selected, in order.
+	// the first Limit of those selected, in Order.
 	Limit int
 }
 
 // Position is a place in the order of [Store.List]: a record's CreatedAt
-// and ID. The zero Position is before every record.
+// and ID. The zero Position, as [Query].After, is before every record in
+// either order (it leaves nothing out).
 type Position struct {
 	// CreatedAt is the record's creation time.
 	CreatedAt time.Time
@@ -128,13 +134,23 @@ type Store interface {
 	// ByID returns the record with the given ID, or [ErrNotFound].
 	ByID(ctx context.Context, id uuid.UUID) (Record, error)
 
-	// List returns the records q selects, oldest first (by CreatedAt, then
-	// by the bytes of ID), at most q.Limit when it is positive. It returns
-	// an empty list, not an error, when nothing matches. A page (q.After
-	// and q.Limit) should cost about the same however many records the
-	// store holds: keep records in list order, by owner, by target and
-	// in all, so that a page is read from where it starts, not found by
-	// reading every record.
+	// List returns the records q selects, in q.Order, at most q.Limit
+	// when it is positive. [OldestFirst] (the zero value) is by
+	// CreatedAt, then by the bytes of ID (unsigned, as bytes.Compare
+	// orders them), ascending; [NewestFirst] is exactly the reverse: the
+	// latest CreatedAt first, and among records created in the same
+	// microsecond the greatest ID first. q.After leaves out the records
+	// up to and including it in that order. An Order that is neither is
+	// an error (the Manager never asks for one). List returns an empty
+	// list, not an error, when nothing matches.
+	//
+	// A page (q.After and q.Limit) should cost about the same however
+	// many records the store holds, in either order: keep records in
+	// list order, by owner, by target and in all, so that a page is read
+	// from where it starts, forwards for oldest first and backwards for
+	// newest first, not found by reading every record. [Manager] checks
+	// the order of what List returns and treats a list out of order as
+	// a store failure.
 	List(ctx context.Context, q Query) ([]Record, error)
 
 	// Revoke marks the record revoked (RevokedAt, RevokedBy and

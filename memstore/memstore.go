@@ -27,12 +27,15 @@
 // list first needs them after tokens arrived out of order (tokens issued
 // through a Manager arrive in order). A page ([accesstoken.Query] After and
 // Limit) starts with a binary search and reads no more than it returns,
-// but for the tokens its filters leave out.
+// but for the tokens its filters leave out: forwards from there oldest
+// first, backwards newest first ([accesstoken.NewestFirst]).
 package memstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"sort"
@@ -313,10 +316,14 @@ func (s *Store) ByID(ctx context.Context, id uuid.UUID) (rec accesstoken.Record,
 
 // List implements [accesstoken.Store]: it walks the order of the owner's
 // tokens, the project's or all tokens, from q.After (found by binary
-// search), until it has q.Limit records.
+// search), forwards or, newest first, backwards, until it has q.Limit
+// records. An unknown q.Order is an error.
 func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if q.Order != accesstoken.OldestFirst && q.Order != accesstoken.NewestFirst {
+		return nil, fmt.Errorf("memstore: list: unknown order %v", q.Order)
 	}
 	out := []accesstoken.Record{}
 	if q.Owner == "" && q.Target == nil && !q.All {
@@ -339,16 +346,35 @@ func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Re
 			s.mu.RLock()
 			continue
 		}
-		start := 0
+		// The slots to walk, from where the page starts: oldest first, those
+		// after q.After, forwards; newest first, those before it, backwards.
+		slots := o.slots
 		if !q.After.IsZero() {
 			after, id := micros(q.After.CreatedAt), q.After.ID
-			start = sort.Search(len(o.slots), func(k int) bool {
-				e := &s.slots[o.slots[k]]
-				return e.created > after || e.created == after && bytes.Compare(e.id[:], id[:]) > 0
+			k := sort.Search(len(slots), func(k int) bool {
+				e := &s.slots[slots[k]]
+				c := cmp.Compare(e.created, after)
+				if c == 0 {
+					c = bytes.Compare(e.id[:], id[:])
+				}
+				if q.Order == accesstoken.NewestFirst {
+					return c >= 0
+				}
+				return c > 0
 			})
+			if q.Order == accesstoken.NewestFirst {
+				slots = slots[:k]
+			} else {
+				slots = slots[k:]
+			}
 		}
+		newest, last := q.Order == accesstoken.NewestFirst, len(slots)-1
 		active, inactive, expiring := micros(q.Active), micros(q.Inactive), micros(q.ExpiringBefore)
-		for _, i := range o.slots[start:] {
+		for k := range slots {
+			i := slots[k]
+			if newest {
+				i = slots[last-k]
+			}
 			e := &s.slots[i]
 			switch {
 			case !match(e):

@@ -58,7 +58,8 @@
 // what a verification looks up (on SQLite the table's key does, below);
 // the target, owner and created indexes serve the lists by target (and
 // DeleteTarget), by owner and of every token, already in the order they
-// are returned, so that a page is a range of an index. The partial index
+// are returned (read backwards for lists newest first), so that a page is
+// a range of an index. The partial index
 // on the description serves the check, when a token is issued, that no
 // other active token of its owner and target has its description; it
 // holds the tokens not revoked only. Version 2 of the schema added
@@ -166,11 +167,15 @@
 //
 // # Lists
 //
-// [Store.List] is one SELECT ordered by (created_at, id), over the index
+// [Store.List] is one SELECT ordered by (created_at, id), or by
+// (created_at DESC, id DESC) for [accesstoken.NewestFirst], over the index
 // of the owner, of the target or of every token; a page (After and Limit)
-// is a range of that index, so it costs the same however many tokens the
-// table holds. A page of a repository's tokens and the project tokens
-// that cover it is the first Limit rows of two such ranges.
+// is a range of that index, read forwards or backwards (no index of its
+// own for the newest first: SQLite and PostgreSQL both scan a B-tree
+// index in either direction), so it costs the same however many tokens
+// the table holds, in either order. A page of a repository's tokens and
+// the project tokens that cover it is the first Limit rows of two such
+// ranges.
 //
 // # SQLite settings
 //

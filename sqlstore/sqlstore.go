@@ -442,11 +442,18 @@ func (s *Store) queryOne(ctx context.Context, op, q string, args ...any) (access
 // id) index for a target, the (owner, created_at, id) index for an owner,
 // and the (created_at, id) index for every token, so that a page (After
 // and Limit) is a range of an index: it costs the same however many
-// tokens there are. A page of a repository and the project tokens that
-// cover it (Covering) is the first Limit of two such ranges, merged.
+// tokens there are. Oldest first the database reads the range forwards
+// (ORDER BY created_at, id); newest first ([accesstoken.NewestFirst])
+// backwards (ORDER BY created_at DESC, id DESC), from the same indexes. A
+// page of a repository and the project tokens that cover it (Covering) is
+// the first Limit of two such ranges, merged. An unknown q.Order is an
+// error.
 func (s *Store) List(ctx context.Context, q accesstoken.Query) ([]accesstoken.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fail(ctx, "list", err)
+	}
+	if q.Order != accesstoken.OldestFirst && q.Order != accesstoken.NewestFirst {
+		return nil, fmt.Errorf("sqlstore: list: unknown order %v", q.Order)
 	}
 	query, args, ok := s.listQuery(&q)
 	if !ok {
@@ -481,6 +488,7 @@ func (s *Store) listQuery(q *accesstoken.Query) (query string, args []any, ok bo
 	if q.Owner == "" && q.Target == nil && !q.All {
 		return "", nil, false
 	}
+	newest := q.Order == accesstoken.NewestFirst
 	// where returns the conditions of one SELECT (for the repository
 	// given, when there is a target) and appends their arguments.
 	where := func(repository string, covering bool) string {
@@ -511,7 +519,15 @@ func (s *Store) listQuery(q *accesstoken.Query) (query string, args []any, ok bo
 			args = append(args, s.timeArg(q.ExpiringBefore))
 		}
 		if !q.After.IsZero() {
-			c = append(c, "created_at >= ? AND (created_at > ? OR id > ?)")
+			// Past the position in the order asked: later oldest first,
+			// earlier newest first. (The first condition bounds the
+			// range of the index; the second leaves out the position's
+			// record and those before it that share its created_at.)
+			if newest {
+				c = append(c, "created_at <= ? AND (created_at < ? OR id < ?)")
+			} else {
+				c = append(c, "created_at >= ? AND (created_at > ? OR id > ?)")
+			}
 			at := s.timeArg(q.After.CreatedAt)
 			args = append(args, at, at, s.idArg(q.After.ID))
 		}
@@ -527,7 +543,10 @@ func (s *Store) listQuery(q *accesstoken.Query) (query string, args []any, ok bo
 		args = append(args, q.Limit)
 		return " LIMIT ?"
 	}
-	const order = " ORDER BY created_at, id"
+	order := " ORDER BY created_at, id"
+	if newest {
+		order = " ORDER BY created_at DESC, id DESC"
+	}
 	sel := "SELECT " + columns + " FROM " + s.table
 	covering := q.Target != nil && q.Covering && q.Target.Project != "" && q.Target.Repository != ""
 	if !covering || q.Limit <= 0 {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,13 @@ func values(recs []*accesstoken.Record) []accesstoken.Record {
 	return out
 }
 
+// reversed returns a copy of s in the reverse order.
+func reversed[T any](s []T) []T {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
+}
+
 // checkList fails the test unless got holds the records of want, in that
 // order, each exactly as checkRecord demands.
 func checkList(t *testing.T, what string, got []accesstoken.Record, want ...*accesstoken.Record) {
@@ -248,6 +256,9 @@ func queryString(q accesstoken.Query) string {
 	}
 	if !q.ExpiringBefore.IsZero() {
 		parts = append(parts, "ExpiringBefore "+q.ExpiringBefore.String())
+	}
+	if q.Order != accesstoken.OldestFirst {
+		parts = append(parts, "Order "+q.Order.String())
 	}
 	if !q.After.IsZero() {
 		parts = append(parts, fmt.Sprintf("After {%v %v}", q.After.CreatedAt, q.After.ID))

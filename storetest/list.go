@@ -87,10 +87,18 @@ type listCase struct {
 	want []*accesstoken.Record
 }
 
+// runListCases runs each case as it is and, when it asks for the whole
+// list oldest first, newest first too, which must return the same records
+// in the reverse order: every filter combined with either order.
 func runListCases(t *testing.T, st accesstoken.Store, cases []listCase) {
 	t.Helper()
 	for _, c := range cases {
 		checkList(t, fmt.Sprintf("%s: List(%s)", c.name, queryString(c.in)), list(t, st, c.in), c.want...)
+		if c.in.Order == accesstoken.OldestFirst && c.in.Limit == 0 && c.in.After.IsZero() {
+			q := c.in
+			q.Order = accesstoken.NewestFirst
+			checkList(t, fmt.Sprintf("%s, newest first: List(%s)", c.name, queryString(q)), list(t, st, q), reversed(c.want)...)
+		}
 	}
 }
 
@@ -218,7 +226,8 @@ func (s suite) testListActive(t *testing.T) {
 
 // testListOrder: lists are ordered oldest first by CreatedAt (to the
 // microsecond, whatever the time zone the times were given in), then by the
-// bytes of the ID.
+// bytes of the ID (unsigned: 7f… before 80…), and newest first in exactly
+// the reverse order (runListCases checks it).
 func (s suite) testListOrder(t *testing.T) {
 	st := s.store(t)
 	id := func(s string) uuid.UUID { return uuid.MustParse(s) }
@@ -329,9 +338,24 @@ func pagesOf(t *testing.T, st accesstoken.Store, q accesstoken.Query, limit int)
 	return nil
 }
 
-// testListPages: every query listed a page at a time, with any page size,
-// gives the records of the whole list, in order, each once; a position
-// that is no record's still splits the list where it falls.
+// comesAfter reports whether x comes after the position p in lists of
+// order o: later oldest first, earlier newest first (ties by the bytes of
+// the ID, unsigned).
+func comesAfter(x *accesstoken.Record, p accesstoken.Position, o accesstoken.Order) bool {
+	c := x.CreatedAt.Compare(p.CreatedAt)
+	if c == 0 {
+		c = slices.Compare(x.ID[:], p.ID[:])
+	}
+	if o == accesstoken.NewestFirst {
+		return c < 0
+	}
+	return c > 0
+}
+
+// testListPages: every query listed a page at a time, in either order,
+// with any page size, gives the records of the whole list, in order, each
+// once; newest first is the reverse of oldest first; a position that is no
+// record's still splits the list where it falls.
 func (s suite) testListPages(t *testing.T) {
 	st := s.store(t)
 	w := newWorld(t, st)
@@ -362,44 +386,67 @@ func (s suite) testListPages(t *testing.T) {
 		{All: true, Inactive: tie.Add(2 * time.Hour)},
 		{Target: &r1, Covering: true, ExpiringBefore: tie.Add(2 * time.Hour)},
 	}
-	for _, q := range queries {
-		whole := list(t, st, q)
-		if len(whole) == 0 {
-			t.Fatalf("List(%s): got nothing; the test wants records", queryString(q))
+	for _, oldest := range queries {
+		oldestWhole := list(t, st, oldest)
+		if len(oldestWhole) == 0 {
+			t.Fatalf("List(%s): got nothing; the test wants records", queryString(oldest))
 		}
-		for _, limit := range []int{1, 2, 3, 5, len(whole), len(whole) + 1} {
-			pages := pagesOf(t, st, q, limit)
-			var all []accesstoken.Record
-			for i, p := range pages {
-				if i < len(pages)-1 && len(p) != limit {
-					t.Fatalf("List(%s), page %d of %d: got %d records; want %d", queryString(q), i+1, len(pages), len(p), limit)
-				}
-				all = append(all, p...)
+		for _, order := range []accesstoken.Order{accesstoken.OldestFirst, accesstoken.NewestFirst} {
+			q := oldest
+			q.Order = order
+			whole := list(t, st, q)
+			if order == accesstoken.NewestFirst {
+				checkList(t, fmt.Sprintf("List(%s): the reverse of oldest first", queryString(q)), whole, reversed(ptrs(oldestWhole))...)
 			}
-			checkList(t, fmt.Sprintf("List(%s) in pages of %d", queryString(q), limit), all, ptrs(whole)...)
-		}
-		// A Limit alone is the first records.
-		q.Limit = 2
-		checkList(t, fmt.Sprintf("List(%s)", queryString(q)), list(t, st, q), ptrs(whole[:min(2, len(whole))])...)
-		q.Limit = 0
-		// A position between two records: the tie's IDs are random, so
-		// take a CreatedAt between two of the list's and the largest ID,
-		// and the smallest ID at the same CreatedAt as a record.
-		for i, r := range whole {
-			for _, after := range []accesstoken.Position{
-				{CreatedAt: r.CreatedAt, ID: uuid.Max},
-				{CreatedAt: r.CreatedAt.Add(-time.Microsecond), ID: uuid.Max},
-				{CreatedAt: r.CreatedAt, ID: uuid.UUID{0: 0, 15: 1}},
-			} {
-				q.After = after
-				var want []*accesstoken.Record
-				for _, x := range whole {
-					if x.CreatedAt.After(after.CreatedAt) || x.CreatedAt.Equal(after.CreatedAt) && slices.Compare(x.ID[:], after.ID[:]) > 0 {
-						want = append(want, &x)
+			for _, limit := range []int{1, 2, 3, 5, len(whole), len(whole) + 1} {
+				pages := pagesOf(t, st, q, limit)
+				var all []accesstoken.Record
+				for i, p := range pages {
+					if i < len(pages)-1 && len(p) != limit {
+						t.Fatalf("List(%s), page %d of %d: got %d records; want %d", queryString(q), i+1, len(pages), len(p), limit)
 					}
+					all = append(all, p...)
 				}
-				checkList(t, fmt.Sprintf("List(%s) (record %d)", queryString(q), i), list(t, st, q), want...)
+				checkList(t, fmt.Sprintf("List(%s) in pages of %d", queryString(q), limit), all, ptrs(whole)...)
 			}
+			// A Limit alone is the first records.
+			q.Limit = 2
+			checkList(t, fmt.Sprintf("List(%s)", queryString(q)), list(t, st, q), ptrs(whole[:min(2, len(whole))])...)
+			q.Limit = 0
+			// A position between two records: the tie's IDs are random,
+			// so take a CreatedAt between two of the list's and the
+			// largest or smallest ID, and the smallest and largest IDs at
+			// the same CreatedAt as a record.
+			for i, r := range whole {
+				for _, after := range []accesstoken.Position{
+					{CreatedAt: r.CreatedAt, ID: uuid.Max},
+					{CreatedAt: r.CreatedAt.Add(-time.Microsecond), ID: uuid.Max},
+					{CreatedAt: r.CreatedAt.Add(time.Microsecond), ID: uuid.UUID{0: 0, 15: 1}},
+					{CreatedAt: r.CreatedAt, ID: uuid.UUID{0: 0, 15: 1}},
+				} {
+					q.After = after
+					var want []*accesstoken.Record
+					for _, x := range whole {
+						if comesAfter(&x, after, order) {
+							want = append(want, &x)
+						}
+					}
+					checkList(t, fmt.Sprintf("List(%s) (record %d)", queryString(q), i), list(t, st, q), want...)
+				}
+			}
+		}
+	}
+}
+
+// testListUnknownOrder: an Order that is neither OldestFirst nor
+// NewestFirst is an error, not a list in some order.
+func (s suite) testListUnknownOrder(t *testing.T) {
+	st := s.store(t)
+	newWorld(t, st)
+	for _, o := range []accesstoken.Order{2, 255} {
+		q := accesstoken.Query{Owner: "alice", Order: o}
+		if recs, err := st.List(t.Context(), q); err == nil {
+			t.Fatalf("List(%s): got %s, no error; want an error", queryString(q), names(recs))
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,32 @@ import (
 
 	"github.com/forgekit/accesstoken"
 )
+
+// pager lists one page of a Manager's listing.
+type pager func(accesstoken.ListOptions) (accesstoken.Page, error)
+
+// collectPages lists every page of a listing from the first, through the
+// cursors, and returns their tokens.
+func collectPages(t *testing.T, what string, page pager, opts accesstoken.ListOptions) []accesstoken.Token {
+	t.Helper()
+	var got []accesstoken.Token
+	for range 100 {
+		p, err := page(opts)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if len(p.Tokens) > opts.Limit || (p.Next != "" && len(p.Tokens) != opts.Limit) {
+			t.Fatalf("%s: a page of %d tokens with limit %d, next %q", what, len(p.Tokens), opts.Limit, p.Next)
+		}
+		got = append(got, p.Tokens...)
+		if p.Next == "" {
+			return got
+		}
+		opts.Cursor = p.Next
+	}
+	t.Fatalf("%s: more than 100 pages", what)
+	return nil
+}
 
 // testManagerPages: the owner's, the target's and every token, a page at
 // a time, through the cursors, with the filters.
@@ -38,25 +65,9 @@ func (s suite) testManagerPages(t *testing.T) {
 		t.Fatalf("Revoke: %v", err)
 	}
 
-	collect := func(what string, page func(accesstoken.ListOptions) (accesstoken.Page, error), opts accesstoken.ListOptions) []accesstoken.Token {
+	collect := func(what string, page pager, opts accesstoken.ListOptions) []accesstoken.Token {
 		t.Helper()
-		var got []accesstoken.Token
-		for range 100 {
-			p, err := page(opts)
-			if err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			if len(p.Tokens) > opts.Limit || (p.Next != "" && len(p.Tokens) != opts.Limit) {
-				t.Fatalf("%s: a page of %d tokens with limit %d, next %q", what, len(p.Tokens), opts.Limit, p.Next)
-			}
-			got = append(got, p.Tokens...)
-			if p.Next == "" {
-				return got
-			}
-			opts.Cursor = p.Next
-		}
-		t.Fatalf("%s: more than 100 pages", what)
-		return nil
+		return collectPages(t, what, page, opts)
 	}
 	active := func(toks []accesstoken.Token) []accesstoken.Token {
 		return slices.DeleteFunc(slices.Clone(toks), func(tok accesstoken.Token) bool { return tok.ID == all[5].ID })
@@ -100,6 +111,126 @@ func (s suite) testManagerPages(t *testing.T) {
 	for _, bad := range []accesstoken.ListOptions{{Limit: -1}, {Limit: accesstoken.MaxPageSize + 1}, {Cursor: "nope"}, {State: 9}} {
 		if _, err := m.PageForOwner(t.Context(), "alice", bad); !errors.Is(err, accesstoken.ErrBadListOptions) || !errors.Is(err, accesstoken.ErrInvalidInput) {
 			t.Fatalf("PageForOwner(%+v): got %v; want ErrBadListOptions", bad, err)
+		}
+	}
+}
+
+// testManagerPagesNewestFirst: the Page methods newest first, through
+// their cursors, with tokens issued in the same microsecond (ordered by
+// ID, the reverse of oldest first), with the filters; a cursor goes on
+// in the order of its listing only, and one of the other order is
+// refused.
+func (s suite) testManagerPagesNewestFirst(t *testing.T) {
+	st := s.store(t)
+	m, clk := newManager(t, st)
+	ctx := t.Context()
+	r1 := accesstoken.RepositoryTarget("alpha", "r1")
+	var all []accesstoken.Token // alice's, in every state
+	for i := range 15 {
+		tg := accesstoken.ProjectTarget("alpha")
+		if i%2 == 1 {
+			tg = r1
+		}
+		req := accesstoken.IssueRequest{Owner: "alice", Target: tg, Scopes: allScopes, Description: fmt.Sprintf("newest first %d", i)}
+		if i%5 == 0 {
+			req.ExpiresAt = clk.Now().Add(time.Duration(i+1) * time.Hour)
+		}
+		iss, err := m.Issue(ctx, req)
+		if err != nil {
+			t.Fatalf("Issue(%s): %v", req.Description, err)
+		}
+		all = append(all, iss.Token)
+		if i%3 == 2 { // three tokens at each time: ties that the IDs order
+			clk.Advance(time.Second)
+		}
+	}
+	if _, err := m.Revoke(ctx, "alice", all[4].ID); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	all[4].RevokedAt = clk.Stored()
+	slices.SortFunc(all, func(a, b accesstoken.Token) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	newest := reversed(all)
+	keep := func(toks []accesstoken.Token, f func(accesstoken.Token) bool) []accesstoken.Token {
+		var out []accesstoken.Token
+		for _, tok := range toks {
+			if f(tok) {
+				out = append(out, tok)
+			}
+		}
+		return out
+	}
+	now := clk.Now()
+	active := keep(newest, func(tok accesstoken.Token) bool { return tok.Active(now) })
+	projectOnly := keep(newest, func(tok accesstoken.Token) bool { return tok.Target.IsProject() })
+	soon := now.Add(11 * time.Hour)
+	expiring := keep(active, func(tok accesstoken.Token) bool { return !tok.ExpiresAt.IsZero() && tok.ExpiresAt.Before(soon) })
+	if len(expiring) < 2 || len(active) == len(newest) {
+		t.Fatalf("%d tokens expiring, %d active of %d; the test wants several expiring and one inactive", len(expiring), len(active), len(newest))
+	}
+	owner := func(o accesstoken.ListOptions) (accesstoken.Page, error) { return m.PageForOwner(ctx, "alice", o) }
+	repo := func(o accesstoken.ListOptions) (accesstoken.Page, error) { return m.PageForTarget(ctx, "alice", r1, o) }
+	project := func(o accesstoken.ListOptions) (accesstoken.Page, error) {
+		return m.PageForTarget(ctx, "alice", accesstoken.ProjectTarget("alpha"), o)
+	}
+	everyone := func(o accesstoken.ListOptions) (accesstoken.Page, error) {
+		return m.PageAll(ctx, accesstoken.TokenFilter{}, o)
+	}
+	for _, limit := range []int{1, 2, 3, 4, len(newest), len(newest) + 1} {
+		opts := func(st accesstoken.State) accesstoken.ListOptions {
+			return accesstoken.ListOptions{Order: accesstoken.NewestFirst, State: st, Limit: limit}
+		}
+		for _, c := range []struct {
+			name string
+			page pager
+			opts accesstoken.ListOptions
+			want []accesstoken.Token
+		}{
+			{"PageForOwner, active", owner, opts(accesstoken.StateActive), active},
+			{"PageForOwner, all states", owner, opts(accesstoken.StateAll), newest},
+			{"PageForTarget of alpha/r1 (covering), all states", repo, opts(accesstoken.StateAll), newest},
+			{"PageForTarget of project alpha, all states", project, opts(accesstoken.StateAll), projectOnly},
+			{"PageAll, all states", everyone, opts(accesstoken.StateAll), newest},
+			{"PageAll, active, expiring", everyone, accesstoken.ListOptions{Order: accesstoken.NewestFirst, ExpiringBefore: soon, Limit: limit}, expiring},
+		} {
+			what := fmt.Sprintf("%s, newest first, by %d", c.name, limit)
+			checkIDs(t, what, collectPages(t, what, c.page, c.opts), nil, c.want...)
+			c.opts.Order = accesstoken.OldestFirst
+			what = fmt.Sprintf("%s, oldest first, by %d", c.name, limit)
+			checkIDs(t, what, collectPages(t, what, c.page, c.opts), nil, reversed(c.want)...)
+		}
+	}
+	toks, err := m.ListForOwner(ctx, "alice", accesstoken.ListOptions{Order: accesstoken.NewestFirst, Limit: 3})
+	checkIDs(t, "ListForOwner, newest first, limit 3", toks, err, active[:3]...)
+
+	// A cursor goes on in its own order only.
+	for _, page := range []pager{owner, repo, everyone} {
+		for _, made := range []accesstoken.Order{accesstoken.OldestFirst, accesstoken.NewestFirst} {
+			p, err := page(accesstoken.ListOptions{Order: made, State: accesstoken.StateAll, Limit: 2})
+			if err != nil || p.Next == "" {
+				t.Fatalf("a first page %v: %d tokens, next %q, %v", made, len(p.Tokens), p.Next, err)
+			}
+			other := accesstoken.NewestFirst
+			if made == accesstoken.NewestFirst {
+				other = accesstoken.OldestFirst
+			}
+			bad := accesstoken.ListOptions{Order: other, State: accesstoken.StateAll, Limit: 2, Cursor: p.Next}
+			if got, err := page(bad); !errors.Is(err, accesstoken.ErrBadListOptions) || !errors.Is(err, accesstoken.ErrInvalidInput) {
+				t.Fatalf("the cursor of a page %v, used %v: got %d tokens, %v; want ErrBadListOptions", made, other, len(got.Tokens), err)
+			}
+			next, err := page(accesstoken.ListOptions{Order: made, State: accesstoken.StateAll, Limit: 2, Cursor: p.Next})
+			if err != nil || len(next.Tokens) != 2 {
+				t.Fatalf("the cursor of a page %v, used %v: got %d tokens, %v; want 2", made, made, len(next.Tokens), err)
+			}
+		}
+	}
+	for _, o := range []accesstoken.Order{2, 255} {
+		if _, err := m.PageForOwner(ctx, "alice", accesstoken.ListOptions{Order: o}); !errors.Is(err, accesstoken.ErrBadListOptions) || !errors.Is(err, accesstoken.ErrInvalidInput) {
+			t.Fatalf("PageForOwner(Order %v): got %v; want ErrBadListOptions", o, err)
 		}
 	}
 }

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"States", s.testListStates},
 			{"All", s.testListAll},
 			{"Pages", s.testListPages},
+			{"UnknownOrder", s.testListUnknownOrder},
 		}},
 		{"Revoke", []subtest{
 			{"SetsRevoked", s.testRevoke},
@@ -127,6 +128,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accesstoken.Store) {
 			{"RevokeSelf", s.testManagerRevokeSelf},
 			{"RotateWithExpiry", s.testManagerRotateWithExpiry},
 			{"Pages", s.testManagerPages},
+			{"PagesNewestFirst", s.testManagerPagesNewestFirst},
 			{"DescriptionUnique", s.testManagerDescriptionUnique},
 			{"DeleteInactive", s.testManagerDeleteInactive},
 		}},

@@ -29,7 +29,7 @@ import (
 //
 //	POST   /api/projects/PROJECT/tokens              issue a project token
 //	POST   /api/repos/PROJECT/REPO/tokens            issue a repository token
-//	GET    …/tokens[?state=…][&expiring_before=…][&limit=N][&cursor=C]  a page of the list, oldest first (active only by default)
+//	GET    …/tokens[?state=…][&expiring_before=…][&limit=N][&cursor=C]  a page of the list, newest first (active only by default)
 //	GET    …/tokens/ID                               one token
 //	DELETE …/tokens/ID                               revoke
 //	POST   …/tokens/ID/rotate                        rotate
@@ -492,12 +492,12 @@ func (a *api) issue(w http.ResponseWriter, r *http.Request, user string) error {
 	return writeIssued(w, iss)
 }
 
-// listQuery reads the options of a list: ?state= (active, the default;
-// inactive; all), ?all=true (state=all, as before state existed),
-// ?expiring_before= (an RFC 3339 time), ?limit= and ?cursor=.
+// listQuery reads the options of a list, newest first: ?state= (active,
+// the default; inactive; all), ?all=true (state=all, as before state
+// existed), ?expiring_before= (an RFC 3339 time), ?limit= and ?cursor=.
 func listQuery(r *http.Request) (accesstoken.ListOptions, error) {
 	q := r.URL.Query()
-	var o accesstoken.ListOptions
+	o := accesstoken.ListOptions{Order: listOrder}
 	switch q.Get("all") {
 	case "", "false":
 	case "true":

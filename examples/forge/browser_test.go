@@ -69,16 +69,27 @@ func newPage(t *testing.T) *tab {
 	return &tab{t: t, ctx: ctx}
 }
 
+// stepTimeout bounds one step of the browser test (a page to load, an
+// element to appear): a step that waits for what never comes fails with its
+// name long before go test's own timeout ends the whole package. A step
+// takes well under a second here; the bound is for a hung browser or a page
+// that is wrong, not a speed test.
+const stepTimeout = 2 * time.Minute
+
 func (p *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	if err := chromedp.Do(p.ctx, steps...); err != nil {
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		p.t.Fatalf("%s: %v", what, err)
 	}
 }
 
 func (p *tab) text(sel string) string {
 	p.t.Helper()
-	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		p.t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -87,7 +98,9 @@ func (p *tab) text(sel string) string {
 
 func eval[T any](p *tab, js string) T {
 	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 	if err != nil {
 		p.t.Fatalf("evaluating %s: %v", js, err)
 	}
@@ -359,11 +372,11 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.ID("create")),
 		chromedp.WaitVisible(chromedp.ID("secret")),
 	)
-	last := p.text("#tokens tbody tr:last-child")
-	if !strings.Contains(last, "deploy key") || !strings.Contains(last, day+" 23:59 UTC") {
-		t.Errorf("the newest token (listed last) %q; want “deploy key” expiring %s 23:59 UTC", last, day)
+	first := p.text("#tokens tbody tr:first-child")
+	if !strings.Contains(first, "deploy key") || !strings.Contains(first, day+" 23:59 UTC") {
+		t.Errorf("the newest token (listed first) %q; want “deploy key” expiring %s 23:59 UTC", first, day)
 	}
-	if soon := p.text("#tokens tbody tr:last-child .soon"); !strings.Contains(soon, "expires in 5 days") && !strings.Contains(soon, "expires in 4 days") {
+	if soon := p.text("#tokens tbody tr:first-child .soon"); !strings.Contains(soon, "expires in 5 days") && !strings.Contains(soon, "expires in 4 days") {
 		t.Errorf("a token with 5 days left: %q; want it marked", soon)
 	}
 	// Every Revoke and Rotate says, to a screen reader, which token.
@@ -375,7 +388,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Rotate "deploy key", after a confirmation.
-	p.do("ask to rotate", chromedp.Click(chromedp.CSS(`#tokens tr:last-child a.rotate`)), chromedp.WaitVisible(chromedp.ID("confirm")))
+	p.do("ask to rotate", chromedp.Click(chromedp.CSS(`#tokens tbody tr:first-child a.rotate`)), chromedp.WaitVisible(chromedp.ID("confirm")))
 	if got := p.text("#confirm"); !strings.Contains(got, "Rotate “deploy key”?") || !strings.Contains(got, "stops working at once") {
 		t.Errorf("the rotate confirmation says %q", got)
 	}
@@ -388,7 +401,7 @@ func TestBrowser(t *testing.T) {
 	if got := p.text("#created"); !strings.Contains(got, "New secret for “deploy key”") {
 		t.Errorf("after rotating: %q", got)
 	}
-	if row := p.text("#tokens tbody tr:last-child"); !strings.Contains(row, "deploy key") || !strings.Contains(row, "expires in 30 days") {
+	if row := p.text("#tokens tbody tr:first-child"); !strings.Contains(row, "deploy key") || !strings.Contains(row, "expires in 30 days") {
 		t.Errorf("the rotated token %q; want “deploy key”, expiring in 30 days", row)
 	}
 	p.check("tokens-rotated")
@@ -471,8 +484,12 @@ func TestBrowser(t *testing.T) {
 		p.do(what, chromedp.Click(chromedp.ID(sel)), chromedp.WaitVisible(chromedp.CSS("h1")))
 	}
 	do("open your tokens", "my-tokens")
-	if row := p.text("#tokens tbody tr"); !strings.Contains(row, "alpha (project)") || !strings.Contains(row, "deploy key") {
-		t.Errorf("your tokens: %q", row)
+	// Newest first: the CI token, then the rotated “deploy key”.
+	if row := p.text("#tokens tbody tr:first-child"); !strings.Contains(row, "alpha (project)") || !strings.Contains(row, ci.Description) {
+		t.Errorf("your tokens, the first row: %q; want the CI token %q, the newest", row, ci.Description)
+	}
+	if row := p.text("#tokens tbody tr:nth-child(2)"); !strings.Contains(row, "alpha (project)") || !strings.Contains(row, "deploy key") {
+		t.Errorf("your tokens, the second row: %q; want “deploy key”", row)
 	}
 	p.check("your-tokens")
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -88,7 +89,7 @@ var commands = []command{
 	{"repo add", "[-private] PROJECT/REPO", "add an empty repository (public unless -private)", [2]int{1, 1}, repoAdd},
 	{"repo list", "[PROJECT]", "list the repositories, of one project or of all", [2]int{0, 1}, noFlags(repoList)},
 	{"repo delete", "PROJECT/REPO", "delete a repository and its tokens", [2]int{1, 1}, noFlags(repoDelete)},
-	{"token list", "[-owner USER] [PROJECT | PROJECT/REPO] [-expiring DURATION] [-all]", "list active tokens: all, a user's, a project's (its repositories' too) or those usable on a repository", [2]int{0, 1}, tokenList},
+	{"token list", "[-owner USER] [PROJECT | PROJECT/REPO] [-expiring DURATION] [-all]", "list active tokens, newest first: all, a user's, a project's (its repositories' too) or those usable on a repository", [2]int{0, 1}, tokenList},
 	{"token revoke", "[-reason TEXT] ID", "revoke a token; it fails from the next request on", [2]int{1, 1}, tokenRevoke},
 	{"scan", "[PROJECT[/REPO]]", "find live tokens in every object of the repositories (all by default); revoke those found in public ones", [2]int{0, 1}, scanCmd},
 }
@@ -658,7 +659,7 @@ func tokenList(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			}
 			within = d
 		}
-		opts := accesstoken.ListOptions{}
+		opts := accesstoken.ListOptions{Order: listOrder}
 		if *all {
 			opts.State = accesstoken.StateAll
 		}
@@ -693,10 +694,11 @@ func tokenList(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 	}
 }
 
-// listTokens lists the tokens the arguments of token list select, oldest
-// first, a page at a time through the library's operator listing
-// (Manager.PageAll): every token, or those of one owner, of one target,
-// or usable on a repository (its own and its project's).
+// listTokens lists the tokens the arguments of token list select, in the
+// order of opts (the forge's listOrder, newest first), a page at a time
+// through the library's operator listing (Manager.PageAll): every token,
+// or those of one owner, of one target, or usable on a repository (its
+// own and its project's).
 func listTokens(ctx context.Context, e *env, owner string, args []string, opts accesstoken.ListOptions) ([]accesstoken.Token, error) {
 	if owner != "" {
 		if ok, err := e.db.userExists(ctx, owner); err != nil {
@@ -744,8 +746,19 @@ func listTokens(ctx context.Context, e *env, owner string, args []string, opts a
 		}
 	}
 	if len(filters) > 1 {
-		// One order for the project's tokens and its repositories'.
-		slices.SortStableFunc(toks, func(a, b accesstoken.Token) int { return a.CreatedAt.Compare(b.CreatedAt) })
+		// One order for the project's tokens and its repositories': the
+		// library's (by creation time, then by the bytes of the ID), in
+		// the order asked.
+		slices.SortFunc(toks, func(a, b accesstoken.Token) int {
+			c := a.CreatedAt.Compare(b.CreatedAt)
+			if c == 0 {
+				c = bytes.Compare(a.ID[:], b.ID[:])
+			}
+			if opts.Order == accesstoken.NewestFirst {
+				return -c
+			}
+			return c
+		})
 	}
 	return toks, nil
 }

@@ -399,7 +399,7 @@ func TestDeleteDropsTokens(t *testing.T) {
 	}
 }
 
-// TestTokenCommands: token list and token revoke.
+// TestTokenCommands: token list (newest first) and token revoke.
 func TestTokenCommands(t *testing.T) {
 	t.Parallel()
 	s, srv, g := lifeSite(t)
@@ -421,15 +421,16 @@ func TestTokenCommands(t *testing.T) {
 	proj := issue("alice", "alpha", 0)
 	later := issue("alice", "alpha/two", 30*24*time.Hour)
 
+	// want is in the order of the list: newest first.
 	lists := []struct {
 		args      []string
 		want, not []apiTok
 	}{
-		{[]string{"token list"}, []apiTok{setup, soon, proj, later}, nil},
+		{[]string{"token list"}, []apiTok{later, proj, soon, setup}, nil},
 		{[]string{"token list", "-owner", "bob"}, []apiTok{soon}, []apiTok{setup, proj, later}},
-		{[]string{"token list", "alpha/one"}, []apiTok{setup, soon, proj}, []apiTok{later}},
-		{[]string{"token list", "alpha"}, []apiTok{setup, soon, proj, later}, nil},
-		{[]string{"token list", "alpha", "-owner", "alice"}, []apiTok{setup, proj, later}, []apiTok{soon}},
+		{[]string{"token list", "alpha/one"}, []apiTok{proj, soon, setup}, []apiTok{later}},
+		{[]string{"token list", "alpha"}, []apiTok{later, proj, soon, setup}, nil},
+		{[]string{"token list", "alpha", "-owner", "alice"}, []apiTok{later, proj, setup}, []apiTok{soon}},
 		{[]string{"token list", "-expiring", "7d"}, []apiTok{soon}, []apiTok{setup, proj, later}},
 		{[]string{"token list", "-expiring", "24h"}, nil, []apiTok{setup, soon, proj, later}},
 	}
@@ -439,10 +440,15 @@ func TestTokenCommands(t *testing.T) {
 			t.Errorf("forge %v: exit %d\n%s", l.args, code, out)
 			continue
 		}
+		at := -1
 		for _, tok := range l.want {
-			if !strings.Contains(out, tok.ID) {
+			i := strings.Index(out, tok.ID)
+			if i < 0 {
 				t.Errorf("forge %v lacks %s (%s):\n%s", l.args, tok.ID, tok.Description, out)
+			} else if i < at {
+				t.Errorf("forge %v lists %s (%s) before a newer token; want newest first:\n%s", l.args, tok.ID, tok.Description, out)
 			}
+			at = i
 		}
 		for _, tok := range l.not {
 			if strings.Contains(out, tok.ID) {

@@ -396,15 +396,21 @@ func (k *keyedMutex) lock(key string) func() {
 }
 
 // Lists come a page at a time from the library (Manager.PageForTarget,
-// PageForOwner, PageAll): oldest first, each page one range of an
-// index, whatever the number of tokens. Their cursors are the library's,
-// opaque; one the library did not make gets a 400 that says to start
-// again.
+// PageForOwner, PageAll): newest first (listOrder), each page one range
+// of an index read backwards, whatever the number of tokens. Their
+// cursors are the library's, opaque; one the library did not make, or
+// made for a list oldest first (as this forge listed before), gets a 400
+// that says to start again.
 
 const (
 	defaultPageSize = 50
 	maxPageSize     = 100
 )
+
+// listOrder is the order of every list of tokens the forge shows: the
+// pages, the API and forge token list. Newest first, as GitHub and
+// GitLab list tokens (issue 13).
+const listOrder = accesstoken.NewestFirst
 
 // errBadCursor is a cursor the library refused: not one it gave out, or
 // one of a format of before.

@@ -15,6 +15,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/forgekit/accesstoken"
+	"github.com/forgekit/accesstoken/memstore"
 )
 
 var secretRE = regexp.MustCompile(`<code id="secret">(forge_\w+)</code>`)
@@ -423,18 +428,23 @@ func TestTokenCap(t *testing.T) {
 	}
 }
 
-// TestPagination: lists come in pages, oldest first, as the library reads
-// them, through the API (?limit=&cursor=, next_cursor, ?state=,
-// ?expiring_before=) and on the pages; a cursor the library did not make
-// (one of the forge's own of before) is refused with a sentence that
-// says to start again.
+// TestPagination: lists come in pages, newest first (issue 13), as the
+// library reads them, through the API (?limit=&cursor=, next_cursor,
+// ?state=, ?expiring_before=) and on the pages; a cursor the library did
+// not make (one of the forge's own of before), or made for a list oldest
+// first (as the forge listed before), is refused with a sentence that says
+// to start again.
 func TestPagination(t *testing.T) {
 	t.Parallel()
 	_, srv, _ := lifeSite(t)
+	var toks []apiTok
 	var ids []string // oldest first
 	for range 5 {
-		ids = append(ids, srv.issue("bob", "alpha/one", "repository:pull").ID)
+		tok := srv.issue("bob", "alpha/one", "repository:pull")
+		toks, ids = append(toks, tok), append(ids, tok.ID)
 	}
+	newest := slices.Clone(ids)
+	slices.Reverse(newest)
 	var got []string
 	cursor, pages := "", 0
 	for {
@@ -458,19 +468,26 @@ func TestPagination(t *testing.T) {
 		}
 		cursor = *l.NextCursor
 	}
-	// lifeSite's project token of alice is listed too: 6 in 3 pages.
-	if strings.Join(got, " ") != strings.Join(ids, " ") || pages != 3 {
-		t.Errorf("pages of 2: %v in %d pages; want %v (oldest first) in 3", got, pages, ids)
+	// lifeSite's project token of alice is listed too, last: 6 in 3 pages.
+	if strings.Join(got, " ") != strings.Join(newest, " ") || pages != 3 {
+		t.Errorf("pages of 2: %v in %d pages; want %v (newest first) in 3", got, pages, newest)
 	}
 	// The caller's own tokens, everywhere.
-	mine := srv.listAll("bob", "/api/user/tokens", "")
-	if len(mine) != 5 || mine[0].ID != ids[0] {
-		t.Errorf("GET /api/user/tokens: %d tokens, first %v; want bob's 5, oldest first", len(mine), mine)
+	var mine []string
+	for _, tok := range srv.listAll("bob", "/api/user/tokens", "") {
+		mine = append(mine, tok.ID)
 	}
-	// The forge's cursor of before (base64 of "micros.uuid"): refused.
+	if strings.Join(mine, " ") != strings.Join(newest, " ") {
+		t.Errorf("GET /api/user/tokens: %v; want bob's 5, newest first: %v", mine, newest)
+	}
+	// The forge's cursor of before (base64 of "micros.uuid"), and the
+	// library's cursor of the first page of 2 oldest first, which the
+	// forge gave out when it listed oldest first: refused, not read as a
+	// place in the list newest first.
 	oldCursor := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%s", time.Now().UnixMicro(), ids[2])))
+	oldestFirst := oldestFirstCursor(t, toks, 2)
 	for _, q := range []string{"?limit=0", "?limit=101", "?limit=x", "?cursor=nonsense", "?cursor=" + strings.Repeat("A", 200),
-		"?cursor=" + oldCursor, "?all=yes", "?state=revoked", "?all=true&state=active", "?expiring_before=tomorrow"} {
+		"?cursor=" + oldCursor, "?limit=2&cursor=" + oldestFirst, "?all=yes", "?state=revoked", "?all=true&state=active", "?expiring_before=tomorrow"} {
 		code, b := srv.api("GET", "/api/repos/alpha/one/tokens"+q, "bob", nil)
 		var e apiErrorBody
 		if json.Unmarshal(b, &e); code != 400 || e.Error == "" || strings.Contains(e.Error, "strconv") || strings.Contains(e.Error, "accesstoken") {
@@ -493,7 +510,7 @@ func TestPagination(t *testing.T) {
 	}
 	for q, want := range map[string][]string{
 		"?state=inactive": {ids[0]},
-		"?state=all":      append(slices.Clone(ids), expiring.ID),
+		"?state=all":      append([]string{expiring.ID}, newest...),
 		"?state=active&expiring_before=" + url.QueryEscape(soon.Add(time.Hour).Format(time.RFC3339)): {expiring.ID},
 		"?expiring_before=" + url.QueryEscape(soon.Add(-time.Hour).Format(time.RFC3339)):             nil,
 	} {
@@ -506,7 +523,8 @@ func TestPagination(t *testing.T) {
 		}
 	}
 
-	// The page: ?limit=2, "Newer tokens", and back to the first page.
+	// The page: ?limit=2, newest first, "Older tokens", and back to the
+	// first page.
 	w := srv.browser(t)
 	w.login("bob")
 	rowRE := regexp.MustCompile(`<tr id="token-([0-9a-f-]+)"`)
@@ -538,12 +556,43 @@ func TestPagination(t *testing.T) {
 			bobs = append(bobs, id)
 		}
 	}
-	if want := append(slices.Clone(ids[1:]), expiring.ID); strings.Join(bobs, " ") != strings.Join(want, " ") {
-		t.Errorf("the pages show %v; want %v", bobs, want)
+	if want := append([]string{expiring.ID}, newest[:4]...); strings.Join(bobs, " ") != strings.Join(want, " ") {
+		t.Errorf("the pages show %v; want %v (newest first)", bobs, want)
 	}
-	if resp, body := w.get("/alpha/one/-/tokens?cursor=" + oldCursor); resp.StatusCode != 400 || !strings.Contains(body, "go back to the first page") {
-		t.Errorf("a page of an old cursor: %d", resp.StatusCode)
+	for _, c := range []string{oldCursor, oldestFirst} {
+		if resp, body := w.get("/alpha/one/-/tokens?limit=2&cursor=" + c); resp.StatusCode != 400 || !strings.Contains(body, "go back to the first page") {
+			t.Errorf("a page of an old cursor %s: %d", c, resp.StatusCode)
+		}
 	}
+}
+
+// oldestFirstCursor returns the cursor that the library gives for the
+// first page of limit of toks, listed oldest first: what this forge gave
+// out for that page when it listed oldest first.
+func oldestFirstCursor(t *testing.T, toks []apiTok, limit int) string {
+	t.Helper()
+	store := memstore.New()
+	for i, tok := range toks {
+		rec := accesstoken.Record{Token: accesstoken.Token{
+			ID: uuid.MustParse(tok.ID), Owner: tok.Owner, Description: tok.Description,
+			Target:    accesstoken.RepositoryTarget(tok.Target.Project, tok.Target.Repository),
+			Scopes:    accesstoken.NewScopeSet(accesstoken.ScopePull),
+			CreatedAt: tok.CreatedAt.UTC(),
+		}}
+		rec.Digest[0] = byte(i + 1)
+		if err := store.Insert(t.Context(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := accesstoken.New(store, accesstoken.InsecureAllowAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.PageAll(t.Context(), accesstoken.TokenFilter{}, accesstoken.ListOptions{Limit: limit, State: accesstoken.StateAll})
+	if err != nil || p.Next == "" {
+		t.Fatalf("a page of %d oldest first: %d tokens, next %q, %v", limit, len(p.Tokens), p.Next, err)
+	}
+	return p.Next
 }
 
 // TestAPIAnswers: 405 with Allow, 415, nosniff everywhere, errors as

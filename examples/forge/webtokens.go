@@ -21,7 +21,8 @@ import (
 // "/alpha/one/-/tokens"), for those who may manage its tokens, and the
 // signed-in user's own ("/-/tokens"). Each lists the active tokens and,
 // in a section of their own, the revoked and expired ones, a page at a
-// time as the library reads them (oldest first), and each token has a
+// time as the library reads them (newest first, as GitHub and GitLab list
+// tokens: accesstoken.NewestFirst), and each token has a
 // page of its own. Creating, rotating and revoking redirect back to the
 // list (Post/Redirect/Get), which then shows what happened once, with
 // the new secret after creating or rotating.
@@ -327,13 +328,13 @@ func (s *web) showTokens(w http.ResponseWriter, r *request, sc *tokenScope, stat
 		limit = n
 	}
 	badPage := &httpError{http.StatusBadRequest, "This page of tokens does not exist: go back to the first page."}
-	active, err := s.tokenPage(r, sc, accesstoken.ListOptions{State: accesstoken.StateActive, Limit: limit, Cursor: q.Get("cursor")})
+	active, err := s.tokenPage(r, sc, accesstoken.ListOptions{State: accesstoken.StateActive, Order: listOrder, Limit: limit, Cursor: q.Get("cursor")})
 	if errors.Is(err, accesstoken.ErrBadListOptions) {
 		return badPage
 	} else if err != nil {
 		return err
 	}
-	inactive, err := s.tokenPage(r, sc, accesstoken.ListOptions{State: accesstoken.StateInactive, Limit: min(limit, inactivePageSize), Cursor: q.Get("inactive_cursor")})
+	inactive, err := s.tokenPage(r, sc, accesstoken.ListOptions{State: accesstoken.StateInactive, Order: listOrder, Limit: min(limit, inactivePageSize), Cursor: q.Get("inactive_cursor")})
 	if errors.Is(err, accesstoken.ErrBadListOptions) {
 		return badPage
 	} else if err != nil {

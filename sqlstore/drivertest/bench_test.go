@@ -410,23 +410,30 @@ func indexDefs(b testing.TB, conn *sql.Conn, q string) map[string]string {
 
 // BenchmarkPage lists a page of 100 tokens, from the middle of the list of
 // every token (an operator's page, keyset-paginated: After and Limit), in
-// stores of 1,000 and 1,000,000 tokens. x-1k is the ratio of a page at
-// 1,000,000 to a page at 1,000 of the same backend, measured in pairs as
-// BenchmarkVerify's ratios are; a page that read every token would cost
-// about a thousand times more at 1,000,000.
+// stores of 1,000 and 1,000,000 tokens, oldest first (the index read
+// forwards) and newest first (the "-newest" cases: the same index read
+// backwards). x-1k is the ratio of a page at 1,000,000 to a page at 1,000
+// of the same backend and order, measured in pairs as BenchmarkVerify's
+// ratios are; a page that read every token would cost about a thousand
+// times more at 1,000,000.
 func BenchmarkPage(b *testing.B) {
 	for _, c := range []struct {
 		name    string
 		backend string
 		n       int
+		order   accesstoken.Order
 	}{
-		{"sqlite-1k", "sqlite", 1000},
-		{"sqlite-1M", "sqlite", 1_000_000},
-		{"postgres-1k", "postgres", 1000},
-		{"postgres-1M", "postgres", 1_000_000},
+		{"sqlite-1k", "sqlite", 1000, accesstoken.OldestFirst},
+		{"sqlite-1M", "sqlite", 1_000_000, accesstoken.OldestFirst},
+		{"sqlite-1k-newest", "sqlite", 1000, accesstoken.NewestFirst},
+		{"sqlite-1M-newest", "sqlite", 1_000_000, accesstoken.NewestFirst},
+		{"postgres-1k", "postgres", 1000, accesstoken.OldestFirst},
+		{"postgres-1M", "postgres", 1_000_000, accesstoken.OldestFirst},
+		{"postgres-1k-newest", "postgres", 1000, accesstoken.NewestFirst},
+		{"postgres-1M-newest", "postgres", 1_000_000, accesstoken.NewestFirst},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			page := pager(b, benchSetup(b, c.backend, c.n))
+			page := pager(b, benchSetup(b, c.backend, c.n), c.order)
 			page(0) // warm up
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -437,15 +444,16 @@ func BenchmarkPage(b *testing.B) {
 			}
 			b.StopTimer()
 			if c.n == 1_000_000 && b.N >= 100 {
-				b.ReportMetric(paired(page, pager(b, benchSetup(b, c.backend, 1000))), "x-1k")
+				b.ReportMetric(paired(page, pager(b, benchSetup(b, c.backend, 1000), c.order)), "x-1k")
 			}
 		})
 	}
 }
 
 // pager returns a function that lists a page of 100 tokens of env's
-// store, after the token in the middle of the list of every token.
-func pager(b *testing.B, env *benchEnv) func(int) {
+// store, in order o, after the token in the middle of the list of every
+// token.
+func pager(b *testing.B, env *benchEnv, o accesstoken.Order) func(int) {
 	ctx := context.Background()
 	db := env.store.(*sqlstore.Store).DB()
 	var total int
@@ -470,7 +478,7 @@ func pager(b *testing.B, env *benchEnv) func(int) {
 		b.Fatalf("created_at scanned as %T", mid)
 	}
 	return func(int) {
-		recs, err := env.store.List(ctx, accesstoken.Query{All: true, After: after, Limit: 100})
+		recs, err := env.store.List(ctx, accesstoken.Query{All: true, Order: o, After: after, Limit: 100})
 		if err != nil || len(recs) != 100 {
 			b.Fatalf("page: %d records, %v", len(recs), err)
 		}

@@ -12,9 +12,10 @@ import (
 )
 
 // TestPageThrough100k: an operator pages through every one of 100,000
-// tokens, 1,000 at a time, on SQLite and PostgreSQL: each page is a range
-// of the (created_at, id) index (TestQueryPlans checks the plans), and the
-// pages hold every token once, in order.
+// tokens, 1,000 at a time, oldest first and newest first, on SQLite and
+// PostgreSQL: each page is a range of the (created_at, id) index, read
+// forwards or backwards (TestListPlans checks the plans), and the pages
+// hold every token once, in order.
 func TestPageThrough100k(t *testing.T) {
 	const n = 100_000
 	for _, b := range []struct {
@@ -42,29 +43,38 @@ func TestPageThrough100k(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts := accesstoken.ListOptions{State: accesstoken.StateAll, Limit: accesstoken.MaxPageSize}
-			var last accesstoken.Token
-			total, pages := 0, 0
-			for {
-				p, err := m.PageAll(ctx, accesstoken.TokenFilter{}, opts)
-				if err != nil {
-					t.Fatalf("page %d: %v", pages+1, err)
-				}
-				pages++
-				for _, tok := range p.Tokens {
-					if total > 0 && (tok.CreatedAt.Before(last.CreatedAt) || tok.CreatedAt.Equal(last.CreatedAt) && bytes.Compare(tok.ID[:], last.ID[:]) <= 0) {
-						t.Fatalf("token %d (%v %v) is not after token %d (%v %v)", total, tok.CreatedAt, tok.ID, total-1, last.CreatedAt, last.ID)
+			for _, order := range []accesstoken.Order{accesstoken.OldestFirst, accesstoken.NewestFirst} {
+				opts := accesstoken.ListOptions{State: accesstoken.StateAll, Limit: accesstoken.MaxPageSize, Order: order}
+				var last accesstoken.Token
+				total, pages := 0, 0
+				for {
+					p, err := m.PageAll(ctx, accesstoken.TokenFilter{}, opts)
+					if err != nil {
+						t.Fatalf("%v, page %d: %v", order, pages+1, err)
 					}
-					last = tok
-					total++
+					pages++
+					for _, tok := range p.Tokens {
+						c := tok.CreatedAt.Compare(last.CreatedAt)
+						if c == 0 {
+							c = bytes.Compare(tok.ID[:], last.ID[:])
+						}
+						if order == accesstoken.NewestFirst {
+							c = -c
+						}
+						if total > 0 && c <= 0 {
+							t.Fatalf("%v: token %d (%v %v) is not after token %d (%v %v)", order, total, tok.CreatedAt, tok.ID, total-1, last.CreatedAt, last.ID)
+						}
+						last = tok
+						total++
+					}
+					if p.Next == "" {
+						break
+					}
+					opts.Cursor = p.Next
 				}
-				if p.Next == "" {
-					break
+				if total != n || pages != n/accesstoken.MaxPageSize {
+					t.Fatalf("%v: got %d tokens in %d pages; want %d in %d", order, total, pages, n, n/accesstoken.MaxPageSize)
 				}
-				opts.Cursor = p.Next
-			}
-			if total != n || pages != n/accesstoken.MaxPageSize {
-				t.Fatalf("got %d tokens in %d pages; want %d in %d", total, pages, n, n/accesstoken.MaxPageSize)
 			}
 			// And one owner's tokens (10 of every 100,000), past the
 			// cursor of a page of everyone's.

@@ -326,8 +326,9 @@ func exerciseTable(t *testing.T, s *sqlstore.Store) {
 	require.Len(t, list, 1)
 }
 
-// TestQueryPlans checks that the verification lookup and the lists are
-// index hits, not scans.
+// TestQueryPlans checks that the verification lookup, the description
+// check and a whole list are index hits, not scans. (TestListPlans checks
+// the pages, in both orders.)
 func TestQueryPlans(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
@@ -338,10 +339,6 @@ func TestQueryPlans(t *testing.T) {
 			"SELECT id FROM access_tokens WHERE id = ?":                                                        "INDEX access_tokens_id (id=?)",
 			"SELECT id FROM access_tokens WHERE project = ? AND repository IN (?, '') ORDER BY created_at, id": "INDEX access_tokens_target",
 			"SELECT id FROM access_tokens WHERE owner = ? ORDER BY created_at, id":                             "INDEX access_tokens_owner",
-			// Pages: a range of an index, in order, without sorting.
-			"SELECT id FROM access_tokens WHERE owner = ? AND created_at >= ? AND (created_at > ? OR id > ?) ORDER BY created_at, id LIMIT ?":                      "INDEX access_tokens_owner (owner=? AND created_at>?)",
-			"SELECT id FROM access_tokens WHERE created_at >= ? AND (created_at > ? OR id > ?) ORDER BY created_at, id LIMIT ?":                                    "INDEX access_tokens_created (created_at>?)",
-			"SELECT id FROM access_tokens WHERE project = ? AND repository = ? AND created_at >= ? AND (created_at > ? OR id > ?) ORDER BY created_at, id LIMIT ?": "INDEX access_tokens_target (project=? AND repository=? AND created_at>?)",
 			// The check of a description's uniqueness.
 			"SELECT count(*) FROM access_tokens WHERE owner = ? AND project = ? AND repository = ? AND description = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)": "INDEX access_tokens_description",
 		}
@@ -357,9 +354,6 @@ func TestQueryPlans(t *testing.T) {
 			}
 			require.NoError(t, rows.Err())
 			require.Contains(t, plan, want, q)
-			if strings.Contains(q, "LIMIT") {
-				require.NotContains(t, plan, "TEMP B-TREE", "%s: a page sorts", q)
-			}
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -380,8 +374,6 @@ func TestQueryPlans(t *testing.T) {
 		require.NoError(t, conn.QueryRowContext(context.Background(), "EXPLAIN SELECT id FROM access_tokens WHERE digest = $1", make([]byte, 32)).Scan(&plan))
 		require.Contains(t, plan, "access_tokens_digest")
 		for q, want := range map[string]string{
-			"SELECT id FROM access_tokens WHERE owner = 'o' AND created_at >= now() AND (created_at > now() OR id > '00000000-0000-0000-0000-000000000000') ORDER BY created_at, id LIMIT 100":        "access_tokens_owner",
-			"SELECT id FROM access_tokens WHERE created_at >= now() AND (created_at > now() OR id > '00000000-0000-0000-0000-000000000000') ORDER BY created_at, id LIMIT 100":                        "access_tokens_created",
 			"SELECT count(*) FROM access_tokens WHERE owner = 'o' AND project = 'p' AND repository = 'r' AND description = 'd' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())": "access_tokens_description",
 		} {
 			rows, err := conn.QueryContext(context.Background(), "EXPLAIN "+q)
