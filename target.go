@@ -148,6 +148,18 @@ func checkIdentity(what, s string, emptyOK bool) error {
 
 // printable reports whether s is valid UTF-8 without control characters.
 func printable(s string) bool {
+	// The names forges use are ASCII: checked a byte at a time, without
+	// decoding (this runs on every verification).
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return true
+	}
 	if !utf8.ValidString(s) {
 		return false
 	}
