@@ -746,9 +746,17 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 // decodeOptional decodes an optional body into v (a pointer to a struct
-// of the fields named in fields), with sentences for a person; example
-// is a body to show.
-func decodeOptional(b []byte, v any, example string, fields ...string) error {
+// of string fields), with sentences for a person; example is a body to
+// show.
+func decodeOptional(b []byte, v any, example string) error {
+	return decodeJSON(b, v, "The body is empty, or "+example+".", "The body must be empty, or a JSON object such as "+example+".")
+}
+
+// decodeJSON decodes one JSON object into v (a pointer to a struct of
+// string fields) and nothing after it, answering a bad body with a
+// sentence for a person: the field of the wrong type, or the unknown
+// field followed by fields (what the body may hold), or invalid.
+func decodeJSON(b []byte, v any, fields, invalid string) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -759,12 +767,12 @@ func decodeOptional(b []byte, v any, example string, fields ...string) error {
 			return fail(http.StatusBadRequest, "The body must hold one JSON object, and nothing after it.")
 		}
 		return nil
-	case errors.As(err, &typ) && slices.Contains(fields, typ.Field):
+	case errors.As(err, &typ) && typ.Field != "":
 		return &apiError{status: http.StatusBadRequest, field: typ.Field, msg: typ.Field + " must be a string."}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fail(http.StatusBadRequest, "Unknown field %s. The body is empty, or %s.", strings.TrimPrefix(err.Error(), "json: unknown field "), example)
+		return fail(http.StatusBadRequest, "Unknown field %s. %s", strings.TrimPrefix(err.Error(), "json: unknown field "), fields)
 	}
-	return fail(http.StatusBadRequest, "The body must be empty, or a JSON object such as %s.", example)
+	return fail(http.StatusBadRequest, "%s", invalid)
 }
 
 // readReason reads the optional body of a revocation, {"reason": "…"}:
@@ -777,7 +785,7 @@ func (a *api) readReason(w http.ResponseWriter, r *http.Request) (string, error)
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	if err := decodeOptional(b, &body, `{"reason": "no longer used"}`, "reason"); err != nil {
+	if err := decodeOptional(b, &body, `{"reason": "no longer used"}`); err != nil {
 		return "", err
 	}
 	reason, err := checkReason(body.Reason)
@@ -814,7 +822,7 @@ func (a *api) rotateToken(w http.ResponseWriter, r *http.Request, user string, t
 		ExpiresAt *string `json:"expires_at"`
 	}
 	if b != nil {
-		if err := decodeOptional(b, &body, `{"expires_at": "2030-01-02T15:04:05Z"}`, "expires_at"); err != nil {
+		if err := decodeOptional(b, &body, `{"expires_at": "2030-01-02T15:04:05Z"}`); err != nil {
 			return err
 		}
 	}

@@ -129,12 +129,17 @@ func flashAAD(id, pagePath string, f flash) []byte {
 	return []byte(id + "\x00" + pagePath + "\x00" + f.Kind + "\x00" + f.TokenID.String())
 }
 
-func seal(key, plain, aad []byte) ([]byte, error) {
+// newGCM is AES-GCM with key.
+func newGCM(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+func seal(key, plain, aad []byte) ([]byte, error) {
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +149,7 @@ func seal(key, plain, aad []byte) ([]byte, error) {
 }
 
 func unseal(key, sealed, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}

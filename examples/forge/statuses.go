@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -295,22 +293,8 @@ func (a *api) postStatus(w http.ResponseWriter, r *http.Request) error {
 
 // decodeStatus decodes a status's body, with sentences for a person.
 func decodeStatus(b []byte, body *statusBody) error {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(body)
-	var typ *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-		if _, err := dec.Token(); err != io.EOF {
-			return fail(http.StatusBadRequest, "The body must hold one JSON object, and nothing after it.")
-		}
-		return nil
-	case errors.As(err, &typ) && typ.Field != "":
-		return &apiError{status: http.StatusBadRequest, field: typ.Field, msg: typ.Field + " must be a string."}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fail(http.StatusBadRequest, "Unknown field %s. The fields are state, context, description and target_url.", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	}
-	return fail(http.StatusBadRequest, "The body is not valid JSON. Send an object such as %s.", statusExample)
+	return decodeJSON(b, body, "The fields are state, context, description and target_url.",
+		"The body is not valid JSON. Send an object such as "+statusExample+".")
 }
 
 // checkStatus checks a status's fields: a known state; a context (by
