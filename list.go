@@ -1,7 +1,6 @@
 package accesstoken
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -36,34 +35,6 @@ func (s State) String() string {
 		return "all"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
-}
-
-// Order is the order of a listing ([ListOptions], [Query]): by creation
-// time, then, among tokens created in the same microsecond, by the bytes
-// of the ID.
-type Order uint8
-
-// The orders of a listing. The zero value is OldestFirst.
-const (
-	// OldestFirst lists the oldest token first: by CreatedAt, then by
-	// the bytes of ID, ascending. It is the default, and the only order
-	// there was before Order.
-	OldestFirst Order = iota
-	// NewestFirst lists the newest token first, as GitHub and GitLab
-	// list tokens: exactly the reverse of OldestFirst (the latest
-	// CreatedAt first, and among equal ones the greatest ID first).
-	NewestFirst
-)
-
-// String returns "oldest first" or "newest first".
-func (o Order) String() string {
-	switch o {
-	case OldestFirst:
-		return "oldest first"
-	case NewestFirst:
-		return "newest first"
-	}
-	return fmt.Sprintf("Order(%d)", uint8(o))
 }
 
 // Page sizes.
@@ -284,18 +255,6 @@ func checkListed(recs []Record, q *Query) error {
 		prev = p
 	}
 	return nil
-}
-
-// before reports whether a comes before b in lists of order o.
-func (o Order) before(a, b Position) bool {
-	c := a.CreatedAt.Compare(b.CreatedAt)
-	if c == 0 {
-		c = bytes.Compare(a.ID[:], b.ID[:])
-	}
-	if o == NewestFirst {
-		return c > 0
-	}
-	return c < 0
 }
 
 // A cursor is a Position and the order it was made for: a kind byte (1

@@ -61,23 +61,6 @@ type Query struct {
 	Limit int
 }
 
-// Position is a place in the order of [Store.List]: a record's CreatedAt
-// and ID. The zero Position, as [Query].After, is before every record in
-// either order (it leaves nothing out).
-type Position struct {
-	// CreatedAt is the record's creation time.
-	CreatedAt time.Time
-	// ID is the record's ID, which orders records created at the same
-	// time (by its bytes).
-	ID uuid.UUID
-}
-
-// IsZero reports whether p is the zero Position.
-func (p Position) IsZero() bool { return p.ID == uuid.Nil && p.CreatedAt.IsZero() }
-
-// PositionOf returns the position of the record of tok.
-func PositionOf(tok Token) Position { return Position{CreatedAt: tok.CreatedAt, ID: tok.ID} }
-
 // Revocation says when a token was revoked, by whom and why: by a user or
 // by a system actor ([SystemActor]), for a reason that may be empty.
 type Revocation struct {
