@@ -30,6 +30,7 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
 		}
 	}
+	checkREADMEDemo(t, out)
 	pullTok := regexp.MustCompile(`pull-only token for project demo: (\S+)`).FindStringSubmatch(out)[1]
 	pushTok := regexp.MustCompile(`pull and push token for demo/hello: (\S+)`).FindStringSubmatch(out)[1]
 	cloneCmd := regexp.MustCompile(`(?m)^ +(git clone \S+)$`).FindStringSubmatch(out)[1]
@@ -494,6 +495,55 @@ func TestTokenCommands(t *testing.T) {
 	} {
 		if out, code := s.cli("", tt.args...); code != tt.code || !strings.Contains(out, tt.want) {
 			t.Errorf("forge %v: exit %d; want %d and %q\n%s", tt.args, code, tt.code, tt.want, out)
+		}
+	}
+}
+
+// checkREADMEDemo: the demo output the README shows is the forge's, line
+// for line, but for the password, the tokens and the port; and its tokens
+// are well-formed tokens of the forge's format.
+func checkREADMEDemo(t *testing.T, out string) {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(text, indent string) []string {
+		var lines []string
+		in := false
+		for _, l := range strings.Split(text, "\n") {
+			l = strings.TrimPrefix(l, indent)
+			in = in || strings.HasPrefix(l, "Demo set up")
+			if in {
+				lines = append(lines, l)
+				if strings.HasPrefix(l, "forge listening on ") {
+					return lines
+				}
+			}
+		}
+		return nil
+	}
+	tokens := regexp.MustCompile(`forge_[0-9A-Za-z]+`)
+	mask := func(lines []string) string {
+		s := strings.Join(lines, "\n")
+		s = regexp.MustCompile(`password \S+`).ReplaceAllString(s, "password PASSWORD")
+		s = tokens.ReplaceAllString(s, "TOKEN")
+		return regexp.MustCompile(`127\.0\.0\.1:\d+`).ReplaceAllString(s, "HOST")
+	}
+	shown, printed := block(string(b), "    "), block(out, "")
+	if shown == nil || printed == nil {
+		t.Fatalf("no demo output in README.md (%d lines) or from the forge (%d lines)", len(shown), len(printed))
+	}
+	if mask(shown) != mask(printed) {
+		t.Errorf("README.md shows the demo output as\n%s\nThe forge prints\n%s", mask(shown), mask(printed))
+	}
+	f, err := accesstoken.NewFormat("forge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range tokens.FindAllString(strings.Join(shown, "\n"), -1) {
+		if err := f.Check(tok); err != nil {
+			t.Errorf("README.md's sample token %s: %v", tok, err)
 		}
 	}
 }
