@@ -197,12 +197,17 @@ start_postgres
 # parallel as go test does): much of their time is spent waiting for git,
 # PostgreSQL and the browser, so they overlap well. Each module's output is
 # printed whole when it is done.
+# go test's own limit per package binary is 10 minutes by default; the
+# slowest package (the example forge) takes about 2 minutes on 2 quiet
+# cores and 5 on a saturated machine (scripts/stress.sh), so a machine five
+# times slower would reach it. The limit here is for a hung test, within
+# CI's 90 minutes; a -timeout among the arguments comes later and wins.
 out_dir=$(mktemp -d "${TMPDIR:-/tmp}/accesstoken-test.XXXXXX")
 pids=()
 for i in "${!mods[@]}"; do
 	m=${mods[$i]}
 	log "go test -race ./... in module $m (started)"
-	(cd "$m" && GOWORK=off go test -race -count=1 "$@" ./... >"$out_dir/$i" 2>&1) &
+	(cd "$m" && GOWORK=off go test -race -count=1 -timeout 45m "$@" ./... >"$out_dir/$i" 2>&1) &
 	pids+=($!)
 done
 trap 'kill "${pids[@]}" 2>/dev/null || true; stop_postgres; rm -rf "$out_dir"' EXIT
