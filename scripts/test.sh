@@ -34,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> [%3ds] %s\n' "$SECONDS" "$*" >&2; }
 
 # Debian packages the tests drive for real. Installed when missing and we are
 # root (as on CI); otherwise a missing one is reported and, under CI=true,
