@@ -33,7 +33,11 @@ func (d *discard) WriteHeader(int)             {}
 // added-ns/op and added-allocs/op are the difference (targets: 2 µs, 10
 // allocations). The route/… cases measure the route middleware
 // (httpauth.Require) the same way, behind a ServeMux, against the mux
-// alone: it should add no more than the git middleware.
+// alone: it should add no more than the git middleware. Each middleware
+// calls one function of the forge per request (the git middleware its
+// Resolver, the route middleware its lookup), here a map of each kind;
+// forge-fn-ns/op times that function alone in the same rounds, and
+// own-ns/op is added-ns/op without it: the middleware's own cost.
 func BenchmarkMiddleware(b *testing.B) {
 	m, err := accesstoken.New(memstore.New(), accesstoken.AuthorizerFuncs{
 		Access: func(_ context.Context, user string, res accesstoken.Resource, _ accesstoken.Scope) (bool, error) {
@@ -72,18 +76,30 @@ func BenchmarkMiddleware(b *testing.B) {
 	// The route middleware on an API route of the same repository
 	// (Go 1.22 patterns: /api/{project}/{repo}/…), through a mux as a
 	// forge would serve it, against the same mux without it.
-	byResource := map[accesstoken.Resource]*httpauth.Repo{}
+	// The lookup is a map by name, as the Resolver is (a map keyed by
+	// the Resource struct costs twice as much to hash).
+	byName := map[string]map[string]*httpauth.Repo{}
 	for _, r := range repos {
-		byResource[r.Resource] = r
+		if byName[r.Resource.Project] == nil {
+			byName[r.Resource.Project] = map[string]*httpauth.Repo{}
+		}
+		byName[r.Resource.Project][r.Resource.Repository] = r
 	}
 	lookup := func(_ context.Context, res accesstoken.Resource) (bool, error) {
-		r := byResource[res]
+		r := byName[res.Project][res.Repository]
 		if r == nil {
 			return false, httpauth.ErrRepoNotFound
 		}
 		return r.Public, nil
 	}
 	route := built(b)(httpauth.Require(m, httpauth.RepositoryRoute("project", "repo", lookup), accesstoken.ScopePull))(bare)
+	// The forge's own functions that each middleware calls once per
+	// request, timed alone in the same rounds: the git middleware's
+	// Resolver (a map by path) and the route's lookup (a map by
+	// Resource). What the middleware itself adds is the rest.
+	r42 := accesstoken.Resource{Project: "demo", Repository: "r42"}
+	resolveOnly := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { _, _ = resolver.ResolveRepo(r, "demo/r42.git") })
+	lookupOnly := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { _, _ = lookup(r.Context(), r42) })
 	apiMux, bareMux := http.NewServeMux(), http.NewServeMux()
 	apiMux.Handle("GET /api/{project}/{repo}/statuses/{sha}", route)
 	bareMux.Handle("GET /api/{project}/{repo}/statuses/{sha}", bare)
@@ -91,14 +107,15 @@ func BenchmarkMiddleware(b *testing.B) {
 	for _, tc := range []struct {
 		name, method, target, auth string
 		bare, mw                   http.Handler
+		forge                      http.Handler // the forge's own function the middleware calls
 	}{
-		{"basic/info-refs", "GET", "/demo/r42.git/info/refs?service=git-upload-pack", "Basic " + b64("x-token:"+iss.Secret.Reveal()), bare, mw},
-		{"bearer/receive-pack", "POST", "/demo/r42.git/git-receive-pack", "Bearer " + iss.Secret.Reveal(), bare, mw},
+		{"basic/info-refs", "GET", "/demo/r42.git/info/refs?service=git-upload-pack", "Basic " + b64("x-token:"+iss.Secret.Reveal()), bare, mw, resolveOnly},
+		{"bearer/receive-pack", "POST", "/demo/r42.git/git-receive-pack", "Bearer " + iss.Secret.Reveal(), bare, mw, resolveOnly},
 		// The route middleware (Require), the same credentials and token.
-		{"route/basic", "GET", "/api/demo/r42/statuses/0123", "Basic " + b64("x-token:"+iss.Secret.Reveal()), bareMux, apiMux},
-		{"route/bearer", "GET", "/api/demo/r42/statuses/0123", "Bearer " + iss.Secret.Reveal(), bareMux, apiMux},
+		{"route/basic", "GET", "/api/demo/r42/statuses/0123", "Basic " + b64("x-token:"+iss.Secret.Reveal()), bareMux, apiMux, lookupOnly},
+		{"route/bearer", "GET", "/api/demo/r42/statuses/0123", "Bearer " + iss.Secret.Reveal(), bareMux, apiMux, lookupOnly},
 	} {
-		bare, mw := tc.bare, tc.mw
+		bare, mw, forgeFn := tc.bare, tc.mw, tc.forge
 		b.Run(tc.name, func(b *testing.B) {
 			r := httptest.NewRequest(tc.method, tc.target, nil)
 			auth := []string{tc.auth}
@@ -136,7 +153,7 @@ func BenchmarkMiddleware(b *testing.B) {
 			const rounds = 10
 			n := max(b.N/rounds, 1)
 			best := func(x []float64) float64 { return slices.Min(x) }
-			var bareNs, mwNs, verifyNs, bareCPU, mwCPU []float64
+			var bareNs, mwNs, verifyNs, forgeNs, bareCPU, mwCPU []float64
 			var bareAllocs, mwAllocs float64
 			b.ResetTimer()
 			for range rounds {
@@ -146,12 +163,17 @@ func BenchmarkMiddleware(b *testing.B) {
 				mwNs, mwCPU, mwAllocs = append(mwNs, ns), append(mwCPU, cpu), a
 				ns, _, _ = run(verify, n)
 				verifyNs = append(verifyNs, ns)
+				ns, _, _ = run(forgeFn, n)
+				forgeNs = append(forgeNs, ns)
 			}
 			b.StopTimer()
 			b.ReportMetric(best(bareNs), "bare-ns/op")
 			b.ReportMetric(best(mwNs), "middleware-ns/op")
 			b.ReportMetric(best(verifyNs), "verify-ns/op")
 			b.ReportMetric(best(mwNs)-best(bareNs), "added-ns/op")
+			// What the middleware adds but for the forge's own function.
+			b.ReportMetric(best(forgeNs), "forge-fn-ns/op")
+			b.ReportMetric(best(mwNs)-best(bareNs)-best(forgeNs), "own-ns/op")
 			b.ReportMetric(median(mwNs)-median(bareNs), "added-median-ns/op")
 			// CPU time, which includes the garbage collector's work but not
 			// time lost to other processes.
