@@ -175,6 +175,12 @@ func explainPostgres(t *testing.T, conn *sql.Conn, q string) string {
 	rows.Close()
 	rows, err = conn.QueryContext(ctx, "EXPLAIN EXECUTE list_plan("+strings.Join(args, ", ")+")")
 	require.NoError(t, err)
+	return planText(t, rows)
+}
+
+// planText reads the lines of an EXPLAIN, one per row, and closes rows.
+func planText(t *testing.T, rows *sql.Rows) string {
+	t.Helper()
 	defer rows.Close()
 	var plan strings.Builder
 	for rows.Next() {
