@@ -33,7 +33,8 @@ func (d *discard) WriteHeader(int)             {}
 // added-ns/op and added-allocs/op are the difference (targets: 2 µs, 10
 // allocations). The route/… cases measure the route middleware
 // (httpauth.Require) the same way, behind a ServeMux, against the mux
-// alone: it should add no more than the git middleware. Each middleware
+// alone, and route-direct/… without the mux, as the git middleware is
+// measured: it should add no more than the git middleware. Each middleware
 // calls one function of the forge per request (the git middleware its
 // Resolver, the route middleware its lookup), here a map of each kind;
 // forge-fn-ns/op times that function alone in the same rounds, and
@@ -114,10 +115,19 @@ func BenchmarkMiddleware(b *testing.B) {
 		// The route middleware (Require), the same credentials and token.
 		{"route/basic", "GET", "/api/demo/r42/statuses/0123", "Basic " + b64("x-token:"+iss.Secret.Reveal()), bareMux, apiMux, lookupOnly},
 		{"route/bearer", "GET", "/api/demo/r42/statuses/0123", "Bearer " + iss.Secret.Reveal(), bareMux, apiMux, lookupOnly},
+		// The same route middleware called as the git middleware is, with
+		// no ServeMux: the request carries the path values a mux would
+		// have set (SetPathValue).
+		{"route-direct/basic", "GET", "/api/demo/r42/statuses/0123", "Basic " + b64("x-token:"+iss.Secret.Reveal()), bare, route, lookupOnly},
+		{"route-direct/bearer", "GET", "/api/demo/r42/statuses/0123", "Bearer " + iss.Secret.Reveal(), bare, route, lookupOnly},
 	} {
 		bare, mw, forgeFn := tc.bare, tc.mw, tc.forge
 		b.Run(tc.name, func(b *testing.B) {
 			r := httptest.NewRequest(tc.method, tc.target, nil)
+			if strings.HasPrefix(tc.name, "route-direct/") {
+				r.SetPathValue("project", "demo")
+				r.SetPathValue("repo", "r42")
+			}
 			auth := []string{tc.auth}
 			w := &discard{h: http.Header{}}
 			// Check once that the request passes.
