@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 	t.Parallel()
 	s := emptySite(t)
 	srv := s.start("-demo")
-	out := srv.output()
+	out := srv.printed()
 	for _, want := range []string{"as demo, password ", "pull-only token for project demo: forge_",
 		"git clone http://demo:forge_", "pull and push token for demo/hello: forge_", "git push http://demo:forge_"} {
 		if !strings.Contains(out, want) {

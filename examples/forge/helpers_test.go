@@ -154,8 +154,12 @@ type server struct {
 	host string // 127.0.0.1:PORT
 	mu   sync.Mutex
 	out  bytes.Buffer // standard output and error
-	done chan struct{}
-	err  error
+	// stdout is standard output alone: the two are separate pipes, read
+	// concurrently, so in out a line of the log can fall between two
+	// lines the forge printed at once.
+	stdout bytes.Buffer
+	done   chan struct{}
+	err    error
 	// listening receives the URL the forge prints once it listens.
 	listening chan string
 }
@@ -170,6 +174,13 @@ func (s *server) output() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.out.String()
+}
+
+// printed returns what the forge wrote to standard output alone.
+func (s *server) printed() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stdout.String()
 }
 
 // start starts `forge serve` on a free port and waits until it listens.
@@ -202,6 +213,9 @@ func (s *site) launch(extra ...string) *server {
 		for sc.Scan() {
 			line := sc.Text()
 			srv.Write([]byte(line + "\n"))
+			srv.mu.Lock()
+			srv.stdout.WriteString(line + "\n")
+			srv.mu.Unlock()
 			if u, ok := strings.CutPrefix(line, "forge listening on "); ok {
 				srv.listening <- strings.TrimSuffix(u, "/")
 			}
