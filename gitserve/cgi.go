@@ -121,10 +121,8 @@ func (c *CGI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	release, lerr := c.Limiter.acquire(r)
-	if lerr != nil {
-		log.Warn("git request refused", "err", lerr)
-		c.Limiter.refuse(w, lerr)
+	release, ok := c.Limiter.admit(w, r, log)
+	if !ok {
 		return
 	}
 	defer release()

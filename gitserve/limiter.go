@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"runtime"
@@ -209,6 +210,19 @@ func (l *Limiter) release() { <-l.procs }
 
 // refuse answers a request the Limiter refused: 503 with Retry-After, and
 // a line git shows its user.
+// admit takes a process slot for r (acquire) or, when the caps refuse
+// one, logs why and answers 503 (refuse); ok says which. Handler and CGI
+// call it just before they start git.
+func (l *Limiter) admit(w http.ResponseWriter, r *http.Request, log *slog.Logger) (release func(), ok bool) {
+	release, err := l.acquire(r)
+	if err != nil {
+		log.Warn("git request refused", "err", err)
+		l.refuse(w, err)
+		return nil, false
+	}
+	return release, true
+}
+
 func (l *Limiter) refuse(w http.ResponseWriter, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")

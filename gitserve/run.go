@@ -42,10 +42,8 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Acce
 	if c.capture != nil {
 		defer func() { c.capture(output) }()
 	}
-	release, err := h.Limiter.acquire(r)
-	if err != nil {
-		log.Warn("git request refused", "err", err)
-		h.Limiter.refuse(w, err)
+	release, ok := h.Limiter.admit(w, r, log)
+	if !ok {
 		return
 	}
 	defer release()
