@@ -77,15 +77,11 @@ var authorizationHeaders = []string{"Authorization", "Proxy-Authorization"}
 func (authorizationSource) Headers() []string { return authorizationHeaders }
 
 func (authorizationSource) Credentials(hdr http.Header) (Credentials, bool, error) {
-	vals := hdr["Authorization"]
-	switch len(vals) {
-	case 0:
-		return Credentials{}, false, nil
-	case 1:
-	default:
-		return Credentials{}, true, ErrBadCredentials
+	v, present, err := oneValue(hdr, "Authorization")
+	if !present || err != nil {
+		return Credentials{}, present, err
 	}
-	scheme, rest, _ := strings.Cut(vals[0], " ")
+	scheme, rest, _ := strings.Cut(v, " ")
 	rest = strings.TrimLeft(rest, " ")
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
@@ -98,6 +94,18 @@ func (authorizationSource) Credentials(hdr http.Header) (Credentials, bool, erro
 		return basicCredentials(rest)
 	}
 	return Credentials{}, true, ErrBadCredentials
+}
+
+// oneValue returns the value of the header name (in canonical form) of
+// hdr: absent, or present once; a repeated header is [ErrBadCredentials].
+func oneValue(hdr http.Header, name string) (v string, present bool, err error) {
+	switch vals := hdr[name]; len(vals) {
+	case 0:
+		return "", false, nil
+	case 1:
+		return vals[0], true, nil
+	}
+	return "", true, ErrBadCredentials
 }
 
 // basicCredentials decodes the credentials of an HTTP Basic header.
@@ -150,15 +158,11 @@ type tokenHeader struct{ name string }
 func (t tokenHeader) Headers() []string { return []string{t.name} }
 
 func (t tokenHeader) Credentials(hdr http.Header) (Credentials, bool, error) {
-	vals := hdr[t.name]
-	switch len(vals) {
-	case 0:
-		return Credentials{}, false, nil
-	case 1:
-	default:
-		return Credentials{}, true, ErrBadCredentials
+	v, present, err := oneValue(hdr, t.name)
+	if !present || err != nil {
+		return Credentials{}, present, err
 	}
-	v := strings.Trim(vals[0], " \t")
+	v = strings.Trim(v, " \t")
 	if v == "" || strings.ContainsAny(v, " \t") {
 		return Credentials{}, true, ErrBadCredentials
 	}
