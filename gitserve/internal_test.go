@@ -2,11 +2,13 @@ package gitserve
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStripCGIHeaders(t *testing.T) {
@@ -47,5 +49,44 @@ func TestLineLogger(t *testing.T) {
 	}
 	if !slices.Equal(truncated, []bool{false, false, false, true, false}) {
 		t.Errorf("truncated: %v", truncated)
+	}
+}
+
+// TestPackCacheFollowerDoesNotWaitForever: a request identical to one in
+// flight waits for its answer, but a leader that never finishes (its
+// client reads slowly on purpose, and git goes at that client's pace)
+// holds it only for followWait: then it is told to run git itself, and
+// keeps nothing. Before, it waited as long as the leader.
+func TestPackCacheFollowerDoesNotWaitForever(t *testing.T) {
+	c := newPackCache(1 << 20)
+	c.followWait = 50 * time.Millisecond
+	key := [32]byte{1}
+	_, hit, leaderFinish := c.get(context.Background(), key)
+	if hit || leaderFinish == nil {
+		t.Fatal("the first request must run git")
+	}
+	done := make(chan bool, 1)
+	go func() {
+		_, hit, finish := c.get(context.Background(), key)
+		done <- !hit && finish != nil
+	}()
+	// Waits for the condition (the follower's answer); the minute is a
+	// bound for a broken wait, not a speed test.
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("the follower of a stuck leader must run git itself")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the follower still waits for a leader that never finishes")
+	}
+	// A follower that arrives while the leader is quick gets its answer.
+	go func() {
+		data, hit, _ := c.get(context.Background(), key)
+		done <- hit && string(data) == "pack"
+	}()
+	leaderFinish([]byte("pack"))
+	if !<-done {
+		t.Fatal("a follower did not get the leader's answer")
 	}
 }

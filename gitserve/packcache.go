@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // DefaultPackCache is the default size of a [Handler]'s cache of
@@ -32,10 +33,15 @@ const DefaultPackCache = 128 << 20
 //
 // Identical requests that arrive together run git once: the first runs it
 // and the others wait for its answer (singleflight), holding no process.
+// The first request's git goes at the pace its client reads the answer,
+// so the others wait at most followWait for it (a client that reads
+// slowly on purpose holds back no one else for longer): then each runs
+// git itself.
 // The cache is bounded in bytes, least recently used entries out first;
 // a response larger than a quarter of it is not kept.
 type packCache struct {
-	max int64
+	max        int64
+	followWait time.Duration // how long a request waits for an identical one in flight
 
 	mu       sync.Mutex
 	size     int64
@@ -54,8 +60,14 @@ type flight struct {
 	data []byte // nil if the leader got no answer to keep
 }
 
+// defaultFollowWait is packCache.followWait: far longer than git takes to
+// answer a request whose answer is cached (a cached answer is at most a
+// quarter of the cache), short enough that a client reading on purpose
+// slowly does not hold up a CI fleet for long.
+const defaultFollowWait = 10 * time.Second
+
 func newPackCache(max int64) *packCache {
-	return &packCache{max: max, entries: map[[32]byte]*list.Element{}, lru: list.New(), inflight: map[[32]byte]*flight{}}
+	return &packCache{max: max, followWait: defaultFollowWait, entries: map[[32]byte]*list.Element{}, lru: list.New(), inflight: map[[32]byte]*flight{}}
 }
 
 // maxEntry is the largest response kept.
@@ -75,10 +87,14 @@ func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit boo
 	}
 	if f, ok := c.inflight[key]; ok {
 		c.mu.Unlock()
+		wait := time.NewTimer(c.followWait)
+		defer wait.Stop()
 		select {
 		case <-f.done:
 		case <-ctx.Done():
 			return nil, false, func([]byte) {}
+		case <-wait.C:
+			return nil, false, func([]byte) {} // the leader is slow: run git, keep nothing
 		}
 		if f.data != nil {
 			return f.data, true, nil
