@@ -101,8 +101,11 @@ type Handler struct {
 	// PackCache is how many bytes of recent upload-pack responses (packs
 	// and ref listings) the Handler keeps in memory, to answer the same
 	// request to a repository whose refs have not changed without running
-	// git; identical requests that arrive together run git once. A
-	// response larger than a quarter of it is not kept. The default, 0,
+	// git; identical requests that arrive together run git once (a
+	// request waits at most 10 s for an identical one in flight). A
+	// response larger than a quarter of it is not kept, and the responses
+	// being collected for it take at most as much memory again. The
+	// default, 0,
 	// is [DefaultPackCache]; a negative value turns the cache off.
 	PackCache int64
 
@@ -287,7 +290,7 @@ func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpau
 			protocol = ""
 		}
 		if key, ok := packKey(dir, h.caps.stamp(dir), protocol, req); ok {
-			data, hit, finish := h.packs.get(r.Context(), key)
+			data, hit, collect, finish := h.packs.get(r.Context(), key)
 			if hit {
 				hdr := w.Header()
 				hdr.Set("Content-Type", c.ctype)
@@ -295,7 +298,9 @@ func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpau
 				_, _ = w.Write(data)
 				return
 			}
-			c.capture, c.captureMax = finish, h.packs.maxEntry()
+			if finish != nil {
+				c.capture, c.captureMax = finish, collect
+			}
 		}
 	}
 	h.run(w, r, acc, log, c)

@@ -61,14 +61,14 @@ func TestPackCacheFollowerDoesNotWaitForever(t *testing.T) {
 	c := newPackCache(1 << 20)
 	c.followWait = 50 * time.Millisecond
 	key := [32]byte{1}
-	_, hit, leaderFinish := c.get(context.Background(), key)
+	_, hit, _, leaderFinish := c.get(context.Background(), key)
 	if hit || leaderFinish == nil {
 		t.Fatal("the first request must run git")
 	}
 	done := make(chan bool, 1)
 	go func() {
-		_, hit, finish := c.get(context.Background(), key)
-		done <- !hit && finish != nil
+		_, hit, collect, finish := c.get(context.Background(), key)
+		done <- !hit && collect == 0 && finish == nil
 	}()
 	// Waits for the condition (the follower's answer); the minute is a
 	// bound for a broken wait, not a speed test.
@@ -82,11 +82,35 @@ func TestPackCacheFollowerDoesNotWaitForever(t *testing.T) {
 	}
 	// A follower that arrives while the leader is quick gets its answer.
 	go func() {
-		data, hit, _ := c.get(context.Background(), key)
+		data, hit, _, _ := c.get(context.Background(), key)
 		done <- hit && string(data) == "pack"
 	}()
 	leaderFinish([]byte("pack"))
 	if !<-done {
 		t.Fatal("a follower did not get the leader's answer")
+	}
+}
+
+// TestPackCacheCollectingIsBounded: the responses being collected for the
+// cache are bounded all together by the cache's size, so that requests
+// made all different on purpose (each its own key) cannot each buffer a
+// quarter of the cache at once: beyond the budget a request runs git
+// without collecting, and the budget comes back when a collection ends.
+func TestPackCacheCollectingIsBounded(t *testing.T) {
+	c := newPackCache(1 << 20)
+	var finishes []func([]byte)
+	for i := range 4 {
+		_, hit, collect, finish := c.get(context.Background(), [32]byte{byte(i + 1)})
+		if hit || collect != c.maxEntry() || finish == nil {
+			t.Fatalf("request %d: hit %v, collect %d; want a collection of %d", i, hit, collect, c.maxEntry())
+		}
+		finishes = append(finishes, finish)
+	}
+	if _, hit, collect, finish := c.get(context.Background(), [32]byte{9}); hit || collect != 0 || finish != nil {
+		t.Fatalf("a fifth request collects %d bytes with four collections of a quarter in flight; want 0", collect)
+	}
+	finishes[0](nil)
+	if _, _, collect, finish := c.get(context.Background(), [32]byte{9}); collect != c.maxEntry() || finish == nil {
+		t.Fatalf("after one collection ended: collect %d; want %d", collect, c.maxEntry())
 	}
 }

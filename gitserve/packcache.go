@@ -38,13 +38,18 @@ const DefaultPackCache = 128 << 20
 // slowly on purpose holds back no one else for longer): then each runs
 // git itself.
 // The cache is bounded in bytes, least recently used entries out first;
-// a response larger than a quarter of it is not kept.
+// a response larger than a quarter of it is not kept. The responses being
+// collected for it are bounded too, by the same size all together (each
+// request that runs git reserves a quarter): requests beyond that run git
+// without collecting, so that requests made all different on purpose
+// cannot hold more than the cache's size in buffers.
 type packCache struct {
 	max        int64
 	followWait time.Duration // how long a request waits for an identical one in flight
 
 	mu       sync.Mutex
 	size     int64
+	reserved int64                      // bytes reserved by the responses being collected
 	entries  map[[32]byte]*list.Element // of *cachedResponse
 	lru      *list.List
 	inflight map[[32]byte]*flight
@@ -74,16 +79,19 @@ func newPackCache(max int64) *packCache {
 func (c *packCache) maxEntry() int64 { return c.max / 4 }
 
 // get returns the response for key: (data, true) from the cache, or after
-// waiting for the request that is computing it. Otherwise it returns a
-// finish function: the caller runs git and must call finish once, with
-// the whole response if git succeeded and nil if not.
-func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit bool, finish func([]byte)) {
+// waiting for the request that is computing it. Otherwise the caller runs
+// git: when collect is positive, it collects git's response, up to
+// collect bytes, and must call finish once, with the whole response if
+// git succeeded and it fit, nil if not; when collect is 0 (the buffers'
+// budget is spent, or a request like it is in flight), it collects
+// nothing, and finish is nil.
+func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit bool, collect int64, finish func([]byte)) {
 	c.mu.Lock()
 	if el, ok := c.entries[key]; ok {
 		c.lru.MoveToFront(el)
 		data := el.Value.(*cachedResponse).data
 		c.mu.Unlock()
-		return data, true, nil
+		return data, true, 0, nil
 	}
 	if f, ok := c.inflight[key]; ok {
 		c.mu.Unlock()
@@ -92,25 +100,32 @@ func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit boo
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return nil, false, func([]byte) {}
+			return nil, false, 0, nil
 		case <-wait.C:
-			return nil, false, func([]byte) {} // the leader is slow: run git, keep nothing
+			return nil, false, 0, nil // the leader is slow: run git, keep nothing
 		}
 		if f.data != nil {
-			return f.data, true, nil
+			return f.data, true, 0, nil
 		}
-		return nil, false, func([]byte) {} // the leader failed: run git, keep nothing
+		return nil, false, 0, nil // the leader failed: run git, keep nothing
 	}
+	collect = c.maxEntry()
+	if c.reserved+collect > c.max {
+		c.mu.Unlock()
+		return nil, false, 0, nil
+	}
+	c.reserved += collect
 	f := &flight{done: make(chan struct{})}
 	c.inflight[key] = f
 	c.mu.Unlock()
 	var once sync.Once
-	return nil, false, func(data []byte) {
+	return nil, false, collect, func(data []byte) {
 		once.Do(func() {
-			if int64(len(data)) > c.maxEntry() {
+			if int64(len(data)) > collect {
 				data = nil
 			}
 			c.mu.Lock()
+			c.reserved -= collect
 			delete(c.inflight, key)
 			if data != nil {
 				c.put(key, data)
