@@ -102,6 +102,9 @@ func checkName(kind, s string) error {
 type DB struct {
 	sql      *sql.DB
 	postgres bool
+	// statusLocks serialises the posts of statuses to one commit in this
+	// process (AddStatus; PostgreSQL adds a lock across processes).
+	statusLocks keyedMutex
 }
 
 // openDB opens the SQLite file under dataDir, or PostgreSQL when dbURL is a

@@ -33,7 +33,7 @@ var statusStates = []string{"pending", "success", "failure", "error"}
 const (
 	maxContextLen        = 100
 	maxTargetURLLen      = 2048
-	maxStatusesPerCommit = 1000 // as GitHub's limit per commit and context
+	maxStatusesPerCommit = 1000 // per commit (GitHub's limit is 1,000 per commit and context)
 	statusesShown        = 100  // the newest, in GET …/statuses/SHA
 	defaultContext       = "default"
 )
@@ -54,20 +54,47 @@ type commitStatus struct {
 var errTooManyStatuses = errors.New("too many statuses for this commit")
 
 // AddStatus stores a status of the commit sha of project/repo, unless the
-// commit has maxStatusesPerCommit already (errTooManyStatuses).
+// commit has maxStatusesPerCommit already (errTooManyStatuses). The count
+// and the insert are one step for every post to the commit, so that posts
+// sent at once cannot all pass the count: a lock per commit in this
+// process and, on PostgreSQL, an advisory lock in the transaction that
+// does both, for the other processes sharing the database.
 func (d *DB) AddStatus(ctx context.Context, project, repo, sha string, st commitStatus) error {
+	key := project + "/" + repo + "@" + sha
+	defer d.statusLocks.lock(key)()
+	// On SQLite the forge is one process, whose lock is enough: a
+	// transaction that reads and then writes could fail to become a
+	// writer when another connection writes meanwhile.
+	var q interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	} = d.sql
+	commit := func() error { return nil }
+	if d.postgres {
+		tx, err := d.sql.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7413, hashtext($1))`, key); err != nil {
+			return err
+		}
+		q, commit = tx, tx.Commit
+	}
 	var n int
-	if err := d.queryRow(ctx, `SELECT COUNT(*) FROM forge_commit_statuses WHERE project = ? AND repo = ? AND sha = ?`,
+	if err := q.QueryRowContext(ctx, d.q(`SELECT COUNT(*) FROM forge_commit_statuses WHERE project = ? AND repo = ? AND sha = ?`),
 		project, repo, sha).Scan(&n); err != nil {
 		return err
 	}
 	if n >= maxStatusesPerCommit {
 		return errTooManyStatuses
 	}
-	_, err := d.exec(ctx, `INSERT INTO forge_commit_statuses (id, project, repo, sha, state, context, description, target_url, creator, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		st.ID, project, repo, sha, st.State, st.Context, st.Description, st.TargetURL, st.Creator, st.CreatedAt.UnixMicro())
-	return err
+	if _, err := q.ExecContext(ctx, d.q(`INSERT INTO forge_commit_statuses (id, project, repo, sha, state, context, description, target_url, creator, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		st.ID, project, repo, sha, st.State, st.Context, st.Description, st.TargetURL, st.Creator, st.CreatedAt.UnixMicro()); err != nil {
+		return err
+	}
+	return commit()
 }
 
 // Statuses returns up to limit statuses of the commit sha, newest first.
