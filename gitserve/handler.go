@@ -267,7 +267,7 @@ func (h *Handler) advertise(w http.ResponseWriter, r *http.Request, acc *httpaut
 // uploadPack serves POST …/git-upload-pack: the request is read whole
 // before git starts (and answered from the pack cache when it can be).
 func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpauth.Access, log *slog.Logger) {
-	dir, body, ok := h.rpcRequest(w, r, log, "upload-pack")
+	dir, body, ok := h.rpcRequest(w, r, acc, log, "upload-pack")
 	if !ok {
 		return
 	}
@@ -313,7 +313,7 @@ func (h *Handler) receivePack(w http.ResponseWriter, r *http.Request, acc *httpa
 		http.Error(w, "Service not enabled: 'receive-pack'", http.StatusForbidden)
 		return
 	}
-	dir, body, ok := h.rpcRequest(w, r, log, "receive-pack")
+	dir, body, ok := h.rpcRequest(w, r, acc, log, "receive-pack")
 	if !ok {
 		return
 	}
@@ -333,12 +333,11 @@ func (h *Handler) receivePack(w http.ResponseWriter, r *http.Request, acc *httpa
 // content type, an existing repository, a body encoding git sends) and
 // returns the repository's directory and the decoded body; or it answers
 // the request and returns false.
-func (h *Handler) rpcRequest(w http.ResponseWriter, r *http.Request, log *slog.Logger, service string) (dir string, body io.Reader, ok bool) {
+func (h *Handler) rpcRequest(w http.ResponseWriter, r *http.Request, acc *httpauth.Access, log *slog.Logger, service string) (dir string, body io.Reader, ok bool) {
 	if r.Header.Get("Content-Type") != "application/x-git-"+service+"-request" {
 		http.Error(w, "Unsupported Media Type", http.StatusUnsupportedMediaType)
 		return "", nil, false
 	}
-	acc, _ := httpauth.FromContext(r.Context())
 	if dir, ok = h.repoDir(w, acc, log); !ok {
 		return "", nil, false
 	}
