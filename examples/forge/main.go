@@ -10,7 +10,7 @@
 //
 // Usage:
 //
-//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-token-retention D] [-push-protection=false]]
+//	forge [-data DIR] [-db URL] [serve [-addr HOST:PORT] [-public-url URL] [-trusted-proxy LIST] [-demo=false] [-max-token-lifetime D] [-max-tokens-per-user N] [-token-retention D] [-push-protection=false] [-git-… limits]]
 //	forge [-data DIR] [-db URL] user add|passwd NAME     (password: first line of stdin)
 //	forge [-data DIR] [-db URL] user list
 //	forge [-data DIR] [-db URL] project add -owner USER NAME
@@ -22,6 +22,7 @@
 //	forge [-data DIR] [-db URL] repo delete PROJECT/REPO
 //	forge [-data DIR] [-db URL] token list [-owner USER] [PROJECT | PROJECT/REPO] [-expiring 7d] [-all]
 //	forge [-data DIR] [-db URL] token revoke [-reason TEXT] ID
+//	forge [-data DIR] [-db URL] scan [PROJECT[/REPO]]
 //	forge help [COMMAND]
 //
 // -db postgres://… keeps the data in PostgreSQL instead of DIR/forge.db;
