@@ -62,13 +62,25 @@ func refuseBody(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 // the first byte is waited for.
 func holdBody(r *http.Request, route gitreq.Route) (io.Reader, error) {
 	if route == gitreq.RouteUploadPack {
-		b, err := io.ReadAll(io.LimitReader(r.Body, DefaultMaxRequestBody+1))
-		if err == nil && len(b) > DefaultMaxRequestBody {
-			err = errTooLarge
-		}
+		b, err := readAtMost(r.Body, DefaultMaxRequestBody)
 		return bytes.NewReader(b), err
 	}
-	br := bufio.NewReaderSize(r.Body, 64<<10)
+	return firstByte(r.Body)
+}
+
+// readAtMost reads body whole, or fails with errTooLarge past limit bytes.
+func readAtMost(body io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = errTooLarge
+	}
+	return b, err
+}
+
+// firstByte waits for body's first byte (or its end) and returns a reader
+// of all of it.
+func firstByte(body io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(body, 64<<10)
 	if _, err := br.Peek(1); err != nil && err != io.EOF {
 		return nil, err
 	}

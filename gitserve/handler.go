@@ -1,7 +1,6 @@
 package gitserve
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -275,10 +274,7 @@ func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpau
 	if limit <= 0 {
 		limit = DefaultMaxRequestBody
 	}
-	req, err := io.ReadAll(io.LimitReader(body, limit+1))
-	if err == nil && int64(len(req)) > limit {
-		err = errTooLarge
-	}
+	req, err := readAtMost(body, limit)
 	if err != nil {
 		refuseBody(w, r, log, err)
 		return
@@ -317,8 +313,8 @@ func (h *Handler) receivePack(w http.ResponseWriter, r *http.Request, acc *httpa
 	if !ok {
 		return
 	}
-	br := bufio.NewReaderSize(body, 64<<10)
-	if _, err := br.Peek(1); err != nil && err != io.EOF {
+	br, err := firstByte(body)
+	if err != nil {
 		refuseBody(w, r, log, err)
 		return
 	}
