@@ -47,12 +47,13 @@ type packCache struct {
 	max        int64
 	followWait time.Duration // how long a request waits for an identical one in flight
 
-	mu       sync.Mutex
-	size     int64
-	reserved int64                      // bytes reserved by the responses being collected
-	entries  map[[32]byte]*list.Element // of *cachedResponse
-	lru      *list.List
-	inflight map[[32]byte]*flight
+	mu        sync.Mutex
+	size      int64
+	reserved  int64                      // bytes reserved by the responses being collected
+	following int                        // requests waiting for an identical one in flight
+	entries   map[[32]byte]*list.Element // of *cachedResponse
+	lru       *list.List
+	inflight  map[[32]byte]*flight
 }
 
 type cachedResponse struct {
@@ -94,7 +95,13 @@ func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit boo
 		return data, true, 0, nil
 	}
 	if f, ok := c.inflight[key]; ok {
+		c.following++
 		c.mu.Unlock()
+		defer func() {
+			c.mu.Lock()
+			c.following--
+			c.mu.Unlock()
+		}()
 		wait := time.NewTimer(c.followWait)
 		defer wait.Stop()
 		select {

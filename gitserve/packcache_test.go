@@ -10,12 +10,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/forgekit/accesstoken/gitserve"
 )
 
 // countingGit returns a git that records its runs in a file, and a
-// function that counts the runs whose arguments hold substr.
+// function that counts the runs whose arguments hold substr. Runs wait
+// while holdGit holds them.
 func countingGit(t *testing.T) (string, func(substr string) int) {
 	t.Helper()
 	dir := t.TempDir()
@@ -25,7 +27,9 @@ func countingGit(t *testing.T) (string, func(substr string) int) {
 		t.Fatal(err)
 	}
 	git := filepath.Join(dir, "git")
-	script := "#!/bin/sh\necho \"$*\" >> " + calls + "\nexec " + real + " \"$@\"\n"
+	// While the file "hold" exists beside it, a run waits for it to go
+	// (holdGit).
+	script := "#!/bin/sh\necho \"$*\" >> " + calls + "\nwhile [ -e " + filepath.Join(dir, "hold") + " ]; do sleep 0.01; done\nexec " + real + " \"$@\"\n"
 	if err := os.WriteFile(git, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +43,17 @@ func countingGit(t *testing.T) (string, func(substr string) int) {
 		}
 		return n
 	}
+}
+
+// holdGit makes the runs of countingGit's git wait, from now until the
+// returned function is called.
+func holdGit(t *testing.T, git string) (release func()) {
+	t.Helper()
+	hold := filepath.Join(filepath.Dir(git), "hold")
+	if err := os.WriteFile(hold, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func() { os.Remove(hold) }
 }
 
 // fetchBody is a protocol v0 request for everything of commit, as git
@@ -75,7 +90,8 @@ func postUploadPack(t *testing.T, s *server, repo string, body []byte) (int, []b
 // is not answered from the cache.
 func TestPackCache(t *testing.T) {
 	git, runs := countingGit(t)
-	s := newServer(t, nil, func(h *gitserve.Handler) { h.Git = git })
+	var handler *gitserve.Handler
+	s := newServer(t, nil, func(h *gitserve.Handler) { h.Git, handler = git, h })
 	uploads := func() int { return runs("upload-pack --stateless-rpc ") - runs("--advertise-refs") }
 
 	if out, err := s.clone("p/pub.git", ""); err != nil {
@@ -92,11 +108,18 @@ func TestPackCache(t *testing.T) {
 		t.Fatalf("the second clone ran upload-pack %d more times; want 0 (cached)", got-first)
 	}
 
-	// Ten identical requests at once: one upload-pack.
+	// Ten identical requests at once: one upload-pack. git is held until
+	// the first has started it and the nine others wait for its answer,
+	// so they do overlap (without the wait for one in flight, each would
+	// start its own, and the nine would never be waiting).
 	repo := filepath.Join(s.root, "p", "pub.git")
 	head := strings.TrimSpace(runGit(t, repo, "rev-parse", "main"))
 	body := fetchBody(head)
 	before := uploads()
+	// (The wait for one in flight is bounded, 10 s; a slow machine must
+	// not reach that bound while the requests arrive.)
+	gitserve.SetPackCacheFollowWait(handler, 10*time.Minute)
+	release := holdGit(t, git)
 	var wg sync.WaitGroup
 	results := make([][]byte, 10)
 	for i := range results {
@@ -108,6 +131,10 @@ func TestPackCache(t *testing.T) {
 			results[i] = b
 		})
 	}
+	waitFor(t, "one upload-pack started and nine requests waiting for it", func() bool {
+		return uploads()-before == 1 && gitserve.PackCacheFollowing(handler) == 9
+	})
+	release()
 	wg.Wait()
 	if got := uploads() - before; got != 1 {
 		t.Errorf("10 identical requests at once ran upload-pack %d times; want 1", got)
