@@ -164,7 +164,7 @@ func (m *Manager) refused(ctx context.Context, rec *Record, res Resource, scope 
 	case errors.Is(err, ErrMissingScope), errors.Is(err, ErrOwnerDenied):
 		// The token covers res, but a project token covers repositories
 		// its owner may not see: confirm res only to an owner who may.
-		if v == visibilityUnknown && !(errors.Is(err, ErrOwnerDenied) && scope == ScopePull) {
+		if v == visibilityUnknown {
 			ok, aerr := m.authz.CanAccess(ctx, rec.Owner, res, ScopePull)
 			v = visibilityOf(aerr == nil && ok) // a failed check counts as no
 		}
@@ -244,15 +244,7 @@ func (m *Manager) verify(ctx context.Context, secret string, res Resource, scope
 	case !rec.Scopes.Has(scope):
 		return true, ErrMissingScope
 	}
-	var ok bool
-	if m.vauthz != nil && v != nil {
-		ok, err = m.canAccess(ctx, rec.Owner, res, scope, v)
-	} else {
-		ok, err = m.authz.CanAccess(ctx, rec.Owner, res, scope)
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ErrAuthorizerFailure, err)
-		}
-	}
+	ok, err := m.canAccess(ctx, rec.Owner, res, scope, v)
 	if err != nil {
 		return true, err
 	}
@@ -340,11 +332,12 @@ func (m *Manager) decideNeed(ctx context.Context, tok *Token, res Resource, scop
 }
 
 // canAccess asks the Authorizer whether owner may use scope on res, and
-// notes in v whether owner may see res when the Authorizer says so.
+// notes in v (when not nil) whether owner may see res when the Authorizer
+// says so: a VisibilityAuthorizer always, a plain one for a pull.
 func (m *Manager) canAccess(ctx context.Context, owner string, res Resource, scope Scope, v *visibility) (bool, error) {
 	var ok bool
 	var err error
-	if m.vauthz != nil {
+	if m.vauthz != nil && v != nil {
 		var see bool
 		ok, see, err = m.vauthz.CanAccessAndSee(ctx, owner, res, scope)
 		if err == nil && *v != visible {
@@ -352,7 +345,7 @@ func (m *Manager) canAccess(ctx context.Context, owner string, res Resource, sco
 		}
 	} else {
 		ok, err = m.authz.CanAccess(ctx, owner, res, scope)
-		if err == nil && scope == ScopePull && *v != visible {
+		if err == nil && v != nil && scope == ScopePull && *v != visible {
 			*v = visibilityOf(ok)
 		}
 	}
