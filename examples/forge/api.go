@@ -433,17 +433,13 @@ func decodeIssue(w http.ResponseWriter, r *http.Request) (issueBody, error) {
 		return body, fail(http.StatusBadRequest, "The body is not valid JSON. Send an object such as %s.", example)
 	case errors.As(err, &typ):
 		msg := "The body must be a JSON object such as " + example + "."
-		switch typ.Field {
-		case "description":
+		switch {
+		case typ.Field == "description":
 			msg = "description must be a string."
-		case "scopes", "scopes.0", "scopes.1", "scopes.2":
+		case typ.Field == "scopes", strings.HasPrefix(typ.Field, "scopes."):
 			msg = `scopes must be a list of scope names, such as ["repository:pull", "repository:push"].`
-		case "expires_at":
+		case typ.Field == "expires_at":
 			msg = "expires_at must be a string: an RFC 3339 time such as 2030-01-02T15:04:05Z."
-		default:
-			if strings.HasPrefix(typ.Field, "scopes") {
-				msg = `scopes must be a list of scope names, such as ["repository:pull", "repository:push"].`
-			}
 		}
 		e := &apiError{status: http.StatusBadRequest, msg: msg}
 		if f, _, _ := strings.Cut(typ.Field, "."); f != "" {
