@@ -22,11 +22,12 @@
 //	             (capabilities, ls-refs, fetch) sent by a Go client that
 //	             reads the answers and does nothing with them, so the
 //	             client's own work (index-pack, checkout) is left out
-//	direct-1000  clone-1000 through gitkit's design (git spawned for each
-//	             request, no CGI, no pack cache, no token) against git
-//	             http-backend: the peer the forge's target comes from
-//	vs-direct    clone-1000 through the forge against the same clone
-//	             through gitkit's design
+//	gitkit-1000  clone-1000 through gitkit (github.com/sosedoff/gitkit,
+//	             which spawns git upload-pack for each request itself, no
+//	             CGI; no token) against git http-backend: the peer the
+//	             forge's clone target comes from, measured in the same run
+//	vs-gitkit    clone-1000 through the forge against the same clone
+//	             through gitkit
 //	clones-64    64 clones of the 1,000-commit repository at once: the wall
 //	             time of all of them, and how many failed
 //	held-40      40 anonymous fetch requests that send their headers and no
@@ -51,7 +52,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -65,11 +65,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/forgekit/accesstoken"
-	"github.com/forgekit/accesstoken/gitserve"
-	"github.com/forgekit/accesstoken/httpauth"
 	"github.com/forgekit/accesstoken/internal/proctest"
-	"github.com/forgekit/accesstoken/memstore"
+	"github.com/sosedoff/gitkit"
 )
 
 var (
@@ -83,23 +80,27 @@ var (
 
 func main() {
 	flag.Parse()
-	log.SetFlags(0)
+	// gitkit logs every request through the log package; its lines
+	// would bury the table.
+	log.SetOutput(io.Discard)
+	fatal := func(v any) { fmt.Fprintln(os.Stderr, "gitbench:", v); os.Exit(1) }
 	if *forgeBin == "" {
-		log.Fatal("gitbench: -forge is required (go build -o /tmp/forge ./examples/forge)")
+		fatal("-forge is required (go build -o /tmp/forge ./examples/forge)")
 	}
 	work, err := os.MkdirTemp("", "gitbench")
 	if err != nil {
-		log.Fatal(err)
-	}
-	if !*keep {
-		defer os.RemoveAll(work)
+		fatal(err)
 	}
 	b := &bench{work: work, home: filepath.Join(work, "home"), data: filepath.Join(work, "data")}
-	if err := os.MkdirAll(b.home, 0o755); err != nil {
-		log.Fatal(err)
+	err = os.MkdirAll(b.home, 0o755)
+	if err == nil {
+		err = b.run()
 	}
-	if err := b.run(); err != nil {
-		log.Fatal(err)
+	if !*keep {
+		os.RemoveAll(work)
+	}
+	if err != nil {
+		fatal(err)
 	}
 }
 
@@ -110,7 +111,7 @@ type bench struct {
 	protURL          string // a second forge on the same data, with push protection
 	token            string
 	peerURL          string
-	directURL        string // gitkit's design: git spawned per request, no CGI, no pack cache, no token
+	gitkitURL        string // gitkit: git spawned per request, no CGI, no token
 }
 
 func (b *bench) want(s string) bool {
@@ -171,12 +172,12 @@ func (b *bench) run() error {
 	})
 	defer peer.Close()
 	b.peerURL = peer.URL
-	direct, err := directServer(repos, b.home)
+	gk, err := gitkitServer(repos)
 	if err != nil {
 		return err
 	}
-	defer direct.Close()
-	b.directURL = direct.URL
+	defer gk.Close()
+	b.gitkitURL = gk.URL
 	if err := b.issueToken(); err != nil {
 		return err
 	}
@@ -234,12 +235,11 @@ func (b *bench) run() error {
 	scenarios := []scenario{
 		{"clone-1000", clone(b.forgeRepo("history")), clone(b.peerRepo("history"))},
 		{"serve-clone", serve(b.forgeURL+"/bench/history.git", true), serve(b.peerURL+"/bench/history.git", false)},
-		// Here "forge" is gitkit's design (git spawned for each request,
-		// no CGI, no pack cache, no token) against git http-backend: the
-		// peer the 0.80x target comes from, measured in the same run.
-		{"direct-1000", clone(b.directRepo("history")), clone(b.peerRepo("history"))},
-		// And the forge (token checked) against that design directly.
-		{"vs-direct", clone(b.forgeRepo("history")), clone(b.directRepo("history"))},
+		// Here "forge" is gitkit against git http-backend: the peer the
+		// 0.80x target comes from, measured in the same run.
+		{"gitkit-1000", clone(b.gitkitRepo("history")), clone(b.peerRepo("history"))},
+		// And the forge (token checked) against gitkit directly.
+		{"vs-gitkit", clone(b.forgeRepo("history")), clone(b.gitkitRepo("history"))},
 		{"noop-fetch", fetch(b.forgeRepo("history")), fetch(b.peerRepo("history"))},
 		{"clone-30mb", clone(b.forgeRepo("big")), clone(b.peerRepo("big"))},
 		{"push-1000", push("forge", b.forgeRepo), push("peer", b.peerRepo)},
@@ -491,33 +491,17 @@ func (b *bench) protRepo(name string) string {
 
 func (b *bench) peerRepo(name string) string { return b.peerURL + "/bench/" + name + ".git" }
 
-func (b *bench) directRepo(name string) string { return b.directURL + "/bench/" + name + ".git" }
+func (b *bench) gitkitRepo(name string) string { return b.gitkitURL + "/bench/" + name + ".git" }
 
-// directServer serves the repositories under root as gitkit does: git
-// upload-pack and receive-pack spawned for each request by
-// gitserve.Handler with its pack cache off, every repository public, no
-// token. (httpauth.Middleware stands in front only because the Handler
-// takes the request's Access from it; with no credentials and public
-// repositories it checks no token.)
-func directServer(root, home string) (*httptest.Server, error) {
-	m, err := accesstoken.New(memstore.New(), accesstoken.InsecureAllowAll())
-	if err != nil {
+// gitkitServer serves the repositories under root with gitkit as its README
+// shows, authentication off: every repository is open to all, as with the
+// bare git http-backend.
+func gitkitServer(root string) (*httptest.Server, error) {
+	g := gitkit.New(gitkit.Config{Dir: root})
+	if err := g.Setup(); err != nil {
 		return nil, err
 	}
-	resolver := httpauth.ResolverFunc(func(_ *http.Request, p string) (*httpauth.Repo, error) {
-		name, ok := strings.CutSuffix(strings.TrimPrefix(p, "bench/"), ".git")
-		if !ok || name == "" || strings.Contains(name, "/") {
-			return nil, httpauth.ErrRepoNotFound
-		}
-		return &httpauth.Repo{Resource: accesstoken.Resource{Project: "bench", Repository: name}, Dir: p, Public: true}, nil
-	})
-	auth, err := httpauth.Middleware(m, resolver)
-	if err != nil {
-		return nil, err
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := &gitserve.Handler{Root: root, Logger: quiet, PackCache: -1, Env: []string{"HOME=" + home}}
-	return httptest.NewServer(auth(h)), nil
+	return httptest.NewServer(g), nil
 }
 
 // startForge starts `forge serve` on the bench's data with the extra
