@@ -8,6 +8,13 @@
 //	go build -o /tmp/forge ./examples/forge
 //	go run ./examples/gitbench -forge /tmp/forge [-pairs 9] [-only clone-1000]
 //
+// The repositories and the clients' clones live in a work directory in
+// memory (/dev/shm) when there is one: a client's git flushes the pack it
+// received to disk (fsync) before a clone ends, work that is the same on
+// both sides and that no server can change, and on a shared virtual disk
+// it is the largest and least steady part of a small clone. -work /tmp
+// puts it back in.
+//
 // Scenarios:
 //
 //	clone-1000   clone of a repository of 1,000 commits (about 0.5 MB packed)
@@ -74,6 +81,7 @@ var (
 	pairs      = flag.Int("pairs", 9, "pairs of runs per scenario")
 	only       = flag.String("only", "", "comma-separated scenarios to run (default: all)")
 	keep       = flag.Bool("keep", false, "keep the work directory")
+	workIn     = flag.String("work", defaultWork(), "the directory to make the work directory in")
 	forgeFlags = flag.String("forge-flags", "", "more flags for the forge compared with git http-backend, such as -git-pack-cache 256")
 	hold       = flag.Bool("hold", false, "set up, print the two servers' clone URLs of the 1,000-commit repository, and wait (for timing by hand)")
 )
@@ -87,7 +95,7 @@ func main() {
 	if *forgeBin == "" {
 		fatal("-forge is required (go build -o /tmp/forge ./examples/forge)")
 	}
-	work, err := os.MkdirTemp("", "gitbench")
+	work, err := os.MkdirTemp(*workIn, "gitbench")
 	if err != nil {
 		fatal(err)
 	}
@@ -102,6 +110,15 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+}
+
+// defaultWork returns /dev/shm if it is a directory, and the system's
+// temporary directory otherwise.
+func defaultWork() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
 }
 
 type bench struct {
@@ -120,7 +137,7 @@ func (b *bench) want(s string) bool {
 
 func (b *bench) run() error {
 	gitVersion, _ := exec.Command("git", "version").Output()
-	fmt.Printf("gitbench: %s, %d pairs per scenario\n", strings.TrimSpace(string(gitVersion)), *pairs)
+	fmt.Printf("gitbench: %s, %d pairs per scenario, work directory in %s\n", strings.TrimSpace(string(gitVersion)), *pairs, *workIn)
 	// serve sets the forge up; the commands below work on it meanwhile.
 	// The forge compared with bare git http-backend runs without push
 	// protection, which git http-backend does not do; push-protect
