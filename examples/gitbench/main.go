@@ -99,7 +99,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	b := &bench{work: work, home: filepath.Join(work, "home"), data: filepath.Join(work, "data")}
+	b := &bench{out: os.Stdout, work: work, home: filepath.Join(work, "home"), data: filepath.Join(work, "data")}
 	err = os.MkdirAll(b.home, 0o755)
 	if err == nil {
 		err = b.run()
@@ -122,6 +122,7 @@ func defaultWork() string {
 }
 
 type bench struct {
+	out              io.Writer // the table
 	work, home, data string
 	forge            *exec.Cmd
 	forgeURL         string
@@ -137,7 +138,7 @@ func (b *bench) want(s string) bool {
 
 func (b *bench) run() error {
 	gitVersion, _ := exec.Command("git", "version").Output()
-	fmt.Printf("gitbench: %s, %d pairs per scenario, work directory in %s\n", strings.TrimSpace(string(gitVersion)), *pairs, *workIn)
+	fmt.Fprintf(b.out, "gitbench: %s, %d pairs per scenario, work directory in %s\n", strings.TrimSpace(string(gitVersion)), *pairs, *workIn)
 	// serve sets the forge up; the commands below work on it meanwhile.
 	// The forge compared with bare git http-backend runs without push
 	// protection, which git http-backend does not do; push-protect
@@ -206,7 +207,7 @@ func (b *bench) run() error {
 	b.protURL = protURL
 
 	if *hold {
-		fmt.Printf("forge: %s\npeer:  %s\n", b.forgeRepo("history"), b.peerRepo("history"))
+		fmt.Fprintf(b.out, "forge: %s\npeer:  %s\n", b.forgeRepo("history"), b.peerRepo("history"))
 		select {}
 	}
 	// A clone to push from and to fetch into.
@@ -264,7 +265,7 @@ func (b *bench) run() error {
 		// forge without.
 		{"push-protect", push("prot", b.protRepo), push("plain", b.forgeRepo)},
 	}
-	fmt.Printf("%-12s %12s %12s %10s %22s\n", "scenario", "forge (ms)", "peer (ms)", "ratio", "ratio min..max")
+	fmt.Fprintf(b.out, "%-12s %12s %12s %10s %22s\n", "scenario", "forge (ms)", "peer (ms)", "ratio", "ratio min..max")
 	for _, s := range scenarios {
 		if !b.want(s.name) {
 			continue
@@ -294,7 +295,7 @@ func (b *bench) run() error {
 			fs, ps = append(fs, ms(d[0])), append(ps, ms(d[1]))
 			rs = append(rs, ms(d[0])/ms(d[1]))
 		}
-		fmt.Printf("%-12s %12.1f %12.1f %9.2fx %11.2f..%.2f\n", s.name, median(fs), median(ps), median(rs), slices.Min(rs), slices.Max(rs))
+		fmt.Fprintf(b.out, "%-12s %12.1f %12.1f %9.2fx %11.2f..%.2f\n", s.name, median(fs), median(ps), median(rs), slices.Min(rs), slices.Max(rs))
 	}
 	if b.want("clones-64") {
 		if err := b.concurrent(64); err != nil {
@@ -349,7 +350,7 @@ func (b *bench) concurrent(n int) error {
 		fs, ps = append(fs, ms(d[0])), append(ps, ms(d[1]))
 		rs = append(rs, ms(d[0])/ms(d[1]))
 	}
-	fmt.Printf("%-12s %12.1f %12.1f %9.2fx %11.2f..%.2f   failed clones: forge %d, peer %d (of %d each)\n",
+	fmt.Fprintf(b.out, "%-12s %12.1f %12.1f %9.2fx %11.2f..%.2f   failed clones: forge %d, peer %d (of %d each)\n",
 		fmt.Sprintf("clones-%d", n), median(fs), median(ps), median(rs), slices.Min(rs), slices.Max(rs), fails[0], fails[1], n*runs)
 	return nil
 }
@@ -382,7 +383,7 @@ func (b *bench) held(n int) error {
 	time.Sleep(time.Second) // let the forge settle before measuring
 	after := rss(pid)
 	procs := proctest.Git(pid)
-	fmt.Printf("%-12s %d connections held: %d git processes; forge resident memory %.1f MB before, %.1f MB while held (+%.1f MB)\n",
+	fmt.Fprintf(b.out, "%-12s %d connections held: %d git processes; forge resident memory %.1f MB before, %.1f MB while held (+%.1f MB)\n",
 		fmt.Sprintf("held-%d", n), len(conns), len(procs), float64(before)/1e6, float64(after)/1e6, float64(after-before)/1e6)
 	return nil
 }
