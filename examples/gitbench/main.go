@@ -383,7 +383,7 @@ func (b *bench) held(n int) error {
 	time.Sleep(time.Second) // let the forge settle before measuring
 	after := rss(pid)
 	procs := proctest.Git(pid)
-	fmt.Fprintf(b.out, "%-12s %d connections held: %d git processes; forge resident memory %.1f MB before, %.1f MB while held (+%.1f MB)\n",
+	fmt.Fprintf(b.out, "%-12s %d connections held: %d git processes; forge resident memory %.1f MB before, %.1f MB while held (%+.1f MB)\n",
 		fmt.Sprintf("held-%d", n), len(conns), len(procs), float64(before)/1e6, float64(after)/1e6, float64(after-before)/1e6)
 	return nil
 }
