@@ -438,3 +438,56 @@ func TestBadBytes(t *testing.T) {
 	t.Parallel()
 	badBytes(t, newSite(t))
 }
+
+// TestFormBodies: the web forms take a urlencoded body of at most
+// maxFormBytes, read before any field is looked at, from anyone: a
+// multipart body (whose files net/http would write to disk) gets 415, a
+// larger body 413, and a body that is no valid form 400, on the sign-in form (no
+// session needed) and behind a session; a form within bounds still works.
+func TestFormBodies(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.addUser("alice")
+	srv := s.start()
+	_, session := srv.signInCookies(t, "alice")
+	big := "csrf=x&description=" + strings.Repeat("a", 64<<10)
+	multipart := "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n" + strings.Repeat("a", 1<<20) + "\r\n--b--\r\n"
+	post := func(path, ct, body string, withSession bool) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if withSession {
+			req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+		}
+		resp, err := (&http.Transport{}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name, path, ct, body string
+		session              bool
+		want                 int
+		says                 string
+	}{
+		{"multipart sign-in", "/login", "multipart/form-data; boundary=b", multipart, false, 415, "forms only"},
+		{"no content type", "/login", "", "csrf=x", false, 415, "forms only"},
+		{"JSON", "/logout", "application/json", `{"csrf":"x"}`, true, 415, "forms only"},
+		{"large sign-in", "/login", "application/x-www-form-urlencoded", big, false, 413, "too large"},
+		{"large, with a session", "/logout", "application/x-www-form-urlencoded", big, true, 413, "too large"},
+		{"bad escape", "/login", "application/x-www-form-urlencoded", "csrf=%zz", false, 400, "could not be read"},
+		// Within bounds, the form is read and judged as before: a wrong
+		// CSRF token.
+		{"stale form", "/logout", "application/x-www-form-urlencoded; charset=utf-8", "csrf=x", true, 403, "form is stale"},
+	} {
+		code, body := post(tc.path, tc.ct, tc.body, tc.session)
+		if code != tc.want || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: %d, want %d saying %q", tc.name, code, tc.want, tc.says)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -161,6 +162,12 @@ func (s *web) page(h pageFunc) http.HandlerFunc {
 				req.SessionKey = sessionKey(c.Value)
 			}
 		}
+		if r.Method == http.MethodPost {
+			if err := readForm(w, r); err != nil {
+				s.renderError(w, req, err)
+				return
+			}
+		}
 		if r.Method == http.MethodPost && r.URL.Path != "/login" {
 			if req.User == "" || !sameToken(r.PostFormValue("csrf"), req.CSRF) {
 				s.renderError(w, req, &httpError{http.StatusForbidden, "Your session has expired or the form is stale. Go back, reload the page and try again."})
@@ -171,6 +178,30 @@ func (s *web) page(h pageFunc) http.HandlerFunc {
 			s.renderError(w, req, err)
 		}
 	}
+}
+
+// maxFormBytes bounds the body of a web form: the largest of the forge's
+// forms, a token's, holds a description and a date.
+const maxFormBytes = 64 << 10
+
+// readForm reads the body of a form post, which must be a web form
+// (application/x-www-form-urlencoded: the forge's forms send nothing
+// else) of at most maxFormBytes, before anything looks at its fields. The
+// default of net/http would read a urlencoded body of up to 10 MB into
+// memory, and keep a multipart body's files in memory up to 32 MB and on
+// disk beyond that.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		return &httpError{http.StatusUnsupportedMediaType, "This address takes the forge's own forms only."}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &httpError{http.StatusRequestEntityTooLarge, "The form is too large."}
+		}
+		return &httpError{http.StatusBadRequest, "The form could not be read."}
+	}
+	return nil
 }
 
 func sameToken(a, b string) bool {
