@@ -58,11 +58,14 @@ func refuseBody(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 
 // holdBody waits for r's body before a process is started for it: an
 // upload-pack request (small; git http-backend decodes it itself) is read
-// whole, up to DefaultMaxRequestBody bytes as sent; for any other route
-// the first byte is waited for.
-func holdBody(r *http.Request, route gitreq.Route) (io.Reader, error) {
+// whole, up to limit bytes as sent (DefaultMaxRequestBody when limit is 0
+// or less); for any other route the first byte is waited for.
+func holdBody(r *http.Request, route gitreq.Route, limit int64) (io.Reader, error) {
+	if limit <= 0 {
+		limit = DefaultMaxRequestBody
+	}
 	if route == gitreq.RouteUploadPack {
-		b, err := readAtMost(r.Body, DefaultMaxRequestBody)
+		b, err := readAtMost(r.Body, limit)
 		return bytes.NewReader(b), err
 	}
 	return firstByte(r.Body)

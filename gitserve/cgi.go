@@ -48,9 +48,9 @@ import (
 //   - its standard error logged to Logger, one record per line (see
 //     [Handler]);
 //   - nothing started for a client that sends nothing: an upload-pack
-//     request is read whole (up to [DefaultMaxRequestBody] bytes as sent)
-//     before git http-backend starts, and for a push git starts when the
-//     body starts.
+//     request is read whole (up to MaxRequestBody bytes as sent) before
+//     git http-backend starts, and for a push git starts when the body
+//     starts.
 //
 // It serves the smart-HTTP routes ([gitreq.RouteInfoRefs],
 // [gitreq.RouteUploadPack], [gitreq.RouteReceivePack]) and, with
@@ -83,6 +83,14 @@ type CGI struct {
 	// [Limiter]); a request beyond its caps gets 503. The default, nil,
 	// caps nothing.
 	Limiter *Limiter
+
+	// MaxRequestBody is the largest upload-pack request body read before
+	// git http-backend starts, as sent (git http-backend decodes a gzip
+	// body itself, and bounds what it decodes with
+	// GIT_HTTP_MAX_REQUEST_BUFFER, 10 MiB by default: set it in Env to
+	// raise that); a larger one gets 413. The default, 0, is
+	// [DefaultMaxRequestBody].
+	MaxRequestBody int64
 }
 
 // ServeHTTP serves r with git http-backend.
@@ -116,7 +124,7 @@ func (c *CGI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body io.Reader
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		var err error
-		if body, err = holdBody(r, op.Route); err != nil {
+		if body, err = holdBody(r, op.Route, c.MaxRequestBody); err != nil {
 			refuseBody(w, r, log, err)
 			return
 		}

@@ -33,6 +33,8 @@ type server struct {
 	root    string
 	m       *accesstoken.Manager
 	limiter *gitserve.Limiter
+	handler *gitserve.Handler // set its fields before the first request
+	cgi     *gitserve.CGI     // likewise
 	srv     *httptest.Server
 	log     syncBuffer
 }
@@ -111,6 +113,7 @@ func newServerWith(t *testing.T, limits *gitserve.Limits, cgi bool, setup ...fun
 		f(h)
 	}
 	c := &gitserve.CGI{Root: s.root, Logger: logger}
+	s.handler, s.cgi = h, c
 	var git http.Handler = h
 	if cgi {
 		git = c
