@@ -51,8 +51,11 @@ type lastUseWriter struct {
 	// the token is due, and every verification of it would take the
 	// mutex to find it noted already; with recent, it is an atomic load
 	// and a comparison. A slot holds one token at a time (another token
-	// in the same slot just takes the mutex), and a failed write empties
-	// its token's slot, so that the next verification notes it again.
+	// in the same slot just takes the mutex), and a write that did not
+	// land (it failed, or the store had a use within the interval
+	// already, from another instance or an earlier note) empties its
+	// token's slot, so that the next verification that finds the stored
+	// record due notes it again.
 	recent [recentSlots]atomic.Pointer[notedUse]
 }
 
@@ -70,10 +73,11 @@ func newLastUseWriter(store Store, interval time.Duration) *lastUseWriter {
 	return &lastUseWriter{store: store, interval: interval, batch: make(chan struct{}, 1)}
 }
 
-// slot returns the slot of recent for the token id: bits of its random
-// part (in version 4 and version 7 UUIDs alike).
+// slot returns the slot of recent for the token id: the low bits of its
+// last bytes, which are random in version 4 and version 7 UUIDs alike
+// (byte 8 begins with the variant's fixed bits).
 func (q *lastUseWriter) slot(id uuid.UUID) *atomic.Pointer[notedUse] {
-	return &q.recent[binary.LittleEndian.Uint64(id[8:])%recentSlots]
+	return &q.recent[binary.BigEndian.Uint64(id[8:])%recentSlots]
 }
 
 // touch notes that tok was used at now, if it was not within the
@@ -165,11 +169,13 @@ func (q *lastUseWriter) write(ctx context.Context) error {
 			break
 		}
 		wctx, cancel := context.WithTimeout(ctx, lastUsedWriteTimeout)
-		_, err := q.store.TouchLastUsed(wctx, id, batch[id], q.interval)
+		wrote, err := q.store.TouchLastUsed(wctx, id, batch[id], q.interval)
 		cancel()
 		done++
-		if err != nil {
+		if err != nil || !wrote {
 			q.forget(id)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: last use of token %s: %w", ErrStoreFailure, id, err))
 		}
 	}

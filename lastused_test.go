@@ -196,3 +196,41 @@ func TestLastUsedThrottled(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, e.clock.Now(), lastUsed())
 }
+
+// TestLastUseRefusedWriteNotedAgain: two instances share a store. B notes
+// a use at 10 s while A's note of 0 s has not landed; A's lands, so B's is
+// refused (a use within the interval is stored). A verification by B
+// after the stored use's interval, but within that of its own refused
+// note, must note the use again: the store must get it.
+func TestLastUseRefusedWriteNotedAgain(t *testing.T) {
+	store := memstore.New()
+	clk := newClock()
+	a, err := accesstoken.New(store, newPerms(), accesstoken.WithClock(clk.Now))
+	require.NoError(t, err)
+	b, err := accesstoken.New(store, newPerms(), accesstoken.WithClock(clk.Now))
+	require.NoError(t, err)
+	iss := issue(t, a, accesstoken.ProjectTarget("demo"), accesstoken.ScopePull)
+	verify := func(m *accesstoken.Manager) {
+		t.Helper()
+		_, err := m.Verify(ctx, iss.Secret.Reveal(), hello, accesstoken.ScopePull)
+		require.NoError(t, err)
+	}
+	stored := func() time.Time {
+		t.Helper()
+		rec, err := store.ByID(ctx, iss.Token.ID)
+		require.NoError(t, err)
+		return rec.LastUsedAt
+	}
+	t0 := clk.Now()
+	verify(a)
+	clk.Advance(10 * time.Second)
+	verify(b)
+	require.NoError(t, a.Flush(ctx))
+	require.NoError(t, b.Flush(ctx))
+	require.Equal(t, t0, stored(), "B's use, within the interval of A's, is not written")
+
+	clk.Advance(accesstoken.DefaultLastUsedInterval - 5*time.Second) // due again, 5 s short of B's note's interval
+	verify(b)
+	require.NoError(t, b.Flush(ctx))
+	require.Equal(t, clk.Now(), stored(), "the use after the interval is written")
+}

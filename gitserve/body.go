@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 
 	"github.com/forgekit/accesstoken/gitreq"
@@ -73,7 +74,7 @@ func holdBody(r *http.Request, route gitreq.Route, limit int64) (io.Reader, erro
 
 // readAtMost reads body whole, or fails with errTooLarge past limit bytes.
 func readAtMost(body io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(body, limit+1))
+	b, err := io.ReadAll(io.LimitReader(body, min(limit, math.MaxInt64-1)+1))
 	if err == nil && int64(len(b)) > limit {
 		err = errTooLarge
 	}

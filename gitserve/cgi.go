@@ -85,11 +85,12 @@ type CGI struct {
 	Limiter *Limiter
 
 	// MaxRequestBody is the largest upload-pack request body read before
-	// git http-backend starts, as sent (git http-backend decodes a gzip
-	// body itself, and bounds what it decodes with
-	// GIT_HTTP_MAX_REQUEST_BUFFER, 10 MiB by default: set it in Env to
-	// raise that); a larger one gets 413. The default, 0, is
-	// [DefaultMaxRequestBody].
+	// git http-backend starts, as sent; a larger one gets 413. The
+	// default, 0, is [DefaultMaxRequestBody]. git http-backend decodes a
+	// gzip body itself, and bounds only the body as sent
+	// (GIT_HTTP_MAX_REQUEST_BUFFER, 10 MiB by default: set it in Env to
+	// raise it), not what it decodes to; the [Handler] bounds the decoded
+	// body.
 	MaxRequestBody int64
 }
 

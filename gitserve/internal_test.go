@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -112,5 +113,27 @@ func TestPackCacheCollectingIsBounded(t *testing.T) {
 	finishes[0](nil)
 	if _, _, collect, finish := c.get(context.Background(), [32]byte{9}); collect != c.maxEntry() || finish == nil {
 		t.Fatalf("after one collection ended: collect %d; want %d", collect, c.maxEntry())
+	}
+}
+
+// TestReadAtMostLimits: a body at the limit is read whole, one byte over
+// is errTooLarge, and the largest limit does not overflow into reading
+// nothing.
+func TestReadAtMostLimits(t *testing.T) {
+	for _, tc := range []struct {
+		body  string
+		limit int64
+		want  string
+		err   error
+	}{
+		{"abc", 3, "abc", nil},
+		{"abcd", 3, "abcd", errTooLarge},
+		{"abc", math.MaxInt64, "abc", nil},
+		{"", 0, "", nil},
+	} {
+		b, err := readAtMost(strings.NewReader(tc.body), tc.limit)
+		if err != tc.err || (err == nil && string(b) != tc.want) {
+			t.Errorf("readAtMost(%q, %d) = %q, %v; want %q, %v", tc.body, tc.limit, b, err, tc.want, tc.err)
+		}
 	}
 }

@@ -441,9 +441,10 @@ func TestBadBytes(t *testing.T) {
 
 // TestFormBodies: the web forms take a urlencoded body of at most
 // maxFormBytes, read before any field is looked at, from anyone: a
-// multipart body (whose files net/http would write to disk) gets 415, a
-// larger body 413, and a body that is no valid form 400, on the sign-in form (no
-// session needed) and behind a session; a form within bounds still works.
+// multipart body (whose files net/http would keep in memory up to 32 MB
+// and on disk beyond) gets 415, a larger body 413, and a body that is no
+// valid form 400, on the sign-in form (no session needed) and behind a
+// session; a form within bounds still works; a page's GET reads no body.
 func TestFormBodies(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
@@ -452,9 +453,9 @@ func TestFormBodies(t *testing.T) {
 	_, session := srv.signInCookies(t, "alice")
 	big := "csrf=x&description=" + strings.Repeat("a", 64<<10)
 	multipart := "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n" + strings.Repeat("a", 1<<20) + "\r\n--b--\r\n"
-	post := func(path, ct, body string, withSession bool) (int, string) {
+	post := func(method, path, ct, body string, withSession bool) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		if ct != "" {
 			req.Header.Set("Content-Type", ct)
 		}
@@ -485,9 +486,19 @@ func TestFormBodies(t *testing.T) {
 		// CSRF token.
 		{"stale form", "/logout", "application/x-www-form-urlencoded; charset=utf-8", "csrf=x", true, 403, "form is stale"},
 	} {
-		code, body := post(tc.path, tc.ct, tc.body, tc.session)
+		code, body := post("POST", tc.path, tc.ct, tc.body, tc.session)
 		if code != tc.want || !strings.Contains(body, tc.says) {
 			t.Errorf("%s: %d, want %d saying %q", tc.name, code, tc.want, tc.says)
 		}
+	}
+	// The sign-in page reads ?next= with FormValue, which parses a
+	// multipart body whatever the method: the page must not read one.
+	// The multipart body names a next, which the page would show if it
+	// read the body.
+	withNext := "--b\r\nContent-Disposition: form-data; name=\"next\"\r\n\r\n/frombody\r\n--b\r\n" +
+		"Content-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n" + strings.Repeat("a", 1<<20) + "\r\n--b--\r\n"
+	code, body := post("GET", "/login", "multipart/form-data; boundary=b", withNext, false)
+	if code != http.StatusOK || strings.Contains(body, "frombody") {
+		t.Errorf("GET /login with a multipart body: %d, the body's next read: %v", code, strings.Contains(body, "frombody"))
 	}
 }

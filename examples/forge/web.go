@@ -167,6 +167,10 @@ func (s *web) page(h pageFunc) http.HandlerFunc {
 				s.renderError(w, req, err)
 				return
 			}
+		} else {
+			// No other method has a body to read, and FormValue would
+			// read a multipart one whatever the method.
+			r.Body = http.NoBody
 		}
 		if r.Method == http.MethodPost && r.URL.Path != "/login" {
 			if req.User == "" || !sameToken(r.PostFormValue("csrf"), req.CSRF) {

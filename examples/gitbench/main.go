@@ -32,7 +32,10 @@
 //	gitkit-1000  clone-1000 through gitkit (github.com/sosedoff/gitkit,
 //	             which spawns git upload-pack for each request itself, no
 //	             CGI; no token) against git http-backend: the peer the
-//	             forge's clone target comes from, measured in the same run
+//	             forge's clone target comes from, measured in the same run.
+//	             gitkit serves protocol v0 only (it does not pass the
+//	             Git-Protocol header on to git): a clone is two requests
+//	             to it, three (protocol v2) to the others
 //	vs-gitkit    clone-1000 through the forge against the same clone
 //	             through gitkit
 //	clones-64    64 clones of the 1,000-commit repository at once: the wall
@@ -190,7 +193,7 @@ func (b *bench) run() error {
 	})
 	defer peer.Close()
 	b.peerURL = peer.URL
-	gk, err := gitkitServer(repos)
+	gk, err := gitkitServer(repos, b.env())
 	if err != nil {
 		return err
 	}
@@ -513,8 +516,16 @@ func (b *bench) gitkitRepo(name string) string { return b.gitkitURL + "/bench/" 
 
 // gitkitServer serves the repositories under root with gitkit as its README
 // shows, authentication off: every repository is open to all, as with the
-// bare git http-backend.
-func gitkitServer(root string) (*httptest.Server, error) {
+// bare git http-backend. gitkit runs git in its own process's
+// environment: gitbench's is set to the one every other git of the
+// benchmark gets (HOME, no system configuration) first.
+func gitkitServer(root string, env []string) (*httptest.Server, error) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return nil, err
+		}
+	}
 	g := gitkit.New(gitkit.Config{Dir: root})
 	if err := g.Setup(); err != nil {
 		return nil, err
