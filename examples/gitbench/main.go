@@ -68,11 +68,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/forgekit/accesstoken/internal/proctest"
@@ -86,7 +88,7 @@ var (
 	keep       = flag.Bool("keep", false, "keep the work directory")
 	workIn     = flag.String("work", defaultWork(), "the directory to make the work directory in")
 	forgeFlags = flag.String("forge-flags", "", "more flags for the forge compared with git http-backend, such as -git-pack-cache 256")
-	hold       = flag.Bool("hold", false, "set up, print the two servers' clone URLs of the 1,000-commit repository, and wait (for timing by hand)")
+	hold       = flag.Bool("hold", false, "set up, print the two servers' clone URLs of the 1,000-commit repository, and wait (for timing by hand) until interrupted")
 )
 
 func main() {
@@ -103,6 +105,19 @@ func main() {
 		fatal(err)
 	}
 	b := &bench{out: os.Stdout, work: work, home: filepath.Join(work, "home"), data: filepath.Join(work, "data")}
+	// Interrupted (Ctrl-C ends -hold) or terminated: stop the forges it
+	// started, which would otherwise outlive it, and remove the work
+	// directory.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		b.stopForges()
+		if !*keep {
+			os.RemoveAll(work)
+		}
+		fatal(fmt.Sprintf("stopped by %v", s))
+	}()
 	err = os.MkdirAll(b.home, 0o755)
 	if err == nil {
 		err = b.run()
@@ -133,6 +148,9 @@ type bench struct {
 	token            string
 	peerURL          string
 	gitkitURL        string // gitkit: git spawned per request, no CGI, no token
+
+	mu     sync.Mutex
+	forges []*exec.Cmd // started and not stopped
 }
 
 func (b *bench) want(s string) bool {
@@ -150,7 +168,7 @@ func (b *bench) run() error {
 	if b.forge, b.forgeURL, err = b.startForge(append([]string{"-git-max-per-client", "64", "-push-protection=false"}, strings.Fields(*forgeFlags)...)...); err != nil {
 		return err
 	}
-	defer stopForge(b.forge)
+	defer b.stopForge(b.forge)
 	for _, args := range [][]string{
 		{"user", "add", "alice"},
 		{"project", "add", "-owner", "alice", "bench"},
@@ -206,7 +224,7 @@ func (b *bench) run() error {
 	if err != nil {
 		return err
 	}
-	defer stopForge(prot)
+	defer b.stopForge(prot)
 	b.protURL = protURL
 
 	if *hold {
@@ -544,9 +562,13 @@ func (b *bench) startForge(extra ...string) (*exec.Cmd, string, error) {
 		return nil, "", err
 	}
 	cmd.Stderr = io.Discard
+	b.mu.Lock()
 	if err := cmd.Start(); err != nil {
+		b.mu.Unlock()
 		return nil, "", err
 	}
+	b.forges = append(b.forges, cmd)
+	b.mu.Unlock()
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if u, ok := strings.CutPrefix(sc.Text(), "forge listening on "); ok {
@@ -557,7 +579,32 @@ func (b *bench) startForge(extra ...string) (*exec.Cmd, string, error) {
 	return nil, "", errors.New("the forge exited before it listened")
 }
 
-func stopForge(cmd *exec.Cmd) {
+// stopForge stops a forge that startForge started.
+func (b *bench) stopForge(cmd *exec.Cmd) {
+	b.mu.Lock()
+	i := slices.Index(b.forges, cmd)
+	if i >= 0 {
+		b.forges = slices.Delete(b.forges, i, i+1)
+	}
+	b.mu.Unlock()
+	if i >= 0 {
+		stop(cmd)
+	}
+}
+
+// stopForges stops every forge still running.
+func (b *bench) stopForges() {
+	b.mu.Lock()
+	forges := b.forges
+	b.forges = nil
+	b.mu.Unlock()
+	for _, cmd := range forges {
+		stop(cmd)
+	}
+}
+
+// stop interrupts cmd and waits for it, killing it after a minute.
+func stop(cmd *exec.Cmd) {
 	_ = cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
