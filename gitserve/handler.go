@@ -286,7 +286,7 @@ func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpau
 			protocol = ""
 		}
 		if key, ok := packKey(dir, h.caps.stamp(dir), protocol, req); ok {
-			data, hit, collect, finish := h.packs.get(r.Context(), key)
+			data, hit, col := h.packs.get(r.Context(), key)
 			if hit {
 				hdr := w.Header()
 				hdr.Set("Content-Type", c.ctype)
@@ -294,8 +294,8 @@ func (h *Handler) uploadPack(w http.ResponseWriter, r *http.Request, acc *httpau
 				_, _ = w.Write(data)
 				return
 			}
-			if finish != nil {
-				c.capture, c.captureMax = finish, collect
+			if col != nil {
+				c.capture, c.captureGrow, c.captureMax = col.finish, col.reserve, h.packs.maxEntry()
 			}
 		}
 	}

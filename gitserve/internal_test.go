@@ -62,14 +62,14 @@ func TestPackCacheFollowerDoesNotWaitForever(t *testing.T) {
 	c := newPackCache(1 << 20)
 	c.followWait = 50 * time.Millisecond
 	key := [32]byte{1}
-	_, hit, _, leaderFinish := c.get(context.Background(), key)
-	if hit || leaderFinish == nil {
+	_, hit, leader := c.get(context.Background(), key)
+	if hit || leader == nil {
 		t.Fatal("the first request must run git")
 	}
 	done := make(chan bool, 1)
 	go func() {
-		_, hit, collect, finish := c.get(context.Background(), key)
-		done <- !hit && collect == 0 && finish == nil
+		_, hit, col := c.get(context.Background(), key)
+		done <- !hit && col == nil
 	}()
 	// Waits for the condition (the follower's answer); the minute is a
 	// bound for a broken wait, not a speed test.
@@ -83,10 +83,10 @@ func TestPackCacheFollowerDoesNotWaitForever(t *testing.T) {
 	}
 	// A follower that arrives while the leader is quick gets its answer.
 	go func() {
-		data, hit, _, _ := c.get(context.Background(), key)
+		data, hit, _ := c.get(context.Background(), key)
 		done <- hit && string(data) == "pack"
 	}()
-	leaderFinish([]byte("pack"))
+	leader.finish([]byte("pack"))
 	if !<-done {
 		t.Fatal("a follower did not get the leader's answer")
 	}
@@ -94,25 +94,107 @@ func TestPackCacheFollowerDoesNotWaitForever(t *testing.T) {
 
 // TestPackCacheCollectingIsBounded: the responses being collected for the
 // cache are bounded all together by the cache's size, so that requests
-// made all different on purpose (each its own key) cannot each buffer a
-// quarter of the cache at once: beyond the budget a request runs git
-// without collecting, and the budget comes back when a collection ends.
+// made all different on purpose (each its own key) cannot buffer more at
+// once: a collection reserves its buffer as it grows, a reservation past
+// the budget (or past the largest response kept) is refused, a request
+// that finds the budget spent collects nothing, and the budget comes back
+// when a collection ends. Many small collections go on at once: before,
+// each reserved the largest response kept, and a fifth collected nothing.
 func TestPackCacheCollectingIsBounded(t *testing.T) {
-	c := newPackCache(1 << 20)
-	var finishes []func([]byte)
-	for i := range 4 {
-		_, hit, collect, finish := c.get(context.Background(), [32]byte{byte(i + 1)})
-		if hit || collect != c.maxEntry() || finish == nil {
-			t.Fatalf("request %d: hit %v, collect %d; want a collection of %d", i, hit, collect, c.maxEntry())
+	c := newPackCache(1 << 20) // a quarter: 256 KiB
+	var cols []*collection
+	for i := range 100 {
+		_, hit, col := c.get(context.Background(), [32]byte{byte(i + 1)})
+		if hit || col == nil {
+			t.Fatalf("request %d: hit %v, no collection", i, hit)
 		}
-		finishes = append(finishes, finish)
+		if !col.reserve(4 << 10) {
+			t.Fatalf("request %d: 4 KiB refused with %d bytes reserved of %d", i, c.reserved, c.max)
+		}
+		cols = append(cols, col)
 	}
-	if _, hit, collect, finish := c.get(context.Background(), [32]byte{9}); hit || collect != 0 || finish != nil {
-		t.Fatalf("a fifth request collects %d bytes with four collections of a quarter in flight; want 0", collect)
+	if cols[0].reserve(c.maxEntry()) {
+		t.Error("a collection reserved more than the largest response kept")
 	}
-	finishes[0](nil)
-	if _, _, collect, finish := c.get(context.Background(), [32]byte{9}); collect != c.maxEntry() || finish == nil {
-		t.Fatalf("after one collection ended: collect %d; want %d", collect, c.maxEntry())
+	for i := 1; i < 3; i++ {
+		if !cols[i].reserve(c.maxEntry() - 4<<10) {
+			t.Fatalf("collection %d: refused a quarter with %d bytes reserved", i, c.reserved)
+		}
+	}
+	// 400 KiB + 2 × 252 KiB = 904 KiB: the budget cannot take 252 more.
+	if cols[3].reserve(c.maxEntry() - 4<<10) {
+		t.Fatalf("a reservation past the budget passed: %d bytes reserved of %d", c.reserved, c.max)
+	}
+	for _, col := range cols[4:] {
+		col.finish(nil)
+	}
+	if !cols[3].reserve(c.maxEntry() - 4<<10) {
+		t.Fatal("the budget did not come back when collections ended")
+	}
+	for _, col := range cols[:4] {
+		col.finish(nil)
+	}
+	if c.reserved != 0 {
+		t.Fatalf("%d bytes still reserved after every collection ended", c.reserved)
+	}
+	// A spent budget: a request collects nothing.
+	_, _, col := c.get(context.Background(), [32]byte{200})
+	if !col.reserve(c.maxEntry()) {
+		t.Fatal("a quarter refused with nothing reserved")
+	}
+	var full []*collection
+	for i := range 3 {
+		_, _, col := c.get(context.Background(), [32]byte{201 + byte(i)})
+		if col == nil || !col.reserve(c.maxEntry()) {
+			t.Fatalf("collection %d of a quarter refused", i+2)
+		}
+		full = append(full, col)
+	}
+	if _, _, col := c.get(context.Background(), [32]byte{250}); col != nil {
+		t.Fatal("a request collects with the budget spent")
+	}
+	col.finish(nil)
+	for _, f := range full {
+		f.finish(nil)
+	}
+}
+
+// TestLimitedBuffer: the buffer grows only as its grow function allows,
+// never past max, and keeps everything written while it may.
+func TestLimitedBuffer(t *testing.T) {
+	var reserved int64
+	budget := int64(100 << 10)
+	grow := func(n int64) bool {
+		if reserved+n > budget {
+			return false
+		}
+		reserved += n
+		return true
+	}
+	l := &limitedBuffer{max: 1 << 20, grow: grow}
+	chunk := bytes.Repeat([]byte("x"), 10<<10)
+	for range 5 {
+		l.Write(chunk)
+	}
+	if l.over || len(l.b) != 50<<10 || int64(cap(l.b)) != reserved {
+		t.Fatalf("50 KiB: over %v, %d bytes kept, capacity %d, %d reserved", l.over, len(l.b), cap(l.b), reserved)
+	}
+	for range 6 {
+		l.Write(chunk)
+	}
+	if !l.over || l.b != nil || reserved > budget {
+		t.Fatalf("110 KiB with a budget of 100: over %v, %d bytes kept, %d reserved", l.over, len(l.b), reserved)
+	}
+	small := &limitedBuffer{max: 15 << 10, grow: func(int64) bool { return true }}
+	small.Write(chunk)
+	small.Write(chunk)
+	if !small.over {
+		t.Fatal("20 KiB kept with a max of 15 KiB")
+	}
+	free := &limitedBuffer{max: 15 << 10} // no grow: bounded by max alone
+	free.Write(chunk)
+	if free.over || len(free.b) != len(chunk) {
+		t.Fatalf("10 KiB without grow: over %v, %d bytes kept", free.over, len(free.b))
 	}
 }
 

@@ -1,6 +1,7 @@
 package gitserve
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"crypto/sha256"
@@ -39,10 +40,13 @@ const DefaultPackCache = 128 << 20
 // git itself.
 // The cache is bounded in bytes, least recently used entries out first;
 // a response larger than a quarter of it is not kept. The responses being
-// collected for it are bounded too, by the same size all together (each
-// request that runs git reserves a quarter): requests beyond that run git
-// without collecting, so that requests made all different on purpose
-// cannot hold more than the cache's size in buffers.
+// collected for it are bounded too, by the same size all together: a
+// collection reserves its buffer from that budget as the buffer grows,
+// and stops collecting (git's answer still goes to its client) when the
+// budget is spent; a request that finds it spent runs git without
+// collecting. So requests made all different on purpose cannot hold more
+// than the cache's size in buffers, while many small answers (ref
+// listings, small fetches of many repositories) are collected at once.
 type packCache struct {
 	max        int64
 	followWait time.Duration // how long a request waits for an identical one in flight
@@ -81,18 +85,18 @@ func (c *packCache) maxEntry() int64 { return c.max / 4 }
 
 // get returns the response for key: (data, true) from the cache, or after
 // waiting for the request that is computing it. Otherwise the caller runs
-// git: when collect is positive, it collects git's response, up to
-// collect bytes, and must call finish once, with the whole response if
-// git succeeded and it fit, nil if not; when collect is 0 (the buffers'
-// budget is spent, or a request like it is in flight), it collects
-// nothing, and finish is nil.
-func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit bool, collect int64, finish func([]byte)) {
+// git: when col is not nil, it collects git's response, reserving its
+// buffer with col.reserve as it grows, and must call col.finish once,
+// with the whole response if git succeeded and it was all collected, nil
+// if not; when col is nil (the buffers' budget is spent, or a request
+// like it is in flight), it collects nothing.
+func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit bool, col *collection) {
 	c.mu.Lock()
 	if el, ok := c.entries[key]; ok {
 		c.lru.MoveToFront(el)
 		data := el.Value.(*cachedResponse).data
 		c.mu.Unlock()
-		return data, true, 0, nil
+		return data, true, nil
 	}
 	if f, ok := c.inflight[key]; ok {
 		c.following++
@@ -107,41 +111,75 @@ func (c *packCache) get(ctx context.Context, key [32]byte) (data []byte, hit boo
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return nil, false, 0, nil
+			return nil, false, nil
 		case <-wait.C:
-			return nil, false, 0, nil // the leader is slow: run git, keep nothing
+			return nil, false, nil // the leader is slow: run git, keep nothing
 		}
 		if f.data != nil {
-			return f.data, true, 0, nil
+			return f.data, true, nil
 		}
-		return nil, false, 0, nil // the leader failed: run git, keep nothing
+		return nil, false, nil // the leader failed: run git, keep nothing
 	}
-	collect = c.maxEntry()
-	if c.reserved+collect > c.max {
+	if c.reserved >= c.max {
 		c.mu.Unlock()
-		return nil, false, 0, nil
+		return nil, false, nil
 	}
-	c.reserved += collect
 	f := &flight{done: make(chan struct{})}
 	c.inflight[key] = f
 	c.mu.Unlock()
-	var once sync.Once
-	return nil, false, collect, func(data []byte) {
-		once.Do(func() {
-			if int64(len(data)) > collect {
-				data = nil
-			}
-			c.mu.Lock()
-			c.reserved -= collect
-			delete(c.inflight, key)
-			if data != nil {
-				c.put(key, data)
-			}
-			c.mu.Unlock()
-			f.data = data
-			close(f.done)
-		})
+	return nil, false, &collection{c: c, key: key, f: f}
+}
+
+// collection is a response being collected for the cache by the request
+// that runs git for it.
+type collection struct {
+	c        *packCache
+	key      [32]byte
+	f        *flight
+	reserved int64 // bytes of the collections' budget it holds; c.mu
+	once     sync.Once
+}
+
+// reserve takes n more bytes of the collections' budget for the buffer.
+// It reports false, taking nothing, when the response would be larger
+// than the largest kept or the budget is spent: then stop collecting.
+func (col *collection) reserve(n int64) bool {
+	c := col.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n < 0 || col.reserved+n > c.maxEntry() || c.reserved+n > c.max {
+		return false
 	}
+	col.reserved += n
+	c.reserved += n
+	return true
+}
+
+// finish ends the collection, once: data (the whole response, or nil) is
+// kept and given to the requests waiting for it, and the reservation is
+// given back.
+func (col *collection) finish(data []byte) {
+	col.once.Do(func() {
+		c := col.c
+		if int64(len(data)) > c.maxEntry() {
+			data = nil
+		}
+		if data != nil && cap(data) > len(data)+len(data)/8 {
+			// Kept for long: not with the spare room of a buffer that
+			// grew by doubling, which the cache's size does not count.
+			data = bytes.Clone(data)
+		}
+		c.mu.Lock()
+		c.reserved -= col.reserved
+		col.reserved = 0
+		delete(c.inflight, col.key)
+		if data != nil {
+			c.put(col.key, data)
+		}
+		c.mu.Unlock()
+		col.f.data = data
+		close(col.f.done)
+	})
 }
 
 // put stores data under key; c.mu is held.

@@ -22,10 +22,12 @@ type run struct {
 	ctype   string
 	prefix  []byte // written before git's output
 	// capture, if set, is called once when the request is done: with
-	// git's whole output if git succeeded and wrote at most captureMax
-	// bytes, with nil otherwise.
-	capture    func([]byte)
-	captureMax int64
+	// git's whole output if git succeeded and it was all kept (at most
+	// captureMax bytes, in a buffer that captureGrow, if set, let grow),
+	// with nil otherwise.
+	capture     func([]byte)
+	captureGrow func(n int64) bool
+	captureMax  int64
 	// prepare, if set, sets up cmd before it starts (push protection:
 	// its hooks and pipes); finish is called once git has exited. If it
 	// fails, git is not run.
@@ -122,7 +124,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, acc *httpauth.Acce
 	}
 	var captured *limitedBuffer
 	if c.capture != nil {
-		captured = &limitedBuffer{max: c.captureMax}
+		captured = &limitedBuffer{max: c.captureMax, grow: c.captureGrow}
 		captured.Write(buf[:n])
 	}
 	if werr == nil {
@@ -164,22 +166,35 @@ func ignoreEOF(err error) error {
 	return err
 }
 
-// limitedBuffer keeps what is written to it up to max bytes, and then
+// limitedBuffer keeps what is written to it up to max bytes, in a buffer
+// whose growth grow, if set, must allow (it reserves the room), and then
 // only that it went over.
 type limitedBuffer struct {
 	b    []byte
 	max  int64
+	grow func(n int64) bool
 	over bool
 }
 
+// minBuffer is the first size of a limitedBuffer's buffer.
+const minBuffer = 32 << 10
+
 func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if !l.over {
-		if int64(len(l.b)+len(p)) > l.max {
-			l.over, l.b = true, nil
-		} else {
-			l.b = append(l.b, p...)
-		}
+	if l.over {
+		return len(p), nil
 	}
+	need := int64(len(l.b) + len(p))
+	if need > int64(cap(l.b)) {
+		size := min(max(2*int64(cap(l.b)), need, minBuffer), l.max)
+		if need > l.max || (l.grow != nil && !l.grow(size-int64(cap(l.b)))) {
+			l.over, l.b = true, nil
+			return len(p), nil
+		}
+		b := make([]byte, len(l.b), size)
+		copy(b, l.b)
+		l.b = b
+	}
+	l.b = append(l.b, p...)
 	return len(p), nil
 }
 
