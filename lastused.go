@@ -60,7 +60,8 @@ type lastUseWriter struct {
 }
 
 // recentSlots is the number of slots of lastUseWriter.recent (8 bytes
-// each): more than the tokens a busy forge verifies within a second.
+// each, 32 KiB a Manager). Tokens noted within one LastUsedDelay beyond
+// about that many share slots, and those that do take the mutex.
 const recentSlots = 4096
 
 // notedUse is a use noted for writing.

@@ -104,8 +104,8 @@ type Handler struct {
 	// request waits at most 10 s for an identical one in flight). A
 	// response larger than a quarter of it is not kept, and the responses
 	// being collected for it take at most as much memory again. The
-	// default, 0,
-	// is [DefaultPackCache]; a negative value turns the cache off.
+	// default, 0, is [DefaultPackCache]; a negative value turns the cache
+	// off.
 	PackCache int64
 
 	// Protect, if not nil, refuses pushes that add a live token of its

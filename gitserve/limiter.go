@@ -208,8 +208,6 @@ func (l *Limiter) acquire(r *http.Request) (release func(), err error) {
 
 func (l *Limiter) release() { <-l.procs }
 
-// refuse answers a request the Limiter refused: 503 with Retry-After, and
-// a line git shows its user.
 // admit takes a process slot for r (acquire) or, when the caps refuse
 // one, logs why and answers 503 (refuse); ok says which. Handler and CGI
 // call it just before they start git.
@@ -223,6 +221,8 @@ func (l *Limiter) admit(w http.ResponseWriter, r *http.Request, log *slog.Logger
 	return release, true
 }
 
+// refuse answers a request the Limiter refused: 503 with Retry-After, and
+// a line git shows its user.
 func (l *Limiter) refuse(w http.ResponseWriter, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
