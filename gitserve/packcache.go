@@ -42,8 +42,8 @@ const DefaultPackCache = 128 << 20
 // a response larger than a quarter of it is not kept. The responses being
 // collected for it are bounded too, by the same size all together: a
 // collection reserves its buffer from that budget as the buffer grows,
-// and stops collecting (git's answer still goes to its client) when the
-// budget is spent; a request that finds it spent runs git without
+// and stops collecting, giving its room back (git's answer still goes to
+// its client), when the budget is spent; a request that finds it spent runs git without
 // collecting. So requests made all different on purpose cannot hold more
 // than the cache's size in buffers, while many small answers (ref
 // listings, small fetches of many repositories) are collected at once.
@@ -142,12 +142,15 @@ type collection struct {
 
 // reserve takes n more bytes of the collections' budget for the buffer.
 // It reports false, taking nothing, when the response would be larger
-// than the largest kept or the budget is spent: then stop collecting.
+// than the largest kept or the budget is spent: then stop collecting. A
+// negative n gives back -n bytes (at most what it holds): a buffer
+// dropped before the request ends holds no budget.
 func (col *collection) reserve(n int64) bool {
 	c := col.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n < 0 || col.reserved+n > c.maxEntry() || c.reserved+n > c.max {
+	n = max(n, -col.reserved)
+	if col.reserved+n > c.maxEntry() || c.reserved+n > c.max {
 		return false
 	}
 	col.reserved += n

@@ -167,8 +167,9 @@ func ignoreEOF(err error) error {
 }
 
 // limitedBuffer keeps what is written to it up to max bytes, in a buffer
-// whose growth grow, if set, must allow (it reserves the room), and then
-// only that it went over.
+// whose growth grow, if set, must allow (it reserves the room; the buffer
+// gives it back with a negative n when it is dropped), and then only that
+// it went over.
 type limitedBuffer struct {
 	b    []byte
 	max  int64
@@ -187,6 +188,9 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	if need > int64(cap(l.b)) {
 		size := min(max(2*int64(cap(l.b)), need, minBuffer), l.max)
 		if need > l.max || (l.grow != nil && !l.grow(size-int64(cap(l.b)))) {
+			if l.grow != nil {
+				l.grow(-int64(cap(l.b)))
+			}
 			l.over, l.b = true, nil
 			return len(p), nil
 		}
