@@ -10,11 +10,11 @@
 //
 // The repositories and the clients' clones live in a work directory in
 // memory (/dev/shm) when there is one with 1 GiB free (a run took 103 MB
-// at its peak): a client's git flushes the pack it
-// received to disk (fsync) before a clone ends, work that is the same on
-// both sides and that no server can change, and on a shared virtual disk
-// it is the largest and least steady part of a small clone. -work /tmp
-// puts it back in.
+// at its peak): a client's git flushes the pack it received to disk
+// (fsync) before a clone ends, work that is the same on both sides and
+// that no server can change, and on a shared virtual disk it is the
+// largest and least steady part of a small clone. -work /tmp puts it
+// back in.
 //
 // Scenarios:
 //
@@ -583,6 +583,7 @@ func (b *bench) startForge(extra ...string) (*exec.Cmd, string, error) {
 			return cmd, strings.TrimSuffix(u, "/"), nil
 		}
 	}
+	b.stopForge(cmd) // reaps it
 	return nil, "", errors.New("the forge exited before it listened")
 }
 
